@@ -1,0 +1,66 @@
+"""Make a trained adapter the engine's default: copy it into ``sqlchat/adapters/default``.
+
+The weights are stored in float16 (half the size of the float32 that training saves; LoRA
+weights lose nothing that shows in accuracy at that precision), with the adapter config,
+the training summary and the loss curve beside them, so the repo carries only a few MB.
+
+    .venv/bin/python scripts/publish_adapter.py qlora-out/sql-cpu [--checkpoint checkpoint-640]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sqlchat.config import DEFAULT_ADAPTER_DIR  # noqa: E402
+
+WEIGHTS = "adapter_model.safetensors"
+CONFIG = "adapter_config.json"
+EXTRAS = ("train_summary.json", "loss.png", "train_log.jsonl")
+
+
+def publish(run_dir: Path, source: Path, target: Path = DEFAULT_ADAPTER_DIR) -> Path:
+    """Copy the adapter in ``source`` (a run's output or one of its checkpoints) to ``target``."""
+    if not (source / WEIGHTS).exists():
+        raise SystemExit(f"error: no {WEIGHTS} in {source}")
+    target.mkdir(parents=True, exist_ok=True)
+    tensors = {name: tensor.to(torch.float16).contiguous() for name, tensor in load_file(source / WEIGHTS).items()}
+    save_file(tensors, target / WEIGHTS, metadata={"format": "pt"})
+    shutil.copy(source / CONFIG, target / CONFIG)
+    for extra in EXTRAS:
+        if (run_dir / extra).exists():
+            shutil.copy(run_dir / extra, target / extra)
+    trainer_state = source / "trainer_state.json"
+    if trainer_state.exists():
+        state = json.loads(trainer_state.read_text())
+        (target / "published_from.json").write_text(json.dumps(
+            {"source": str(source.relative_to(run_dir.parent) if run_dir.parent in source.parents else source),
+             "global_step": state.get("global_step"), "max_steps": state.get("max_steps"),
+             "epoch": state.get("epoch")}, indent=2))
+    return target
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("run_dir", type=Path, help="a training output_dir, e.g. qlora-out/sql-cpu")
+    parser.add_argument("--checkpoint", help="publish this checkpoint of the run instead of its final adapter")
+    parser.add_argument("--to", type=Path, default=DEFAULT_ADAPTER_DIR)
+    args = parser.parse_args()
+    source = args.run_dir / args.checkpoint if args.checkpoint else args.run_dir
+    target = publish(args.run_dir, source, args.to)
+    size = sum(p.stat().st_size for p in target.iterdir()) / 1e6
+    print(f"published {source} to {target} ({size:.1f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

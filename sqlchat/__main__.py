@@ -1,0 +1,7 @@
+"""``python -m sqlchat`` is the ``sqlchat`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

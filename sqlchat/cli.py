@@ -1,0 +1,184 @@
+"""``sqlchat ask|sql|schema|eval|export-training``: the engine from a terminal (and for the evaluator and scripts).
+
+Exit codes: 0 success; 1 the question or SQL failed (refused, invalid, database error);
+2 the command could not start (bad flags, unreachable database, model not loadable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from .config import Settings
+from .errors import SqlchatError
+
+if TYPE_CHECKING:
+    from .connection import Database
+
+EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
+
+
+def _add_database(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", required=True, help="a SQLAlchemy URL or a path to a SQLite/CSV/Excel/.sql file")
+
+
+def _add_model(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model (flags override SQLCHAT_* environment variables)")
+    group.add_argument("--backend", choices=["local", "openai"], help="local transformers model or an OpenAI-compatible server")
+    group.add_argument("--model", help="HF id, folder or .gguf file (local), or the served model name (openai)")
+    group.add_argument("--adapter", help="PEFT adapter folder, or 'none' for the bare model")
+    group.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://gpu-box:8000/v1")
+    group.add_argument("--candidates", type=int, help="SQL candidates to try (execution-guided choice)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sqlchat", description="Ask a database questions in plain English.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    ask = commands.add_parser("ask", help="question -> SQL -> rows")
+    _add_database(ask)
+    _add_model(ask)
+    ask.add_argument("question")
+    ask.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_history(ask)
+    ask.add_argument("--no-examples", action="store_true", help="do not show the model verified answers as examples")
+
+    sql = commands.add_parser("sql", help="run SQL through the same check and read-only executor")
+    _add_database(sql)
+    sql.add_argument("sql")
+    sql.add_argument("--json", action="store_true")
+
+    schema = commands.add_parser("schema", help="print the CREATE TABLE context the model would get")
+    _add_database(schema)
+    schema.add_argument("--question", help="show only the tables chosen for this question")
+
+    evaluate = commands.add_parser("eval", help="score the model: exact match, execution accuracy, latency")
+    _add_model(evaluate)
+    from .evaluation.cli import add_eval_arguments
+
+    add_eval_arguments(evaluate)
+
+    export = commands.add_parser("export-training", help="write verified answers as know_sql training rows")
+    export.add_argument("--out", required=True, help="the JSONL file to write (question, context, answer)")
+    _add_history(export)
+    return parser
+
+
+def _add_history(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--history", help="history store: a SQLAlchemy URL or a SQLite file "
+                        "(default: SQLCHAT_HISTORY_URL, else ~/.cache/sqlchat/history.sqlite)")
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Environment first, then flags on top."""
+    settings = Settings.from_env()
+    if getattr(args, "history", None):
+        settings = replace(settings, history_url=args.history)
+    return settings.with_model(
+        backend=getattr(args, "backend", None),
+        model=getattr(args, "model", None),
+        adapter=getattr(args, "adapter", None),
+        base_url=getattr(args, "base_url", None),
+        num_candidates=getattr(args, "candidates", None),
+    )
+
+
+def _print_answer(answer, as_json: bool) -> int:
+    if as_json:
+        print(json.dumps(answer.to_json(), default=str))
+        return EXIT_OK if answer.ok else EXIT_FAILED
+    if answer.sql:
+        print(answer.sql)
+        print()
+    if not answer.ok:
+        print(f"error: {answer.error}", file=sys.stderr)
+        return EXIT_FAILED
+    if answer.frame is not None:
+        print(answer.frame.to_string(index=False, max_rows=50))
+        notes = [f"{len(answer.frame)} row(s)"]
+        if answer.capped:
+            notes.append("capped")
+        notes.append(", ".join(f"{k} {v:.2f}s" for k, v in answer.timings.items()))
+        print("\n(" + "; ".join(notes) + ")")
+    return EXIT_OK
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .connection import connect
+
+    settings = settings_from_args(args)
+    if args.command == "eval":
+        from .backends import load_backend
+        from .evaluation.cli import run_eval_command
+
+        return run_eval_command(args, load_backend(settings.model), settings)
+    if args.command == "export-training":
+        return _export_training(args.out, settings)
+    db = connect(args.db, timeout_s=settings.execution.statement_timeout_s)
+    try:
+        if args.command == "schema":
+            from .schema import reflect_schema, render_context, select_tables
+
+            schema = reflect_schema(db)
+            tables = select_tables(schema, args.question, settings.schema.token_budget) if args.question else list(schema.tables)
+            print(render_context(tables, keys=settings.schema.include_keys).replace("; CREATE TABLE", ";\nCREATE TABLE"))
+            return EXIT_OK
+        if args.command == "sql":
+            from .pipeline import run_sql
+
+            return _print_answer(run_sql(args.sql, db, settings), args.json)
+        from .backends import load_backend
+        from .pipeline import ask
+
+        examples = None if args.no_examples else _examples_for(args.question, db, settings)
+        return _print_answer(ask(args.question, db, load_backend(settings.model), settings, examples=examples), args.json)
+    finally:
+        db.close()
+
+
+def _examples_for(question: str, db: "Database", settings: Settings) -> list[tuple[str, str]] | None:
+    """Verified pairs like ``question`` from the history store, if there is one; a broken store only warns."""
+    from .history import open_existing_store, schema_fingerprint
+    from .schema import reflect_schema
+
+    try:
+        store = open_existing_store(settings.history_target)
+        if store is None:
+            return None
+        with store:
+            return store.similar_examples(question, schema_fingerprint(reflect_schema(db)))
+    except SqlchatError as error:
+        print(f"warning: no examples from the history store: {error.message}", file=sys.stderr)
+        return None
+
+
+def _export_training(out: str, settings: Settings) -> int:
+    from .errors import ConfigError
+    from .history import open_existing_store
+
+    store = open_existing_store(settings.history_target)
+    if store is None:
+        raise ConfigError("There is no history store yet: verify some answers first, or pass --history.")
+    with store:
+        count = store.export_know_sql(out)
+    print(f"wrote {count} verified pair(s) to {out}")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except SqlchatError as error:
+        if getattr(args, "json", False):
+            print(json.dumps({"sql": None, "columns": [], "rows": [], "timings": {}, "error": error.message}))
+        else:
+            print(f"error: {error.message}", file=sys.stderr)
+        return EXIT_UNUSABLE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""All of sqlchat's settings, in one typed place.
+
+Flags, environment variables and the app's sidebar all end up in a
+:class:`Settings`; nothing else in the package reads ``os.environ``.
+
+Environment variables (all optional):
+
+``SQLCHAT_BACKEND``      ``local`` (default) or ``openai``
+``SQLCHAT_MODEL``        HF id, local folder or ``.gguf`` file; default: the embedded SmolLM2-135M-Instruct
+``SQLCHAT_ADAPTER``      PEFT adapter folder, ``none`` for the bare model; default: the bundled adapter
+``SQLCHAT_BASE_URL``     OpenAI-compatible endpoint, e.g. ``http://gpu-box:8000/v1``
+``SQLCHAT_API_KEY``      API key for that endpoint (``OPENAI_API_KEY`` is read too)
+``SQLCHAT_CANDIDATES``   how many SQL candidates to generate (execution-guided choice)
+``SQLCHAT_CACHE_DIR``    where the converted embedded model is cached (default ``~/.cache/sqlchat``)
+``SQLCHAT_ROW_LIMIT``    LIMIT added to queries that have none
+``SQLCHAT_TIMEOUT``      statement timeout in seconds
+``SQLCHAT_SCHEMA_TOKENS`` how many tokens of CREATE TABLE context the model gets at most
+``SQLCHAT_HISTORY_URL``  verified answers and question log: a SQLAlchemy URL (PostgreSQL, shared by
+                         several app instances) or a file; default ``~/.cache/sqlchat/history.sqlite``
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+DEMO_DIR = PACKAGE_DIR / "demo"
+DEMO_DATABASES: dict[str, Path] = {
+    "Chinook (music store)": DEMO_DIR / "chinook.sqlite",
+    "Northwind (food trading)": DEMO_DIR / "northwind.sqlite",
+}
+DEFAULT_ADAPTER_DIR = PACKAGE_DIR / "adapters" / "default"
+DEFAULT_HISTORY_PATH = Path("~/.cache/sqlchat/history.sqlite").expanduser()
+EMBEDDED_MODEL_NAME = "SmolLM2-135M-Instruct"
+NO_ADAPTER = "none"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which model writes the SQL, and how."""
+
+    backend: str = "local"  # "local" (transformers) or "openai" (OpenAI-compatible HTTP)
+    model: str | None = None  # None: the embedded SmolLM2-135M-Instruct
+    adapter: str | None = None  # None: the bundled default adapter; "none": the bare model
+    base_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    num_candidates: int = 1
+    max_new_tokens: int = 160
+    request_timeout_s: float = 60.0
+    cache_dir: Path = Path("~/.cache/sqlchat").expanduser()
+
+    def adapter_path(self) -> str | None:
+        """The adapter to load, resolving the default and ``none``."""
+        if self.adapter is None:
+            return str(DEFAULT_ADAPTER_DIR) if (DEFAULT_ADAPTER_DIR / "adapter_config.json").exists() else None
+        if self.adapter.lower() == NO_ADAPTER:
+            return None
+        return self.adapter
+
+
+@dataclass(frozen=True)
+class ExecutionConfig:
+    """How generated SQL is run."""
+
+    row_limit: int = 1000  # added as LIMIT when a query has none
+    max_rows: int = 10_000  # hard cap on rows fetched, whatever the query says
+    statement_timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class SchemaConfig:
+    """How much schema goes into the prompt."""
+
+    token_budget: int = 1200  # approximate tokens of CREATE TABLE context
+    include_keys: bool = False  # PRIMARY/FOREIGN KEY clauses; the training contexts have none
+
+
+@dataclass(frozen=True)
+class Settings:
+    model: ModelConfig = ModelConfig()
+    execution: ExecutionConfig = ExecutionConfig()
+    schema: SchemaConfig = SchemaConfig()
+    history_url: str | None = field(default=None, repr=False)  # None: DEFAULT_HISTORY_PATH; may hold a password
+
+    @property
+    def history_target(self) -> str:
+        """Where the history store lives: ``history_url``, else the default SQLite file."""
+        return self.history_url or str(DEFAULT_HISTORY_PATH)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        """Build settings from ``SQLCHAT_*`` environment variables over the defaults."""
+        env = os.environ if env is None else env
+        model = ModelConfig(
+            backend=env.get("SQLCHAT_BACKEND", "local"),
+            model=env.get("SQLCHAT_MODEL") or None,
+            adapter=env.get("SQLCHAT_ADAPTER") or None,
+            base_url=env.get("SQLCHAT_BASE_URL") or None,
+            api_key=env.get("SQLCHAT_API_KEY") or env.get("OPENAI_API_KEY") or None,
+            num_candidates=int(env.get("SQLCHAT_CANDIDATES", "1")),
+            cache_dir=Path(env.get("SQLCHAT_CACHE_DIR", "~/.cache/sqlchat")).expanduser(),
+        )
+        execution = ExecutionConfig(
+            row_limit=int(env.get("SQLCHAT_ROW_LIMIT", ExecutionConfig.row_limit)),
+            statement_timeout_s=float(env.get("SQLCHAT_TIMEOUT", ExecutionConfig.statement_timeout_s)),
+        )
+        schema = SchemaConfig(token_budget=int(env.get("SQLCHAT_SCHEMA_TOKENS", SchemaConfig.token_budget)))
+        return cls(model=model, execution=execution, schema=schema, history_url=env.get("SQLCHAT_HISTORY_URL") or None)
+
+    def with_model(self, **changes) -> "Settings":
+        """A copy with some model settings changed (flags over environment)."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        return replace(self, model=replace(self.model, **changes))

@@ -1,0 +1,427 @@
+"""Open a database, read-only, from a URL, a file, uploaded files or a ``CREATE TABLE`` script.
+
+Everything here ends in a :class:`Database`: a SQLAlchemy engine plus the sqlglot
+dialect name and a name that is safe to show. SQLite files are opened read-only at
+the driver level (``mode=ro``); databases we build ourselves (uploads, CSV, Excel,
+schema scripts) are written to a private temporary folder, then reopened read-only.
+Building them is left to :mod:`sqlchat.tabular` (CSV, Excel) and :mod:`sqlchat.ddl_script`
+(``CREATE TABLE`` scripts); this module owns the folder and the read-only reopening.
+Server connections are verified at once, so a wrong URL fails here with one clear
+sentence, never later in the middle of a question. Passwords never appear in a
+message, a repr or a log line: they are masked and registered with
+:func:`sqlchat.errors.register_secret`.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import re
+import shutil
+import sqlite3
+import tempfile
+import threading
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import QueuePool
+
+from sqlchat.ddl_script import build_schema_database, parse_create_tables
+from sqlchat.errors import ConnectionFailed, SqlchatError, redact, register_secret
+# CSV_CHUNK_ROWS is re-exported and read at call time, so patching it here still sets the chunk size.
+from sqlchat.tabular import CSV_CHUNK_ROWS, TABULAR_SUFFIXES, Source, load_tabular_files
+
+log = logging.getLogger(__name__)
+
+SQLITE_SUFFIXES = {".sqlite", ".db", ".sqlite3", ".db3"}
+SCRIPT_SUFFIXES = {".sql", ".ddl"}
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+# Driver chosen for a bare scheme; an explicit "+driver" in the URL is kept.
+_DEFAULT_DRIVERS = {
+    "postgres": "postgresql+psycopg",
+    "postgresql": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mysql+pymysql",
+}
+_SQLGLOT_DIALECTS = {"sqlite": "sqlite", "postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql"}
+_SERVER_NAMES = {"postgresql": "PostgreSQL", "mysql": "MySQL/MariaDB", "mariadb": "MySQL/MariaDB"}
+
+
+@dataclass(eq=False)
+class Database:
+    """An open database: engine, sqlglot dialect and a display name safe to show.
+
+    ``eq=False`` keeps identity semantics, so a Database can key a dict or a cache.
+    """
+
+    engine: sa.Engine
+    dialect: str
+    display_name: str
+    executable: bool = True
+    temp_dir: Path | None = field(default=None, repr=False)
+    # Per-database memo for other modules (schema.py keeps its reflection here), and its lock.
+    cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+    lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Temp files are removed even if the caller forgets close().
+        self._finalizer = weakref.finalize(self, _remove_dir, self.temp_dir)
+
+    def __repr__(self) -> str:
+        return f"Database({self.display_name!r}, dialect={self.dialect!r}, executable={self.executable})"
+
+    def close(self) -> None:
+        """Dispose the engine's pool and delete any temporary files; safe to call twice."""
+        self.engine.dispose()
+        self.cache.clear()
+        self._finalizer()
+
+    def __enter__(self) -> "Database":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _remove_dir(path: Path | None) -> None:
+    if path is not None:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- URLs
+
+
+def mask_url(url: str | URL) -> str:
+    """The URL with its password replaced by ``***`` (``user:***@host``), for display and logs."""
+    text = url.render_as_string(hide_password=False) if isinstance(url, URL) else str(url)
+    try:
+        parsed = make_url(text)
+    except Exception:  # malformed: fall back to pattern-based masking
+        return redact(text)
+    _register_url_secrets(parsed, text)
+    masked = parsed.render_as_string(hide_password=True)
+    if "password" in parsed.query:
+        masked = re.sub(r"(password=)[^&]*", r"\1***", masked)
+    return redact(masked)
+
+
+def _register_url_secrets(url: URL, raw: str | None = None) -> None:
+    """Register the password (decoded and as typed) so no message can ever show it."""
+    passwords = [url.password, url.query.get("password")]
+    if raw:
+        match = re.match(r"[^:/]+://[^:/@\s]*:([^@/\s]*)@", raw)
+        passwords.append(match.group(1) if match else None)
+    for pw in passwords:
+        if isinstance(pw, str) and pw:
+            register_secret(pw)
+            register_secret(quote(pw, safe=""))
+            register_secret(unquote(pw))
+
+
+def _looks_like_url(target: str) -> bool:
+    return bool(re.match(r"^[A-Za-z][A-Za-z0-9+.\-]*://", target))
+
+
+# --------------------------------------------------------------------------- connect
+
+
+def connect(target: str | os.PathLike, *, timeout_s: float = 10.0) -> Database:
+    """Open ``target``: a SQLAlchemy URL, or a path to a SQLite, CSV, Excel or ``.sql`` file."""
+    if isinstance(target, URL):
+        target = target.render_as_string(hide_password=False)
+    if isinstance(target, str) and _looks_like_url(target.strip()):
+        return _connect_url(target.strip(), timeout_s)
+    return _connect_path(Path(os.fspath(target)).expanduser(), timeout_s)
+
+
+def _connect_path(path: Path, timeout_s: float) -> Database:
+    """Dispatch a local file on its suffix (or its header when the suffix says nothing)."""
+    if not path.exists():
+        raise ConnectionFailed(f"The file {path.name} does not exist.", detail=str(path))
+    if not path.is_file():
+        raise ConnectionFailed(f"{path.name} is a folder, not a database file.", detail=str(path))
+    suffix = path.suffix.lower()
+    if suffix in TABULAR_SUFFIXES:
+        return _connect_tabular_sources([(path.name, lambda: path.open("rb"))])  # streamed, not read whole
+    if suffix in SCRIPT_SUFFIXES:
+        return connect_schema_script(_read_bytes(path).decode("utf-8", errors="replace"))
+    if suffix in SQLITE_SUFFIXES or _has_sqlite_header(path):
+        return open_sqlite_file(path, display_name=path.name, timeout_s=timeout_s)
+    raise ConnectionFailed(
+        f"{path.name} is not a SQLite, CSV, Excel or .sql file.",
+        detail=f"Unrecognised file type {suffix or '(no suffix)'}: {path}",
+    )
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ConnectionFailed(f"The file {path.name} could not be read.", detail=str(exc)) from exc
+
+
+def _has_sqlite_header(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(16) == SQLITE_HEADER
+    except OSError:
+        return False
+
+
+# --------------------------------------------------------------------------- SQLite
+
+
+def open_sqlite_file(
+    path: Path,
+    *,
+    display_name: str | None = None,
+    timeout_s: float = 10.0,
+    temp_dir: Path | None = None,
+    executable: bool = True,
+    deep_check: bool = False,
+) -> Database:
+    """Open an existing SQLite file read-only (``mode=ro``) after checking it really is SQLite."""
+    name = display_name or path.name
+    _check_sqlite_file(path, name, deep=deep_check)
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+
+    def creator() -> sqlite3.Connection:
+        conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=timeout_s)
+        conn.execute("PRAGMA query_only = ON")  # a second lock besides mode=ro
+        return conn
+
+    engine = sa.create_engine("sqlite+pysqlite://", creator=creator, poolclass=QueuePool)
+    log.info("opened SQLite database %s read-only", name)
+    return Database(engine, "sqlite", name, executable=executable, temp_dir=temp_dir)
+
+
+def _check_sqlite_file(path: Path, name: str, *, deep: bool) -> None:
+    """Raise ConnectionFailed unless ``path`` is a readable, sane SQLite database."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as fh:
+            header = fh.read(16)
+    except OSError as exc:
+        raise ConnectionFailed(f"The file {name} could not be read.", detail=str(exc)) from exc
+    if size == 0:
+        raise ConnectionFailed(f"{name} is empty, so it is not a valid SQLite database.")
+    if header != SQLITE_HEADER:
+        raise ConnectionFailed(f"{name} is not a valid SQLite database.", detail="The file has no SQLite header.")
+    try:
+        conn = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            if deep:
+                result = conn.execute("PRAGMA quick_check(1)").fetchone()
+                if not result or result[0] != "ok":
+                    raise sqlite3.DatabaseError(f"quick_check: {result[0] if result else 'no result'}")
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise ConnectionFailed(f"{name} is not a valid SQLite database.", detail=str(exc)) from exc
+
+
+def new_temp_dir() -> Path:
+    """A private folder for a database we build; removed by :meth:`Database.close`."""
+    return Path(tempfile.mkdtemp(prefix="sqlchat-"))
+
+
+def connect_sqlite_bytes(filename: str, data: bytes) -> Database:
+    """Open an uploaded SQLite file: copy it to a temp file, check it deeply, open it read-only."""
+    name = Path(filename).name or "upload.sqlite"
+    if not data:
+        raise ConnectionFailed(f"{name} is empty, so it is not a valid SQLite database.")
+    if not data.startswith(SQLITE_HEADER):
+        raise ConnectionFailed(f"{name} is not a valid SQLite database.", detail="The file has no SQLite header.")
+    temp_dir = new_temp_dir()
+    try:
+        path = temp_dir / "upload.sqlite"
+        path.write_bytes(data)
+        _check_sqlite_file(path, name, deep=True)
+        _leave_wal_mode(path, name)
+        return open_sqlite_file(path, display_name=name, temp_dir=temp_dir)
+    except BaseException:
+        _remove_dir(temp_dir)
+        raise
+
+
+def _leave_wal_mode(path: Path, name: str) -> None:
+    """Switch our private copy out of WAL mode: a WAL database cannot always be opened ``mode=ro``."""
+    with path.open("rb") as fh:
+        header = fh.read(20)
+    if header[18:20] != b"\x02\x02":
+        return
+    try:
+        conn = sqlite3.connect(str(path))
+        try:
+            conn.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise ConnectionFailed(f"{name} is not a valid SQLite database.", detail=str(exc)) from exc
+
+
+# --------------------------------------------------------------------------- servers
+
+
+def _connect_url(text: str, timeout_s: float) -> Database:
+    """Open a server (or ``sqlite:///``) URL and prove the connection works."""
+    url = _parse_url(text)
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        return _connect_sqlite_url(url, timeout_s)
+    if backend not in _SQLGLOT_DIALECTS:
+        raise ConnectionFailed(
+            f"sqlchat cannot open '{url.drivername}' databases; use SQLite, PostgreSQL or MySQL/MariaDB.",
+            detail=f"Unsupported URL scheme {url.drivername!r}.",
+        )
+    display = mask_url(url)
+    engine = _create_server_engine(url, backend, timeout_s)
+    _verify(engine, url, backend, timeout_s)
+    log.info("connected to %s", display)
+    return Database(engine, _SQLGLOT_DIALECTS[backend], display)
+
+
+def _parse_url(text: str) -> URL:
+    """Parse and normalise the URL; a malformed one gives one clear line, without its password."""
+    try:
+        url = make_url(text)
+    except Exception as exc:
+        raise ConnectionFailed(
+            "The database URL is malformed; expected something like postgresql://user@host:5432/dbname.",
+            detail=f"{redact(text)}: {exc}",
+        ) from None  # the chained driver text could carry the raw URL
+    _register_url_secrets(url, text)
+    if url.drivername in _DEFAULT_DRIVERS:
+        url = url.set(drivername=_DEFAULT_DRIVERS[url.drivername])
+    elif url.drivername.startswith("postgres+"):
+        url = url.set(drivername="postgresql+" + url.drivername.split("+", 1)[1])
+    return url
+
+
+def _connect_sqlite_url(url: URL, timeout_s: float) -> Database:
+    """``sqlite:///path`` URLs open the file read-only like a plain path."""
+    database = url.database or ""
+    if not database or database == ":memory:":
+        raise ConnectionFailed(
+            "An in-memory SQLite database has no tables to ask about; give the path of a database file."
+        )
+    if database.startswith("file:"):
+        database = unquote(database[5:].split("?", 1)[0])
+    path = Path(database).expanduser()
+    if not path.exists():
+        raise ConnectionFailed(f"The file {path.name} does not exist.", detail=str(path))
+    return open_sqlite_file(path, display_name=path.name, timeout_s=timeout_s)
+
+
+def _create_server_engine(url: URL, backend: str, timeout_s: float) -> sa.Engine:
+    """An engine whose every connection opens in a read-only session with a connect timeout."""
+    connect_timeout = max(1, round(timeout_s / 2))
+    if backend == "postgresql":
+        options = " ".join(filter(None, [url.query.get("options"), "-c default_transaction_read_only=on"]))
+        connect_args: dict[str, Any] = {"connect_timeout": connect_timeout, "options": options}
+    else:
+        connect_args = {"connect_timeout": connect_timeout, "init_command": "SET SESSION TRANSACTION READ ONLY"}
+    try:
+        return sa.create_engine(url, connect_args=connect_args, pool_pre_ping=True, pool_recycle=1800)
+    except sa.exc.NoSuchModuleError as exc:
+        raise ConnectionFailed(
+            f"sqlchat has no database driver called '{url.drivername}'.", detail=str(exc)
+        ) from None
+    except ImportError as exc:
+        raise ConnectionFailed(
+            f"The Python driver for '{url.drivername}' is not installed; "
+            f"use {_DEFAULT_DRIVERS.get(backend, backend)}:// instead.",
+            detail=str(exc),
+        ) from None
+
+
+def _verify(engine: sa.Engine, url: URL, backend: str, timeout_s: float) -> None:
+    """Run ``SELECT 1`` now, so a bad URL fails at connect time with a translated message."""
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1").scalar()
+    except Exception as exc:
+        engine.dispose()
+        raise _translate_connect_error(exc, url, backend, timeout_s) from None  # keep raw text out of tracebacks
+
+
+_AUTH_PATTERNS = ("password authentication failed", "access denied", "authentication failed", "no password supplied",
+                  "role \"", "pg_hba.conf")
+_UNKNOWN_DB = re.compile(r"database \"(?P<a>[^\"]+)\" does not exist|unknown database '(?P<b>[^']+)'", re.I)
+_HOST_NOT_FOUND = ("could not translate host name", "name or service not known", "nodename nor servname",
+                   "temporary failure in name resolution", "errno -2", "errno -3", "getaddrinfo failed")
+_REFUSED = ("connection refused", "errno 111", "errno 61", "actively refused")
+_TIMEOUT = ("timeout expired", "timed out", "errno 110")
+_UNREACHABLE = ("no route to host", "network is unreachable", "errno 113", "errno 101")
+
+
+def _translate_connect_error(exc: Exception, url: URL, backend: str, timeout_s: float) -> SqlchatError:
+    """Turn a driver exception into one plain sentence; the raw text goes to ``detail``."""
+    raw = str(getattr(exc, "orig", None) or exc)
+    low = raw.lower()
+    server = _SERVER_NAMES.get(backend, backend)
+    where = f"{url.host or 'localhost'}:{url.port or ('5432' if backend == 'postgresql' else '3306')}"
+    detail = redact(raw)
+    if (m := _UNKNOWN_DB.search(raw)) is not None:
+        msg = f"The database '{m['a'] or m['b']}' does not exist on the {server} server at {where}."
+    elif any(p in low for p in _AUTH_PATTERNS):
+        msg = f"The {server} server at {where} rejected the user name or password."
+    elif any(p in low for p in _HOST_NOT_FOUND):
+        msg = f"The database host '{url.host}' could not be found; check the host name."
+    elif any(p in low for p in _REFUSED):
+        msg = f"The {server} server at {where} refused the connection; is it running on that port?"
+    elif any(p in low for p in _TIMEOUT):
+        msg = f"The {server} server at {where} did not answer within {max(1, round(timeout_s / 2))} seconds."
+    elif any(p in low for p in _UNREACHABLE):
+        msg = f"The {server} server at {where} cannot be reached from this machine."
+    else:
+        msg = f"Could not connect to the {server} server at {where}."
+    return ConnectionFailed(msg, detail=detail)
+
+
+# --------------------------------------------------------------------------- built databases
+
+
+def connect_tabular_files(files: list[tuple[str, bytes]]) -> Database:
+    """Load CSV / Excel uploads into a temporary SQLite database, one table per file or sheet."""
+    return _connect_tabular_sources([(name, lambda data=data: io.BytesIO(data)) for name, data in files])
+
+
+def _connect_tabular_sources(sources: list[Source]) -> Database:
+    if not sources:
+        raise ConnectionFailed("No files were given to load.")
+    temp_dir = new_temp_dir()
+    try:
+        path = temp_dir / "tables.sqlite"
+        load_tabular_files(path, sources, chunk_rows=CSV_CHUNK_ROWS)
+        display = ", ".join(Path(name).name for name, _ in sources)
+        return open_sqlite_file(path, display_name=_shorten(display), temp_dir=temp_dir)
+    except BaseException:
+        _remove_dir(temp_dir)
+        raise
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def connect_schema_script(script: str, dialect: str | None = None) -> Database:
+    """Build an empty, schema-only SQLite database from a ``CREATE TABLE`` script (not executable)."""
+    creates = parse_create_tables(script, dialect)
+    temp_dir = new_temp_dir()
+    try:
+        path = temp_dir / "schema.sqlite"
+        count = build_schema_database(path, creates)
+        name = f"CREATE TABLE script ({count} table{'' if count == 1 else 's'})"
+        return open_sqlite_file(path, display_name=name, temp_dir=temp_dir, executable=False)
+    except BaseException:
+        _remove_dir(temp_dir)
+        raise

@@ -1,0 +1,77 @@
+"""``sqlchat eval``: flags and output, so cli.py only registers the subcommand.
+
+``--data FILE.jsonl`` scores know_sql rows on synthesized databases; ``--spider DIR`` scores
+Spider dev on its real databases. By default a short table is printed; ``--json`` prints one
+JSON object (summary plus per-question records).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from sqlchat.backends import Backend
+from sqlchat.config import Settings
+from sqlchat.errors import SqlchatError
+from sqlchat.evaluation.runner import EvalReport, evaluate_know_sql, evaluate_spider
+
+EXIT_OK, EXIT_UNUSABLE = 0, 2
+
+
+def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the eval flags; ``--candidates`` only if the model flags did not bring it already."""
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", type=Path, help="know_sql JSONL file: rows of question, context, answer")
+    source.add_argument("--spider", type=Path, help="Spider dev folder: dev.json and database/<db_id>/<db_id>.sqlite")
+    parser.add_argument("--limit", type=int, help="score N questions, evenly spread over the file")
+    parser.add_argument("--json", action="store_true", help="print one JSON object with per-question records")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    try:
+        parser.add_argument("--candidates", type=int, help="SQL candidates per question (execution-guided choice)")
+    except argparse.ArgumentError:
+        pass  # cli.py's model flags already define it
+
+
+def run_eval_command(args: argparse.Namespace, backend: Backend, settings: Settings) -> int:
+    """Run the evaluation ``args`` asks for and print it; 2 when the data cannot be read."""
+    settings = settings.with_model(num_candidates=getattr(args, "candidates", None))
+    progress = not getattr(args, "no_progress", False)
+    try:
+        if args.spider is not None:
+            report = evaluate_spider(args.spider, backend, settings, limit=args.limit, progress=progress)
+        else:
+            report = evaluate_know_sql(args.data, backend, settings, limit=args.limit, progress=progress)
+    except SqlchatError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    print(json.dumps(report.to_json()) if args.json else format_report(report))
+    return EXIT_OK
+
+
+def format_report(report: EvalReport) -> str:
+    """A short human-readable table of the headline numbers."""
+    scored = report.n - report.unscorable
+    lines = [
+        ("dataset", report.dataset),
+        ("backend", f"{report.backend} ({report.num_candidates} candidate(s))"),
+        ("questions", f"{report.n} ({report.unscorable} unscorable)"),
+        ("exact match", _percent(report.exact_match)),
+        ("execution accuracy", f"{_percent(report.execution_accuracy)} of {scored} scorable"),
+        ("valid SQL", _percent(report.valid_sql)),
+        ("latency p50 / p95", f"{_seconds(report.latency_p50_s)} / {_seconds(report.latency_p95_s)}"),
+        ("tokens per second", "-" if report.tokens_per_s is None else f"{report.tokens_per_s:.1f}"),
+        ("peak memory", "-" if report.peak_memory_mb is None else f"{report.peak_memory_mb:.0f} MB"),
+        ("wall time", _seconds(report.seconds)),
+    ]
+    width = max(len(name) for name, _ in lines)
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in lines)
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f} s"

@@ -1,0 +1,195 @@
+"""Scoring: exact match on normalised SQL, and result comparison as bags of rows.
+
+Exact match is deliberately strict: two queries match only when sqlglot renders them
+to the same text after the differences that carry no meaning in SQLite are removed
+(whitespace, keyword case, identifier quoting, ``"x"`` vs ``'x'`` for strings). It never
+reorders conditions or joins; execution accuracy is the metric that forgives those.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+
+DIALECT = "sqlite"  # the training data's dialect
+FLOAT_DIGITS = 6
+
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike, exp.Glob)
+_PARSE_ERRORS = (SqlglotError, ValueError, RecursionError, TypeError, KeyError, AttributeError)
+
+
+# -- parsing and exact match -----------------------------------------------------------
+
+
+def parse_sql(sql: str | None, known_columns: Iterable[str] = ()) -> exp.Expression | None:
+    """One parsed statement with SQLite's ``"word"`` strings made string literals, or None.
+
+    None means "not one parsable statement": the caller scores it invalid instead of crashing.
+    """
+    if not sql or not sql.strip():
+        return None
+    logger = logging.getLogger("sqlglot")
+    level = logger.level
+    logger.setLevel(logging.ERROR)  # sqlglot warns on half-understood text; we judge it ourselves
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=DIALECT) if s is not None]
+    except _PARSE_ERRORS:
+        return None
+    finally:
+        logger.setLevel(level)
+    if len(statements) != 1:
+        return None
+    tree = statements[0]
+    quoted_words_to_strings(tree, known_columns)
+    return tree
+
+
+def quoted_words_to_strings(tree: exp.Expression, known_columns: Iterable[str] = ()) -> None:
+    """Rewrite ``col = "Bob"`` as ``col = 'Bob'``, as SQLite reads it when Bob is no column."""
+    known = {c.lower() for c in known_columns} | {a.alias.lower() for a in tree.find_all(exp.Alias)}
+    for node in list(tree.walk()):
+        for operand in right_hand_sides(node):
+            if is_quoted_word(operand) and operand.name.lower() not in known:
+                operand.replace(exp.Literal.string(operand.name))
+
+
+def right_hand_sides(node: exp.Expression) -> list[exp.Expression]:
+    """The value side(s) of a comparison, IN list or BETWEEN."""
+    if isinstance(node, _COMPARISONS):
+        return [node.expression]
+    if isinstance(node, exp.In):
+        return list(node.expressions)
+    if isinstance(node, exp.Between):
+        return [side for side in (node.args.get("low"), node.args.get("high")) if side is not None]
+    return []
+
+
+def is_quoted_word(node: exp.Expression | None) -> bool:
+    """A bare ``"double quoted"`` name: a string in SQLite unless a column has that name."""
+    return (
+        isinstance(node, exp.Column)
+        and not node.table
+        and isinstance(node.this, exp.Identifier)
+        and bool(node.this.args.get("quoted"))
+    )
+
+
+def normalize_sql(sql: str | None, known_columns: Iterable[str] = ()) -> str | None:
+    """Canonical text of ``sql`` for exact match, or None when it does not parse."""
+    tree = parse_sql(sql, known_columns)
+    if tree is None:
+        return None
+    for identifier in tree.find_all(exp.Identifier):
+        identifier.set("quoted", False)
+    try:
+        return tree.sql(dialect=DIALECT, comments=False)
+    except _PARSE_ERRORS:
+        return None
+
+
+def exact_match(predicted: str | None, gold: str, known_columns: Iterable[str] = ()) -> bool:
+    """True when both parse and render to the same canonical SQL."""
+    pred = normalize_sql(predicted, known_columns)
+    return pred is not None and pred == normalize_sql(gold, known_columns)
+
+
+def has_order_by(sql: str) -> bool:
+    """Whether the outermost query is ordered (an ORDER BY in a subquery orders nothing)."""
+    tree = parse_sql(sql)
+    while isinstance(tree, exp.Subquery):
+        tree = tree.this
+    return bool(tree is not None and tree.args.get("order"))
+
+
+# -- result comparison -------------------------------------------------------------------
+
+
+Row = tuple[Any, ...]
+
+
+def normalize_value(value: Any) -> Any:
+    """One comparable value: numbers and numeric strings alike, floats rounded, NaN is NULL."""
+    if value is None:
+        return None
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()  # numpy / pandas scalars
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, Decimal):
+        value = float(value)
+    if isinstance(value, (int, float)):
+        return _normalize_number(value)
+    if isinstance(value, str):
+        number = _as_number(value)
+        return value if number is None else _normalize_number(number)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    return str(value)
+
+
+def _as_number(text: str) -> float | None:
+    stripped = text.strip()
+    if not stripped or stripped.lower() in {"nan", "inf", "-inf", "infinity", "-infinity"}:
+        return None
+    try:
+        return float(stripped)
+    except ValueError:
+        return None
+
+
+def _normalize_number(number: float) -> Any:
+    if isinstance(number, float) and math.isnan(number):
+        return None
+    if isinstance(number, float) and math.isinf(number):
+        return number
+    rounded = round(float(number), FLOAT_DIGITS)
+    return int(rounded) if rounded.is_integer() and abs(rounded) < 2**53 else rounded
+
+
+def normalize_rows(rows: Iterable[Sequence[Any]]) -> list[Row]:
+    """Rows as tuples of :func:`normalize_value` results."""
+    return [tuple(normalize_value(v) for v in row) for row in rows]
+
+
+def results_match(gold: Iterable[Sequence[Any]], predicted: Iterable[Sequence[Any]], ordered: bool) -> bool:
+    """Bag-of-rows equality (a multiset); row order counts only when ``ordered``."""
+    gold_rows, pred_rows = normalize_rows(gold), normalize_rows(predicted)
+    if ordered:
+        return gold_rows == pred_rows
+    return Counter(gold_rows) == Counter(pred_rows)
+
+
+def is_informative(rows: Sequence[Sequence[Any]]) -> bool:
+    """A gold result that can tell right from wrong: some value that is not NULL, 0 or ''.
+
+    An empty result, ``COUNT(*) = 0`` or ``MAX(x) IS NULL`` is what a wrong filter returns too.
+    """
+    return any(normalize_value(v) not in (None, 0, "") for row in rows for v in row)
+
+
+# -- summaries ---------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The ``q`` quantile (0..1) by linear interpolation; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def mean_of(flags: Iterable[bool | None]) -> float | None:
+    """Fraction of True among the flags that are not None; None when there are none."""
+    scored = [bool(f) for f in flags if f is not None]
+    return sum(scored) / len(scored) if scored else None

@@ -1,0 +1,460 @@
+"""Runs the model over know_sql rows or Spider dev and scores every question.
+
+Both runners go through the product's own path: Spider questions through
+:func:`sqlchat.pipeline.ask` on the real database (schema reflection, table choice,
+prompt, candidates, check, read-only execution); know_sql rows, which have no database,
+through the same prompt builder, backend call and :func:`sqlchat.pipeline.choose_candidate`
+on a database synthesized for the row. One failing question is recorded, never fatal.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pandas as pd
+from tqdm import tqdm
+
+from sqlchat.backends import Backend, Generation
+from sqlchat.config import Settings
+from sqlchat.connection import Database, connect
+from sqlchat.errors import ConfigError, ExecutionFailed, SqlchatError, redact
+from sqlchat.evaluation.metrics import exact_match, has_order_by, mean_of, percentile, results_match
+from sqlchat.evaluation.synthesize import DEFAULT_ATTEMPTS, Synthesis, run_query, synthesize
+from sqlchat.pipeline import Answer, ask, choose_candidate
+from sqlchat.prompt import build_prompt
+from sqlchat.safety import check_sql
+from sqlchat.schema import reflect_schema
+
+T = TypeVar("T")
+SYNTHETIC_DIALECT = "sqlite"
+
+
+# -- results -------------------------------------------------------------------------------
+
+
+@dataclass
+class QuestionRecord:
+    """How one question went. ``ex`` is None when the gold could not be scored."""
+
+    question: str
+    gold: str
+    predicted: str | None
+    em: bool
+    ex: bool | None
+    valid: bool
+    latency_s: float
+    error: str | None = None
+    db_id: str | None = None
+    tokens: int = 0
+    generation_s: float = 0.0
+
+
+@dataclass
+class EvalReport:
+    """Accuracy, validity, latency, throughput and memory of one evaluation run."""
+
+    dataset: str
+    backend: str
+    num_candidates: int
+    records: list[QuestionRecord] = field(default_factory=list)
+    seconds: float = 0.0
+    peak_memory_mb: float | None = None
+
+    @property
+    def n(self) -> int:
+        return len(self.records)
+
+    @property
+    def unscorable(self) -> int:
+        return sum(r.ex is None for r in self.records)
+
+    @property
+    def exact_match(self) -> float | None:
+        return mean_of(r.em for r in self.records)
+
+    @property
+    def execution_accuracy(self) -> float | None:
+        """Over the scorable questions only; ``unscorable`` says how many were left out."""
+        return mean_of(r.ex for r in self.records)
+
+    @property
+    def valid_sql(self) -> float | None:
+        return mean_of(r.valid for r in self.records)
+
+    @property
+    def latency_p50_s(self) -> float | None:
+        return percentile([r.latency_s for r in self.records], 0.50)
+
+    @property
+    def latency_p95_s(self) -> float | None:
+        return percentile([r.latency_s for r in self.records], 0.95)
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        seconds = sum(r.generation_s for r in self.records)
+        return sum(r.tokens for r in self.records) / seconds if seconds > 0 else None
+
+    def summary(self) -> dict[str, Any]:
+        """The headline numbers (fractions in 0..1, seconds, MB)."""
+        return {
+            "dataset": self.dataset,
+            "backend": self.backend,
+            "num_candidates": self.num_candidates,
+            "n": self.n,
+            "exact_match": _rounded(self.exact_match),
+            "execution_accuracy": _rounded(self.execution_accuracy),
+            "valid_sql": _rounded(self.valid_sql),
+            "unscorable": self.unscorable,
+            "latency_p50_s": _rounded(self.latency_p50_s),
+            "latency_p95_s": _rounded(self.latency_p95_s),
+            "tokens_per_s": _rounded(self.tokens_per_s, 2),
+            "peak_memory_mb": _rounded(self.peak_memory_mb, 1),
+            "seconds": _rounded(self.seconds, 2),
+        }
+
+    def to_json(self, include_records: bool = True) -> dict[str, Any]:
+        report = self.summary()
+        if include_records:
+            report["records"] = [asdict(r) | {"latency_s": _rounded(r.latency_s)} for r in self.records]
+        return report
+
+
+def _rounded(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def peak_memory_mb() -> float | None:
+    """Peak resident memory of this process (the model included), from getrusage."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
+
+
+# -- metering the backend --------------------------------------------------------------------
+
+
+class MeteredBackend:
+    """Wraps a Backend to count generated tokens and generation seconds per question."""
+
+    def __init__(self, inner: Backend):
+        self.inner = inner
+        self.name = inner.name
+        self.tokens = 0
+        self.seconds = 0.0
+
+    def generate(self, prompt: str, n: int = 1) -> list[Generation]:
+        generations = self.inner.generate(prompt, n=n)
+        self.tokens += sum(g.tokens for g in generations)
+        # every candidate of one call reports that call's time: count it once
+        self.seconds += max((g.seconds for g in generations), default=0.0)
+        return generations
+
+    def reset(self) -> None:
+        self.tokens, self.seconds = 0, 0.0
+
+
+# -- data ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KnowSqlRow:
+    question: str
+    context: str
+    answer: str
+
+
+@dataclass(frozen=True)
+class SpiderRow:
+    db_id: str
+    question: str
+    query: str
+
+
+def load_know_sql(path: str | Path) -> list[KnowSqlRow]:
+    """Rows of a know_sql / sql-create-context JSONL file; ConfigError names a bad line."""
+    rows = []
+    for number, line in enumerate(_read_text(Path(path)).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            rows.append(KnowSqlRow(str(item["question"]), str(item["context"]), str(item["answer"])))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"Line {number} of {Path(path).name} is not a know_sql row.", detail=str(exc)) from exc
+    return rows
+
+
+def load_spider(directory: str | Path) -> list[SpiderRow]:
+    """Spider's ``dev.json`` rows from ``directory``."""
+    path = Path(directory) / "dev.json"
+    try:
+        items = json.loads(_read_text(path))
+        return [SpiderRow(str(i["db_id"]), str(i["question"]), str(i["query"])) for i in items]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{path} is not a Spider dev.json file.", detail=str(exc)) from exc
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"The evaluation data {path} could not be read.", detail=str(exc)) from exc
+
+
+def spread(rows: Sequence[T], limit: int | None) -> list[T]:
+    """``limit`` rows evenly spaced over the file, so a quick run still sees every database."""
+    if limit is None or limit >= len(rows):
+        return list(rows)
+    return [rows[i * len(rows) // limit] for i in range(max(limit, 0))]
+
+
+# -- the loop --------------------------------------------------------------------------------
+
+
+def _score_all(
+    rows: Sequence[T], score: Callable[[T], QuestionRecord], fallback: Callable[[T, Exception], QuestionRecord],
+    desc: str, progress: bool,
+) -> list[QuestionRecord]:
+    """Score each row under a progress bar (stderr); an evaluator failure becomes a record."""
+    records: list[QuestionRecord] = []
+    bar = tqdm(rows, desc=desc, unit="q", file=sys.stderr, disable=not progress, dynamic_ncols=True)
+    for row in bar:
+        try:
+            records.append(score(row))
+        except Exception as exc:  # noqa: BLE001 - one question must never stop the run
+            records.append(fallback(row, exc))
+        bar.set_postfix(ex=_fraction(mean_of(r.ex for r in records)), em=_fraction(mean_of(r.em for r in records)))
+    return records
+
+
+def _fraction(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _failure_record(question: str, gold: str, exc: Exception, db_id: str | None = None) -> QuestionRecord:
+    return QuestionRecord(question, gold, None, em=False, ex=False, valid=False, latency_s=0.0,
+                          error=_message(exc, prefix="evaluation failed: "), db_id=db_id)
+
+
+def _message(exc: Exception, prefix: str = "") -> str:
+    if isinstance(exc, SqlchatError):
+        return prefix + exc.message
+    return prefix + redact(f"{type(exc).__name__}: {exc}")
+
+
+def _report(dataset: str, backend: Backend, settings: Settings, records: list[QuestionRecord], started: float) -> EvalReport:
+    return EvalReport(
+        dataset=dataset, backend=backend.name, num_candidates=settings.model.num_candidates, records=records,
+        seconds=time.perf_counter() - started, peak_memory_mb=peak_memory_mb(),
+    )
+
+
+# -- know_sql --------------------------------------------------------------------------------
+
+
+def evaluate_know_sql(
+    path: str | Path, backend: Backend, settings: Settings, limit: int | None = None, progress: bool = True,
+    attempts: int = DEFAULT_ATTEMPTS,
+) -> EvalReport:
+    """Score ``backend`` on a know_sql JSONL file: EM, EX on synthesized databases, validity, speed."""
+    started = time.perf_counter()
+    rows = spread(load_know_sql(path), limit)
+    metered = MeteredBackend(backend)
+    records = _score_all(
+        rows,
+        lambda row: score_know_sql_row(row, metered, settings, attempts),
+        lambda row, exc: _failure_record(row.question, row.answer, exc),
+        desc=f"eval {Path(path).name}", progress=progress,
+    )
+    return _report(f"know_sql:{Path(path).name}", backend, settings, records, started)
+
+
+def score_know_sql_row(row: KnowSqlRow, backend: MeteredBackend, settings: Settings, attempts: int = DEFAULT_ATTEMPTS) -> QuestionRecord:
+    """Generate for one row and score the chosen candidate on the row's synthesized database."""
+    synthesis = synthesize(row.context, row.answer, attempts=attempts, timeout_s=settings.execution.statement_timeout_s)
+    try:
+        backend.reset()
+        started = time.perf_counter()
+        candidates, error = _generate(backend, build_prompt(row.context, row.question), settings.model.num_candidates)
+        chosen, rows, failure = choose_candidate(candidates, lambda sql: _run_synthetic(sql, synthesis, settings))
+        latency = time.perf_counter() - started
+        predicted = chosen if chosen is not None else next(iter(candidates), None)
+        return QuestionRecord(
+            question=row.question, gold=row.answer, predicted=predicted,
+            em=exact_match(predicted, row.answer, synthesis.columns),
+            ex=_execution_match(synthesis, row.answer, rows if chosen is not None else None),
+            valid=chosen is not None or is_valid_sql(predicted, SYNTHETIC_DIALECT, synthesis.columns),
+            latency_s=latency, error=error or (_message(failure) if chosen is None and failure else None),
+            tokens=backend.tokens, generation_s=backend.seconds,
+        )
+    finally:
+        synthesis.close()
+
+
+def _generate(backend: Backend, prompt: str, n: int) -> tuple[list[str], str | None]:
+    """The candidates' SQL, or no candidates and the backend's error (a model failure scores 0)."""
+    try:
+        return [g.sql for g in backend.generate(prompt, n=n)], None
+    except Exception as exc:  # noqa: BLE001 - a backend failure is this question's result
+        return [], _message(exc, prefix="generation failed: ")
+
+
+def _run_synthetic(sql: str, synthesis: Synthesis, settings: Settings) -> list[tuple]:
+    """The engine's check, then the row's own database (ours, in memory, query_only)."""
+    checked = check_sql(sql, SYNTHETIC_DIALECT, row_limit=None, known_columns=synthesis.columns)
+    try:
+        return run_query(synthesis.connection, checked.sql, settings.execution.statement_timeout_s, settings.execution.max_rows)
+    except sqlite3.Error as exc:
+        raise ExecutionFailed("The query failed on the synthesized database.", detail=str(exc)) from exc
+
+
+def _execution_match(synthesis: Synthesis, gold: str, predicted_rows: list[tuple] | None) -> bool | None:
+    if not synthesis.scorable:
+        return None
+    if predicted_rows is None:
+        return False
+    return results_match(synthesis.gold_rows or [], predicted_rows, ordered=has_order_by(gold))
+
+
+def is_valid_sql(sql: str | None, dialect: str, known_columns: Iterable[str] = ()) -> bool:
+    """Parses and passes the engine's safety check."""
+    if not sql:
+        return False
+    try:
+        check_sql(sql, dialect, row_limit=None, known_columns=known_columns)
+    except SqlchatError:
+        return False
+    return True
+
+
+# -- Spider ----------------------------------------------------------------------------------
+
+
+class SpiderDatabases:
+    """One engine Database (for the product path) and one read-only sqlite3 connection
+    (for the gold) per db_id, opened on first use and closed together."""
+
+    def __init__(self, directory: Path, settings: Settings):
+        self.directory = directory
+        self.settings = settings
+        self._databases: dict[str, Database] = {}
+        self._gold: dict[str, sqlite3.Connection] = {}
+
+    def path(self, db_id: str) -> Path:
+        return self.directory / "database" / db_id / f"{db_id}.sqlite"
+
+    def database(self, db_id: str) -> Database:
+        if db_id not in self._databases:
+            self._databases[db_id] = connect(self.path(db_id), timeout_s=self.settings.execution.statement_timeout_s)
+        return self._databases[db_id]
+
+    def gold_connection(self, db_id: str) -> sqlite3.Connection:
+        if db_id not in self._gold:
+            uri = self.path(db_id).resolve().as_uri() + "?mode=ro"
+            self._gold[db_id] = sqlite3.connect(uri, uri=True)
+        return self._gold[db_id]
+
+    def close(self) -> None:
+        for db in self._databases.values():
+            db.close()
+        for conn in self._gold.values():
+            conn.close()
+        self._databases.clear()
+        self._gold.clear()
+
+    def __enter__(self) -> "SpiderDatabases":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def evaluate_spider(
+    directory: str | Path, backend: Backend, settings: Settings, limit: int | None = None, progress: bool = True,
+) -> EvalReport:
+    """Score ``backend`` on Spider dev through :func:`sqlchat.pipeline.ask`: EX against the gold."""
+    started = time.perf_counter()
+    directory = Path(directory)
+    rows = spread(load_spider(directory), limit)
+    settings = uncapped(settings)
+    metered = MeteredBackend(backend)
+    with SpiderDatabases(directory, settings) as databases:
+        records = _score_all(
+            rows,
+            lambda row: score_spider_row(row, databases, metered, settings),
+            lambda row, exc: _failure_record(row.question, row.query, exc, row.db_id),
+            desc="eval spider", progress=progress,
+        )
+    return _report(f"spider:{directory.name}", backend, settings, records, started)
+
+
+def uncapped(settings: Settings) -> Settings:
+    """The product adds LIMIT row_limit; gold results are compared whole, so allow up to max_rows."""
+    execution = settings.execution
+    return replace(settings, execution=replace(execution, row_limit=max(execution.row_limit, execution.max_rows)))
+
+
+def score_spider_row(row: SpiderRow, databases: SpiderDatabases, backend: MeteredBackend, settings: Settings) -> QuestionRecord:
+    """Ask the product the question on the real database and compare with the gold's rows."""
+    db = databases.database(row.db_id)
+    gold_rows = _gold_rows(databases.gold_connection(row.db_id), row.query, settings)
+    backend.reset()
+    started = time.perf_counter()
+    answer = ask(row.question, db, backend, settings)
+    latency = answer.timings.get("total", time.perf_counter() - started)
+    columns = [c.name for table in reflect_schema(db) for c in table.columns]
+    predicted = chosen_candidate(answer, db.dialect, settings, columns)
+    return QuestionRecord(
+        question=row.question, gold=row.query, predicted=predicted,
+        em=exact_match(predicted, row.query, columns),
+        ex=None if gold_rows is None else answer.ok and results_match(gold_rows, frame_rows(answer.frame), has_order_by(row.query)),
+        valid=answer.ok or is_valid_sql(predicted, db.dialect, columns),
+        latency_s=latency, error=answer.error, db_id=row.db_id, tokens=backend.tokens, generation_s=backend.seconds,
+    )
+
+
+def _gold_rows(conn: sqlite3.Connection, gold: str, settings: Settings) -> list[tuple] | None:
+    """The gold's full result on the real file; None (unscorable) when the gold itself fails."""
+    try:
+        return run_query(conn, gold, settings.execution.statement_timeout_s, settings.execution.max_rows)
+    except sqlite3.Error:
+        return None
+
+
+def chosen_candidate(answer: Answer, dialect: str, settings: Settings, columns: Sequence[str]) -> str | None:
+    """The candidate as the model wrote it (``answer.sql`` is the checked text, LIMIT added).
+
+    The chosen one is the candidate whose check gives ``answer.sql``; on failure, the first.
+    """
+    if answer.ok and answer.sql:
+        for candidate in answer.candidates:
+            if _checked_text(candidate, dialect, settings) == answer.sql:
+                return candidate
+        return answer.sql
+    return next((c for c in answer.candidates if c and c.strip()), answer.sql)
+
+
+def _checked_text(sql: str, dialect: str, settings: Settings) -> str | None:
+    try:
+        return check_sql(sql, dialect, row_limit=settings.execution.row_limit).sql
+    except SqlchatError:
+        return None
+
+
+def frame_rows(frame: pd.DataFrame | None) -> list[tuple]:
+    """A result frame as plain tuples, with pandas' missing values as None."""
+    if frame is None:
+        return []
+    cleaned = frame.astype(object).where(frame.notna(), None)
+    return list(cleaned.itertuples(index=False, name=None))
+

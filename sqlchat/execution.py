@@ -1,0 +1,370 @@
+"""The second lock: run checked SQL in a session the database itself keeps read-only.
+
+:mod:`sqlchat.safety` already refused anything but one read-only query. This module does
+not trust that: every statement runs inside a session that the *database* holds read-only,
+with a statement timeout, and at most ``max_rows`` rows are fetched from a server-side
+cursor, so a wrong check, a malicious function or a runaway join still cannot change data,
+hang the app or fill its memory.
+
+- SQLite: ``PRAGMA query_only``, an authorizer that allows only reads, a cap on the size of
+  one value, and a progress handler that aborts the statement at the deadline.
+- PostgreSQL: a ``READ ONLY`` transaction with ``SET LOCAL statement_timeout`` and
+  ``lock_timeout``; the query runs through a server-side cursor (``DECLARE ... CURSOR``
+  accepts only SELECT/VALUES) and the transaction is always rolled back.
+- MariaDB/MySQL: ``SET SESSION TRANSACTION READ ONLY`` (which, unlike ``START TRANSACTION
+  READ ONLY`` alone, also refuses DDL), ``max_statement_time``/``max_execution_time``, a
+  read-only transaction and ROLLBACK; session settings are restored afterwards.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlglot.dialects.mysql import MySQL
+from sqlglot.tokens import TokenType
+
+from sqlchat.config import ExecutionConfig
+from sqlchat.errors import ExecutionFailed, SqlchatError
+from sqlchat.safety import CheckedSQL
+
+if TYPE_CHECKING:
+    from sqlchat.connection import Database
+
+__all__ = ["QueryResult", "execute", "read_only_session"]
+
+SQLITE_PROGRESS_STEPS = 1_000  # virtual-machine steps between two deadline checks
+SQLITE_MAX_VALUE_BYTES = 64_000_000  # no single string/blob larger: randomblob(1e9) fails fast
+_PG_TIMEOUT_CODES = frozenset({"57014", "55P03"})  # query_canceled, lock_not_available
+_PG_READ_ONLY_CODE = "25006"  # read_only_sql_transaction
+_MYSQL_TIMEOUT_CODES = frozenset({1969, 3024, 1317})  # MariaDB, MySQL, interrupted
+_MYSQL_READ_ONLY_CODE = 1792
+_SQLITE_ALLOWED_ACTIONS = frozenset(
+    getattr(sqlite3, name)
+    for name in ("SQLITE_SELECT", "SQLITE_READ", "SQLITE_FUNCTION", "SQLITE_RECURSIVE")
+    if hasattr(sqlite3, name)
+)
+_SQLITE_DENIED_FUNCTIONS = frozenset({"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer"})
+
+
+@dataclass
+class QueryResult:
+    """What a query returned: at most ``max_rows`` rows, and whether more existed."""
+
+    frame: pd.DataFrame
+    capped: bool  # more rows existed than max_rows
+    seconds: float
+
+
+class _Deadline:
+    """A wall-clock limit that also remembers whether it was hit (to word the error)."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.ends_at = time.monotonic() + seconds
+        self.hit = False
+
+    def passed(self) -> bool:
+        self.hit = self.hit or time.monotonic() >= self.ends_at
+        return self.hit
+
+
+def execute(db: Database, checked: CheckedSQL, config: ExecutionConfig) -> QueryResult:
+    """Run ``checked`` on ``db`` read-only, with a timeout and a row cap; raise ExecutionFailed."""
+    if not getattr(db, "executable", True):
+        raise ExecutionFailed(
+            "This database was built from a CREATE TABLE script, so it has tables but no data: "
+            "the query was checked but cannot be run."
+        )
+    if db.engine.dialect.name in ("mysql", "mariadb"):
+        _refuse_mysql_file_writes(checked.sql)
+    started = time.perf_counter()
+    deadline = _Deadline(config.statement_timeout_s)
+    try:
+        with db.engine.connect() as conn, read_only_session(conn, config, deadline):
+            columns, rows, capped = _fetch(conn, checked.sql, config.max_rows)
+    except SqlchatError:
+        raise
+    except Exception as exc:  # the driver's own exception types differ per database
+        raise _explain(exc, config, deadline) from exc
+    frame = pd.DataFrame.from_records(rows, columns=columns) if rows else pd.DataFrame(columns=columns)
+    return QueryResult(frame=frame, capped=capped, seconds=time.perf_counter() - started)
+
+
+def _fetch(conn: sa.Connection, sql: str, max_rows: int) -> tuple[list[str], list[tuple], bool]:
+    """Stream at most ``max_rows + 1`` rows, so a huge result never lands in memory."""
+    options = {"stream_results": True, "max_row_buffer": min(max(max_rows, 1), 1000) + 1, "no_parameters": True}
+    result = conn.execution_options(**options).exec_driver_sql(sql)
+    try:
+        if not result.returns_rows:
+            return [], [], False
+        columns = [str(c) for c in result.keys()]
+        rows = [tuple(r) for r in result.fetchmany(max_rows + 1)]
+    finally:
+        result.close()
+    return columns, rows[:max_rows], len(rows) > max_rows
+
+
+def _refuse_mysql_file_writes(sql: str) -> None:
+    """Refuse ``INTO`` and ``/*! */`` comments before they reach MySQL/MariaDB.
+
+    A read-only session does not stop ``SELECT ... INTO OUTFILE`` for a user with the FILE
+    privilege, and MySQL executes the text of ``/*! ... */`` comments. This looks at
+    sqlglot's MySQL tokens, not at the parse tree the safety check judged.
+    """
+    try:
+        tokens = MySQL().tokenize(sql)
+    except Exception as exc:
+        raise ExecutionFailed("The query could not be read, so it was not run.", detail=str(exc)) from exc
+    if not tokens:
+        raise ExecutionFailed("The query was not run: it is empty or only a comment.")
+    for token in tokens:
+        if token.token_type == TokenType.INTO or any(c.lstrip().startswith(("!", "+")) for c in token.comments):
+            raise ExecutionFailed(
+                "The query was not run: it could write files or variables (SELECT ... INTO, executable comments)."
+            )
+
+
+# -- read-only sessions --------------------------------------------------------------
+
+
+@contextmanager
+def read_only_session(conn: sa.Connection, config: ExecutionConfig, deadline: _Deadline | None = None) -> Iterator[None]:
+    """Make ``conn`` read-only with a statement timeout for the block, then roll back.
+
+    Public so tests can prove the database refuses writes without the safety check.
+    """
+    deadline = deadline or _Deadline(config.statement_timeout_s)
+    name = conn.dialect.name
+    if name == "sqlite":
+        session = _sqlite_session
+    elif name == "postgresql":
+        session = _postgres_session
+    elif name in ("mysql", "mariadb"):
+        session = _mysql_session
+    else:
+        session = _generic_session
+    with session(conn, deadline):
+        yield
+
+
+@contextmanager
+def _sqlite_session(conn: sa.Connection, deadline: _Deadline) -> Iterator[None]:
+    """query_only + an authorizer allowing only reads + a progress-handler deadline."""
+    raw = conn.connection.driver_connection
+    previous = raw.execute("PRAGMA query_only").fetchone()[0]
+    raw.execute("PRAGMA query_only = ON")
+    previous_length = raw.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, SQLITE_MAX_VALUE_BYTES)
+    raw.set_authorizer(_sqlite_authorizer)
+    raw.set_progress_handler(lambda: 1 if deadline.passed() else 0, SQLITE_PROGRESS_STEPS)
+    try:
+        yield
+    finally:
+        raw.set_progress_handler(None, 0)
+        raw.set_authorizer(None)
+        raw.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, previous_length)
+        conn.rollback()
+        raw.execute(f"PRAGMA query_only = {int(previous)}")
+
+
+def _sqlite_authorizer(action: int, arg1: str | None, arg2: str | None, *_: object) -> int:
+    """Allow reading tables and calling ordinary functions; deny every other action."""
+    if action not in _SQLITE_ALLOWED_ACTIONS:
+        return sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_FUNCTION and str(arg2 or "").lower() in _SQLITE_DENIED_FUNCTIONS:
+        return sqlite3.SQLITE_DENY
+    return sqlite3.SQLITE_OK
+
+
+@contextmanager
+def _postgres_session(conn: sa.Connection, deadline: _Deadline) -> Iterator[None]:
+    """A READ ONLY transaction with local timeouts, verified, and always rolled back."""
+    milliseconds = max(1, int(deadline.seconds * 1000))
+    explicit_begin = _postgres_begin_read_only(conn)
+    try:
+        conn.exec_driver_sql(f"SET LOCAL statement_timeout = {milliseconds}")
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = {milliseconds}")
+        conn.exec_driver_sql(f"SET LOCAL idle_in_transaction_session_timeout = {milliseconds + 5000}")
+        yield
+    finally:
+        _rollback(conn, explicit_begin)
+        _release_session_locks(conn)
+
+
+def _release_session_locks(conn: sa.Connection) -> None:
+    """Advisory locks outlive ROLLBACK; do not hand a pooled connection back holding one."""
+    if conn.invalidated:
+        return
+    try:
+        conn.exec_driver_sql("SELECT pg_advisory_unlock_all()")
+        conn.rollback()
+    except Exception:
+        conn.invalidate()
+
+
+def _postgres_begin_read_only(conn: sa.Connection) -> bool:
+    """Start a read-only transaction; True when an explicit BEGIN was needed (autocommit)."""
+    conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+    if _pg_read_only(conn):
+        return False
+    conn.exec_driver_sql("BEGIN READ ONLY")  # an autocommit connection: open the block ourselves
+    if _pg_read_only(conn):
+        return True
+    _rollback(conn, True)
+    raise ExecutionFailed("The database session could not be made read-only, so the query was not run.")
+
+
+def _pg_read_only(conn: sa.Connection) -> bool:
+    return str(conn.exec_driver_sql("SHOW transaction_read_only").scalar()).lower() == "on"
+
+
+def _rollback(conn: sa.Connection, explicit: bool) -> None:
+    """Roll back; if that fails the connection is in an unknown state, so throw it away."""
+    try:
+        if explicit:
+            conn.exec_driver_sql("ROLLBACK")
+        conn.rollback()
+    except Exception:
+        conn.invalidate()
+
+
+@contextmanager
+def _mysql_session(conn: sa.Connection, deadline: _Deadline) -> Iterator[None]:
+    """Session-level READ ONLY (refuses DDL too), a statement time limit, then ROLLBACK."""
+    mariadb = bool(getattr(conn.dialect, "is_mariadb", False))
+    read_only_var = _mysql_read_only_variable(conn)
+    timeout_var, timeout_value = (
+        ("max_statement_time", f"{deadline.seconds:.3f}") if mariadb
+        else ("max_execution_time", str(max(1, int(deadline.seconds * 1000))))
+    )
+    previous = conn.exec_driver_sql(f"SELECT @@session.{read_only_var}, @@session.{timeout_var}, DATABASE()").one()
+    conn.rollback()
+    conn.exec_driver_sql("SET SESSION TRANSACTION READ ONLY")
+    conn.exec_driver_sql(f"SET SESSION {timeout_var} = {timeout_value}")
+    conn.exec_driver_sql("START TRANSACTION READ ONLY")
+    try:
+        yield
+    finally:
+        _mysql_restore(conn, read_only_var, previous[0], timeout_var, previous[1])
+        _drop_if_database_changed(conn, previous[2])
+
+
+def _drop_if_database_changed(conn: sa.Connection, database: str | None) -> None:
+    """A ``USE other_db`` must not follow this pooled connection into the next query."""
+    try:
+        current = conn.exec_driver_sql("SELECT DATABASE()").scalar()
+        conn.rollback()
+    except Exception:
+        current = object()
+    if current != database and not conn.invalidated:
+        conn.invalidate()
+
+
+def _mysql_read_only_variable(conn: sa.Connection) -> str:
+    """``tx_read_only`` on MariaDB and MySQL 5.7, ``transaction_read_only`` on MySQL 8."""
+    try:
+        conn.exec_driver_sql("SELECT @@session.transaction_read_only").scalar()
+        return "transaction_read_only"
+    except sa.exc.DBAPIError:
+        conn.rollback()
+        return "tx_read_only"
+
+
+def _mysql_restore(conn: sa.Connection, read_only_var: str, read_only: Any, timeout_var: str, timeout: Any) -> None:
+    """Roll back, then give the pooled connection its previous session settings."""
+    try:
+        conn.rollback()
+        mode = "READ ONLY" if int(read_only or 0) else "READ WRITE"
+        conn.exec_driver_sql(f"SET SESSION TRANSACTION {mode}")
+        conn.exec_driver_sql(f"SET SESSION {timeout_var} = {float(timeout or 0):g}")
+        conn.rollback()
+    except Exception:
+        conn.invalidate()
+
+
+@contextmanager
+def _generic_session(conn: sa.Connection, deadline: _Deadline) -> Iterator[None]:
+    """Other engines: a transaction that is always rolled back, interrupted at the deadline."""
+    raw = conn.connection.driver_connection
+    interrupt: Callable[[], object] | None = getattr(raw, "interrupt", None)
+    timer = _start_timer(deadline, interrupt)
+    try:
+        yield
+    finally:
+        if timer is not None:
+            timer.cancel()
+        _rollback(conn, False)
+
+
+def _start_timer(deadline: _Deadline, interrupt: Callable[[], object] | None) -> threading.Timer | None:
+    """Call the driver's ``interrupt()`` when the deadline passes (duckdb, plain sqlite3)."""
+    if interrupt is None:
+        return None
+
+    def fire() -> None:
+        deadline.hit = True
+        interrupt()
+
+    timer = threading.Timer(deadline.seconds, fire)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+# -- errors a user can read ----------------------------------------------------------
+
+
+def _explain(exc: Exception, config: ExecutionConfig, deadline: _Deadline) -> ExecutionFailed:
+    """One plain sentence for the user; the driver's text goes to ``detail`` (redacted)."""
+    detail = _driver_message(exc)
+    if deadline.hit or _is_timeout(exc):
+        return ExecutionFailed(
+            f"The query took longer than {config.statement_timeout_s:g} s and was stopped.", detail=detail
+        )
+    if _is_read_only_refusal(exc, detail):
+        return ExecutionFailed(
+            "The database refused this statement because sqlchat's connection is read-only.", detail=detail
+        )
+    first_line = detail.strip().splitlines()[0] if detail.strip() else type(exc).__name__
+    return ExecutionFailed(f"The database could not run this query: {_shorten(first_line)}", detail=detail)
+
+
+def _driver_message(exc: Exception) -> str:
+    original = getattr(exc, "orig", None) or exc
+    return str(original)
+
+
+def _error_codes(exc: Exception) -> set[Any]:
+    """PostgreSQL's SQLSTATE and MySQL's error number, whichever the driver gives."""
+    original = getattr(exc, "orig", None) or exc
+    args: Sequence[Any] = getattr(original, "args", ())
+    codes = {getattr(original, "sqlstate", None)}
+    if args and isinstance(args[0], int):
+        codes.add(args[0])
+    return codes - {None}
+
+
+def _is_timeout(exc: Exception) -> bool:
+    return bool(_error_codes(exc) & (_PG_TIMEOUT_CODES | _MYSQL_TIMEOUT_CODES))
+
+
+def _is_read_only_refusal(exc: Exception, detail: str) -> bool:
+    text = detail.lower()
+    return (
+        bool(_error_codes(exc) & {_PG_READ_ONLY_CODE, _MYSQL_READ_ONLY_CODE})
+        or "readonly database" in text
+        or "not authorized" in text
+        or "authorization denied" in text
+        or "read-only" in text
+    )
+
+
+def _shorten(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,89 @@
+"""Fixtures for real databases: the bundled demo files and fresh databases on local servers.
+
+``pg_url`` / ``mysql_url`` create a uniquely named empty database on the local PostgreSQL
+(trust auth) or MariaDB server and drop it afterwards; they skip, with the reason, only
+when the server cannot be reached. Fill them with ``tests.helpers.business_db``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from sqlchat.config import DEMO_DIR
+
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+MYSQL_ADMIN_URL = "mysql+pymysql://root@127.0.0.1:3306/test"
+
+
+def _demo(filename: str) -> Path:
+    path = DEMO_DIR / filename
+    if not path.exists():
+        pytest.fail(f"demo database missing: {path}")
+    return path
+
+
+@pytest.fixture
+def chinook_path() -> Path:
+    return _demo("chinook.sqlite")
+
+
+@pytest.fixture
+def northwind_path() -> Path:
+    return _demo("northwind.sqlite")
+
+
+def _admin_engine(url: str, server: str) -> sa.Engine:
+    """An AUTOCOMMIT engine on the admin database, or a skip if the server is not reachable."""
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except sa.exc.OperationalError as exc:
+        engine.dispose()
+        pytest.skip(f"{server} server not reachable at {sa.make_url(url).host}:{sa.make_url(url).port}: "
+                    f"{str(exc.orig).splitlines()[0]}")
+    return engine
+
+
+def _fresh_database(admin_url: str, server: str, drop_sql: str) -> Iterator[str]:
+    name = f"sqlchat_test_{uuid.uuid4().hex[:12]}"
+    engine = _admin_engine(admin_url, server)
+    try:
+        with engine.connect() as conn:
+            create = f"CREATE DATABASE {name}"
+            if server == "MariaDB":
+                create += " CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+            conn.exec_driver_sql(create)
+        yield sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql(drop_sql.format(name=name))
+        finally:
+            engine.dispose()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """URL of a fresh, empty PostgreSQL database (dropped after the test)."""
+    yield from _fresh_database(PG_ADMIN_URL, "PostgreSQL", "DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def mysql_url() -> Iterator[str]:
+    """URL of a fresh, empty MariaDB database (dropped after the test)."""
+    yield from _fresh_database(MYSQL_ADMIN_URL, "MariaDB", "DROP DATABASE IF EXISTS {name}")
+
+
+@pytest.fixture(scope="session")
+def local_backend():
+    """The real embedded model with the default adapter, loaded once for the whole run."""
+    from sqlchat.backends import load_backend
+    from sqlchat.config import Settings
+
+    return load_backend(Settings.from_env({}).model)

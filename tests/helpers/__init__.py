@@ -1,0 +1,1 @@
+"""Shared test helpers (real databases for connection, safety and end-to-end tests)."""

@@ -1,0 +1,365 @@
+"""The evaluator scores right SQL 1 and wrong SQL 0, without a language model.
+
+A fake backend returns predetermined SQL per question: that tests the evaluator itself
+(metrics, synthesized databases, the Spider runner, the CLI), not a model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from sqlchat.backends import Generation
+from sqlchat.config import Settings
+from sqlchat.evaluation.cli import add_eval_arguments, format_report, run_eval_command
+from sqlchat.evaluation.metrics import exact_match, has_order_by, normalize_sql, percentile, results_match
+from sqlchat.evaluation.runner import EvalReport, evaluate_know_sql, evaluate_spider, spread
+from sqlchat.evaluation.synthesize import create_schema, run_query, synthesize
+
+DATA = Path(__file__).parent / "data"
+SPIDER_MINI = DATA / "spider-mini"
+SHARED_SPIDER = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "spider-dev"
+SUMMARY_KEYS = {
+    "n", "exact_match", "execution_accuracy", "valid_sql", "latency_p50_s", "latency_p95_s",
+    "tokens_per_s", "peak_memory_mb", "unscorable",
+}
+RECORD_KEYS = {"question", "gold", "predicted", "em", "ex", "valid", "latency_s", "error"}
+
+PLAYERS = "CREATE TABLE players (name VARCHAR, position VARCHAR, team VARCHAR, points VARCHAR)"
+JOINED = "CREATE TABLE singer (singer_id VARCHAR, name VARCHAR); CREATE TABLE song (singer_id VARCHAR, genre VARCHAR)"
+
+
+class FakeBackend:
+    """Answers each question with its predetermined candidates (a Backend for tests)."""
+
+    name = "fake"
+
+    def __init__(self, answers: dict[str, list[str] | Exception]):
+        self.answers = answers
+        self.calls: list[tuple[str, int]] = []
+
+    def generate(self, prompt: str, n: int = 1) -> list[Generation]:
+        self.calls.append((prompt, n))
+        for question, answer in self.answers.items():
+            if prompt.rstrip().endswith(f"{question}\nASSISTANT:"):
+                if isinstance(answer, Exception):
+                    raise answer
+                return [Generation(text=sql, sql=sql, tokens=10, seconds=0.5) for sql in answer[:n]]
+        raise AssertionError(f"unexpected prompt: {prompt!r}")
+
+
+def _know_sql_file(tmp_path: Path, rows: list[tuple[str, str, str]]) -> Path:
+    path = tmp_path / "rows.jsonl"
+    lines = [json.dumps({"question": q, "context": c, "answer": a}) for q, c, a in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _score_one(tmp_path: Path, context: str, gold: str, predicted: str | list[str], candidates: int = 1) -> dict:
+    """Evaluate a single know_sql row whose model answer is ``predicted``; its record."""
+    answers = predicted if isinstance(predicted, list) else [predicted]
+    path = _know_sql_file(tmp_path, [("the question?", context, gold)])
+    settings = Settings().with_model(num_candidates=candidates)
+    report = evaluate_know_sql(path, FakeBackend({"the question?": answers}), settings, progress=False)
+    assert report.n == 1
+    return report.to_json()["records"][0]
+
+
+# -- exact match and result comparison -----------------------------------------------------------
+
+
+def test_exact_match_forgives_case_spacing_and_quote_style_only():
+    gold = 'SELECT COUNT(*) FROM t WHERE a = "x"'
+    assert exact_match("select count(*)  from t where a='x';", gold)
+    assert exact_match('SELECT COUNT(*) FROM "t" WHERE "a" = \'x\'', gold)
+    assert not exact_match("SELECT COUNT(*) FROM t WHERE a = 'y'", gold)
+    assert not exact_match("SELECT COUNT(*) FROM t WHERE a = 'X'", gold)
+    # no looser: reordered conditions are another text (execution accuracy forgives them)
+    assert not exact_match("SELECT a FROM t WHERE b = 1 AND c = 2", "SELECT a FROM t WHERE c = 2 AND b = 1")
+
+
+def test_a_double_quoted_column_stays_a_column_for_exact_match():
+    gold = "SELECT name FROM t WHERE name = other"
+    assert exact_match('SELECT name FROM t WHERE name = "other"', gold, known_columns=["name", "other"])
+    assert not exact_match('SELECT name FROM t WHERE name = "other"', gold)
+
+
+@pytest.mark.parametrize("garbage", ["SELEC name FORM t", "", "   ", "SELECT 1; SELECT 2", "SELECT (", None])
+def test_unparsable_sql_never_matches_and_never_raises(garbage):
+    assert normalize_sql(garbage) is None
+    assert not exact_match(garbage, "SELECT name FROM t")
+
+
+def test_results_compare_as_bags_with_numbers_normalised():
+    assert results_match([(1, "a"), (2, "b")], [(2, "b"), (1, "a")], ordered=False)
+    assert not results_match([(1, "a"), (2, "b")], [(2, "b"), (1, "a")], ordered=True)
+    assert not results_match([(1,), (1,)], [(1,)], ordered=False)  # multiset, not set
+    assert results_match([("9",), (2.5,)], [(9,), ("2.5000000001",)], ordered=False)
+    assert results_match([(1 / 3,)], [(0.333333333,)], ordered=False)
+    assert not results_match([(0.33,)], [(0.34,)], ordered=False)
+    assert not results_match([("a",)], [("A",)], ordered=False)
+    assert results_match([(None,)], [(float("nan"),)], ordered=False)
+
+
+def test_order_matters_only_when_the_outer_gold_query_is_ordered():
+    assert has_order_by("SELECT a FROM t ORDER BY a")
+    assert not has_order_by("SELECT a FROM t WHERE a IN (SELECT a FROM u ORDER BY a LIMIT 3)")
+
+
+def test_percentile_and_spread():
+    assert percentile([3.0, 1.0, 2.0], 0.5) == 2.0
+    assert percentile([1.0, 2.0], 0.95) == pytest.approx(1.95)
+    assert percentile([], 0.5) is None
+    assert spread(list(range(10)), 3) == [0, 3, 6]
+    assert spread(list(range(3)), None) == [0, 1, 2]
+
+
+# -- synthesized databases ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "context, gold",
+    [
+        (PLAYERS, 'SELECT name FROM players WHERE position = "guard" AND team = "lakers"'),
+        (PLAYERS, "SELECT COUNT(name) FROM players WHERE points > 25"),
+        (PLAYERS, "SELECT name FROM players WHERE points < 10"),
+        (PLAYERS, 'SELECT name FROM players WHERE team LIKE "%ers"'),
+        (PLAYERS, "SELECT name FROM players WHERE position IN ('guard', 'center')"),
+        (PLAYERS, "SELECT name FROM players WHERE points BETWEEN 10 AND 20"),
+        (PLAYERS, "SELECT team FROM players GROUP BY team HAVING AVG(points) < 50"),
+        (JOINED, 'SELECT T1.name FROM singer AS T1 JOIN song AS T2 ON T1.singer_id = T2.singer_id WHERE T2.genre = "pop"'),
+        ("CREATE TABLE t (year INTEGER, name VARCHAR)", "SELECT MAX(year) FROM t WHERE name = \"x\" AND year < 2000"),
+    ],
+)
+def test_synthesized_database_gives_the_gold_rows(context, gold):
+    synthesis = synthesize(context, gold)
+    try:
+        assert synthesis.scorable, synthesis.reason
+        assert synthesis.gold_rows
+        with pytest.raises(Exception):  # predictions run on a query_only connection
+            synthesis.connection.execute("DELETE FROM " + context.split()[2])
+    finally:
+        synthesis.close()
+
+
+def test_text_columns_compared_to_numbers_follow_sqlite_text_order():
+    """``points > 25`` on a VARCHAR column is a text comparison in SQLite; the data must agree."""
+    synthesis = synthesize(PLAYERS, "SELECT points FROM players WHERE points > 25")
+    try:
+        assert synthesis.scorable
+        assert all(int(value) > 25 for (value,) in synthesis.gold_rows)
+    finally:
+        synthesis.close()
+
+
+def test_a_gold_that_cannot_return_rows_is_unscorable():
+    for gold in ("SELECT name FROM players WHERE no_such_column = 1", "SELECT name FROM players WHERE 1 = 2"):
+        synthesis = synthesize(PLAYERS, gold)
+        assert not synthesis.scorable and synthesis.reason
+        synthesis.close()
+    broken_context = synthesize("CREATE TABLE (", "SELECT 1")
+    assert not broken_context.scorable and "context" in broken_context.reason
+
+
+# -- know_sql runs ----------------------------------------------------------------------------
+
+
+def test_right_prediction_scores_one(tmp_path):
+    gold = 'SELECT name FROM players WHERE position = "guard"'
+    record = _score_one(tmp_path, PLAYERS, gold, gold)
+    assert (record["em"], record["ex"], record["valid"], record["error"]) == (True, True, True, None)
+
+
+def test_equivalent_sql_written_differently_scores_one_on_execution(tmp_path):
+    gold = 'SELECT COUNT(*) FROM players WHERE team = "x" AND points > 25'
+    restyled = _score_one(tmp_path, PLAYERS, gold, "select count(*) from players where team='x' and points > 25")
+    assert restyled["em"] and restyled["ex"]
+    reordered = _score_one(tmp_path, PLAYERS, gold, "SELECT COUNT(*) FROM players WHERE points > 25 AND team = 'x'")
+    assert not reordered["em"] and reordered["ex"]
+
+
+def test_other_aliases_and_join_order_score_one_on_execution_only(tmp_path):
+    gold = 'SELECT T1.name FROM singer AS T1 JOIN song AS T2 ON T1.singer_id = T2.singer_id WHERE T2.genre = "pop"'
+    predicted = "SELECT singer.name FROM song JOIN singer ON song.singer_id = singer.singer_id WHERE song.genre = 'pop'"
+    record = _score_one(tmp_path, JOINED, gold, predicted)
+    assert (record["em"], record["ex"]) == (False, True)
+
+
+def test_the_empty_result_trap_is_caught(tmp_path):
+    gold = 'SELECT name FROM players WHERE position = "guard"'
+    wrong = 'SELECT name FROM players WHERE position = "goalkeeper"'
+    empty = create_schema(PLAYERS)  # on empty tables the wrong filter would "match"
+    assert run_query(empty, gold, 5) == run_query(empty, wrong, 5) == []
+    empty.close()
+    record = _score_one(tmp_path, PLAYERS, gold, wrong)
+    assert (record["em"], record["ex"], record["valid"]) == (False, False, True)
+
+
+@pytest.mark.parametrize(
+    "gold, wrong",
+    [
+        ('SELECT MAX(points) FROM players WHERE team = "x"', 'SELECT MIN(points) FROM players WHERE team = "x"'),
+        ('SELECT SUM(points) FROM players WHERE team = "x"', 'SELECT AVG(points) FROM players WHERE team = "x"'),
+        ('SELECT name FROM players WHERE team = "x" AND points > 25', 'SELECT name FROM players WHERE team = "x"'),
+        ('SELECT MAX(points) FROM players WHERE team = "x" AND position = "guard"', 'SELECT MAX(points) FROM players WHERE team = "x"'),
+        ("SELECT name FROM players WHERE points > 25", "SELECT name FROM players WHERE points < 25"),
+        ("SELECT name FROM players WHERE points > 25", "SELECT name FROM players WHERE points >= 25"),
+        ('SELECT name FROM players WHERE team = "x"', 'SELECT team FROM players WHERE team = "x"'),
+    ],
+    ids=["max-vs-min", "sum-vs-avg", "missing-threshold", "missing-filter", "flipped", "off-by-one", "wrong-column"],
+)
+def test_wrong_aggregates_and_filters_score_zero(tmp_path, gold, wrong):
+    assert _score_one(tmp_path, PLAYERS, gold, gold)["ex"] is True
+    record = _score_one(tmp_path, PLAYERS, gold, wrong)
+    assert (record["em"], record["ex"]) == (False, False)
+
+
+def test_unparsable_prediction_is_invalid_not_a_crash(tmp_path):
+    record = _score_one(tmp_path, PLAYERS, "SELECT name FROM players", "SELEC name FORM players WHERE")
+    assert (record["em"], record["ex"], record["valid"]) == (False, False, False)
+    assert record["error"]
+
+
+def test_unsafe_prediction_is_invalid_and_never_runs(tmp_path):
+    record = _score_one(tmp_path, PLAYERS, "SELECT name FROM players", "DELETE FROM players")
+    assert (record["ex"], record["valid"]) == (False, False)
+
+
+def test_execution_guided_choice_takes_the_first_candidate_that_runs(tmp_path):
+    gold = 'SELECT name FROM players WHERE team = "x"'
+    record = _score_one(tmp_path, PLAYERS, gold, ["SELECT nme FROM players", gold], candidates=2)
+    assert record["predicted"] == gold and record["ex"] and record["valid"]
+
+
+def test_a_run_survives_failures_and_reports_everything(tmp_path):
+    rows = [
+        ("right?", PLAYERS, 'SELECT name FROM players WHERE team = "x"'),
+        ("wrong?", PLAYERS, 'SELECT name FROM players WHERE team = "x"'),
+        ("broken backend?", PLAYERS, "SELECT name FROM players"),
+        ("unscorable?", PLAYERS, "SELECT name FROM players WHERE 1 = 2"),
+    ]
+    backend = FakeBackend({
+        "right?": ["SELECT name FROM players WHERE team = 'x'"],
+        "wrong?": ["SELECT name FROM players WHERE team = 'y'"],
+        "broken backend?": RuntimeError("GPU on fire"),
+        "unscorable?": ["SELECT name FROM players WHERE 1 = 2"],
+    })
+    report = evaluate_know_sql(_know_sql_file(tmp_path, rows), backend, Settings(), progress=False)
+    summary = report.to_json()
+    assert SUMMARY_KEYS <= summary.keys()
+    assert all(RECORD_KEYS <= r.keys() for r in summary["records"])
+    assert summary["n"] == 4 and summary["unscorable"] == 1
+    assert report.execution_accuracy == pytest.approx(1 / 3)  # over the 3 scorable rows
+    assert report.exact_match == pytest.approx(2 / 4)
+    assert report.valid_sql == pytest.approx(3 / 4)
+    broken = summary["records"][2]
+    assert broken["ex"] is False and "GPU on fire" in broken["error"]
+    for key in ("exact_match", "execution_accuracy", "valid_sql"):
+        assert 0.0 <= summary[key] <= 1.0
+    assert summary["tokens_per_s"] == pytest.approx(10 / 0.5)
+    assert 0 <= summary["latency_p50_s"] <= summary["latency_p95_s"] < 5
+    assert summary["peak_memory_mb"] > 10
+    json.dumps(summary)  # serialisable as it is
+
+
+def test_limit_and_candidates_reach_the_backend(tmp_path):
+    rows = [(f"q{i}?", PLAYERS, "SELECT name FROM players") for i in range(6)]
+    backend = FakeBackend({f"q{i}?": ["SELECT name FROM players"] * 3 for i in range(6)})
+    settings = Settings().with_model(num_candidates=3)
+    report = evaluate_know_sql(_know_sql_file(tmp_path, rows), backend, settings, limit=2, progress=False)
+    assert report.n == 2 and {n for _, n in backend.calls} == {3}
+
+
+# -- Spider --------------------------------------------------------------------------------------
+
+
+def _spider_rows(directory: Path) -> list[dict]:
+    return json.loads((directory / "dev.json").read_text(encoding="utf-8"))
+
+
+def _oracle(rows: list[dict]) -> FakeBackend:
+    return FakeBackend({r["question"]: [r["query"]] for r in rows})
+
+
+def test_spider_gold_as_prediction_scores_everything(tmp_path):
+    rows = _spider_rows(SPIDER_MINI)
+    report = evaluate_spider(SPIDER_MINI, _oracle(rows), Settings(), progress=False)
+    summary = report.to_json()
+    assert summary["n"] == len(rows) == 5
+    assert (summary["execution_accuracy"], summary["exact_match"], summary["valid_sql"]) == (1.0, 1.0, 1.0)
+    assert summary["unscorable"] == 0
+    assert {r["db_id"] for r in summary["records"]} == {"concert_singer"}
+
+
+def test_spider_wrong_predictions_score_zero():
+    rows = _spider_rows(SPIDER_MINI)
+    wrong = {
+        rows[1]["question"]: ["SELECT name, country, age FROM singer ORDER BY age ASC"],  # order matters here
+        rows[2]["question"]: ["SELECT avg(age), min(age), max(age) FROM singer WHERE country = 'Netherlands'"],
+        rows[4]["question"]: ["SELECT name, country FROM singer WHERE song_name LIKE '%Love%'"],
+    }
+    backend = FakeBackend({r["question"]: wrong.get(r["question"], [r["query"]]) for r in rows})
+    report = evaluate_spider(SPIDER_MINI, backend, Settings(), progress=False)
+    assert [r.ex for r in report.records] == [True, False, False, True, False]
+
+
+def test_spider_equivalent_join_key_scores_one_on_execution_only():
+    rows = _spider_rows(SPIDER_MINI)
+    backend = FakeBackend({r["question"]: [r["query"].replace("GROUP BY T1.stadium_id", "GROUP BY T2.stadium_id")] for r in rows})
+    report = evaluate_spider(SPIDER_MINI, backend, Settings(), progress=False)
+    assert report.execution_accuracy == 1.0  # grouped by the joined key on the other side: same rows
+    assert report.records[3].em is False
+
+
+@pytest.mark.skipif(not SHARED_SPIDER.exists(), reason="../shared/benchmarks/spider-dev is not on this machine")
+def test_spider_dev_gold_scores_full_marks_on_every_database():
+    rows = _spider_rows(SHARED_SPIDER)
+    report = evaluate_spider(SHARED_SPIDER, _oracle(rows), Settings(), limit=40, progress=False)
+    assert report.n == 40 and len({r.db_id for r in report.records}) >= 10
+    assert report.execution_accuracy == 1.0
+
+
+# -- the CLI -----------------------------------------------------------------------------------
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_eval_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def test_cli_prints_one_json_object(tmp_path, capsys):
+    path = _know_sql_file(tmp_path, [("q?", PLAYERS, "SELECT name FROM players")])
+    args = _parse(["--data", str(path), "--json", "--no-progress", "--candidates", "1"])
+    assert run_eval_command(args, FakeBackend({"q?": ["SELECT name FROM players"]}), Settings()) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["n"] == 1 and printed["execution_accuracy"] == 1.0 and len(printed["records"]) == 1
+
+
+def test_cli_prints_a_table_for_spider(capsys):
+    args = _parse(["--spider", str(SPIDER_MINI), "--limit", "2", "--no-progress"])
+    assert run_eval_command(args, _oracle(_spider_rows(SPIDER_MINI)), Settings()) == 0
+    out = capsys.readouterr().out
+    assert "execution accuracy" in out and "100.0%" in out
+
+
+def test_cli_reports_missing_data_without_a_traceback(tmp_path, capsys):
+    args = _parse(["--data", str(tmp_path / "missing.jsonl"), "--no-progress"])
+    assert run_eval_command(args, FakeBackend({}), Settings()) == 2
+    assert "could not be read" in capsys.readouterr().err
+
+
+def test_cli_keeps_an_existing_candidates_flag():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--candidates", type=int)
+    add_eval_arguments(parser)
+    assert parser.parse_args(["--data", "x", "--candidates", "4"]).candidates == 4
+
+
+def test_human_table_handles_an_empty_report():
+    text = format_report(EvalReport(dataset="d", backend="b", num_candidates=1))
+    assert "questions" in text and "-" in text
+

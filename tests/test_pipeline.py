@@ -1,0 +1,127 @@
+"""Question → answer: execution-guided choice, timings, plain errors; the real model end to end."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from sqlchat.backends import Generation
+from sqlchat.config import ModelConfig, Settings
+from sqlchat.connection import connect, connect_schema_script
+from sqlchat.errors import GenerationFailed
+from sqlchat.pipeline import ask, run_sql
+
+
+@dataclass
+class ScriptedBackend:
+    """Returns fixed candidates; records the prompts it was sent (to test the pipeline, not a model)."""
+
+    candidates: list[str]
+    name: str = "scripted"
+    prompts: list[str] = field(default_factory=list)
+
+    def generate(self, prompt: str, n: int = 1) -> list[Generation]:
+        self.prompts.append(prompt)
+        return [Generation(text=sql, sql=sql, tokens=5, seconds=0.01) for sql in self.candidates[:n]]
+
+
+class BrokenBackend:
+    name = "broken"
+
+    def generate(self, prompt: str, n: int = 1):
+        raise GenerationFailed("The model server at gpu:8000 could not be reached.", "connect timeout")
+
+
+@pytest.fixture()
+def chinook(chinook_path):
+    db = connect(chinook_path)
+    yield db
+    db.close()
+
+
+def settings(candidates: int = 1) -> Settings:
+    return Settings(model=ModelConfig(num_candidates=candidates))
+
+
+def test_the_first_candidate_that_runs_is_the_answer(chinook):
+    backend = ScriptedBackend(["SELECT nope FROM Artist", "DELETE FROM Artist", "SELECT COUNT(*) FROM Customer"])
+    answer = ask("How many customers are there?", chinook, backend, settings(candidates=3))
+    assert answer.ok, answer.error
+    assert answer.rows == [[59]]
+    assert answer.sql.startswith("SELECT COUNT(*) FROM Customer")
+    assert len(answer.candidates) == 3
+    assert {"schema", "generate", "check", "execute", "total"} <= set(answer.timings)
+
+
+def test_the_prompt_carries_the_schema_context_and_the_question(chinook):
+    backend = ScriptedBackend(["SELECT 1"])
+    answer = ask("Which artists have albums?", chinook, backend, settings())
+    assert "CREATE TABLE Artist" in backend.prompts[0] and "Which artists have albums?" in backend.prompts[0]
+    assert "Artist" in answer.tables and answer.context in backend.prompts[0]
+
+
+def test_a_write_is_refused_with_a_plain_sentence_and_never_runs(chinook):
+    answer = ask("Remove all artists", chinook, ScriptedBackend(["DELETE FROM Artist"]), settings())
+    assert not answer.ok and "read-only" in answer.error.lower()
+    assert answer.frame is None
+    assert run_sql("SELECT COUNT(*) FROM Artist", chinook, settings()).rows == [[275]]
+
+
+def test_chosen_is_the_candidate_as_written_without_the_added_limit(chinook):
+    backend = ScriptedBackend(["SELECT nope FROM Artist", "SELECT Name FROM Artist"])
+    answer = ask("Name the artists", chinook, backend, settings(candidates=2))
+    assert answer.ok and answer.limit_added and "LIMIT" in answer.sql
+    assert answer.chosen == "SELECT Name FROM Artist" and answer.error_kind is None
+    assert answer.to_json()["chosen"] == "SELECT Name FROM Artist"
+    assert run_sql("SELECT Name FROM Genre", chinook, Settings()).chosen == "SELECT Name FROM Genre"
+
+
+@pytest.mark.parametrize(
+    ("candidate", "kind"),
+    [("DELETE FROM Artist", "refused"), ("SELEC Name FRM Artist", "error"), ("SELECT nope FROM Artist", "error")],
+)
+def test_error_kind_says_whether_the_safety_check_refused(chinook, candidate, kind):
+    answer = ask("Do something", chinook, ScriptedBackend([candidate]), settings())
+    assert not answer.ok and answer.chosen is None
+    assert answer.error_kind == kind and answer.to_json()["error_kind"] == kind
+    assert run_sql(candidate, chinook, Settings()).error_kind == kind
+
+
+def test_a_failing_backend_is_reported_not_raised(chinook):
+    answer = ask("How many customers?", chinook, BrokenBackend(), settings())
+    assert answer.error == "The model server at gpu:8000 could not be reached."
+
+
+def test_an_empty_question_and_empty_sql(chinook):
+    assert ask("  ", chinook, ScriptedBackend(["SELECT 1"]), settings()).error == "Please type a question."
+    answer = ask("Anything?", chinook, ScriptedBackend([""]), settings())
+    assert "could not write SQL" in answer.error
+
+
+def test_run_sql_adds_a_limit_and_reports_it(chinook):
+    answer = run_sql("SELECT Name FROM Track", chinook, Settings())
+    assert answer.ok and answer.limit_added and len(answer.frame) == 1000
+
+
+def test_a_schema_only_database_checks_sql_without_running_it():
+    db = connect_schema_script("CREATE TABLE sales (region TEXT, amount NUMERIC);")
+    answer = ask("Total sales by region?", db, ScriptedBackend(["SELECT region, SUM(amount) FROM sales GROUP BY region"]), settings())
+    assert answer.ok and answer.frame is None and "SUM(amount)" in answer.sql
+
+
+def test_json_output_has_the_documented_keys(chinook):
+    data = run_sql("SELECT Name FROM Artist ORDER BY ArtistId LIMIT 2", chinook, Settings()).to_json()
+    assert data["columns"] == ["Name"] and data["rows"] == [["AC/DC"], ["Accept"]]
+    assert data["error"] is None and "total" in data["timings"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "question, expected",
+    [("How many customers are there?", [[59]]), ("How many artists are there?", [[275]])],
+)
+def test_the_embedded_model_answers_simple_questions_on_chinook(question, expected, chinook, local_backend):
+    answer = ask(question, chinook, local_backend, Settings.from_env({}))
+    assert answer.ok, (answer.error, answer.candidates)
+    assert answer.rows == expected, answer.sql

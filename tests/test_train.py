@@ -1,0 +1,185 @@
+"""The trainer on a tiny randomly initialised Llama built here: fast enough for CI on a CPU."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sqlchat.errors import ConfigError
+from sqlchat.prompt import build_prompt
+from train.config import load_config, parse_config
+from train.data import IGNORE_INDEX, prepare_data
+from train.model import load_tokenizer
+from train.trainer import last_complete_checkpoint, run_training
+
+ROOT = Path(__file__).resolve().parents[1]
+ROWS = [
+    {"question": f"How many {noun} are older than {age}?", "context": f"CREATE TABLE {noun} (age INTEGER, name VARCHAR{', country VARCHAR, joined DATE' * (age > 56)})",
+     "answer": f"SELECT COUNT(*) FROM {noun} WHERE age > {age}"}
+    for noun in ("head", "singer", "player", "teacher", "pilot", "artist")
+    for age in (20, 30, 40, 56, 61)
+]
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A 2-layer Llama with SmolLM2's tokenizer, random weights, saved as a local folder."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from sqlchat.config import ModelConfig
+    from sqlchat.model_store import embedded_model_dir
+
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    tokenizer = AutoTokenizer.from_pretrained(embedded_model_dir(ModelConfig().cache_dir))
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                         tie_word_embeddings=True)
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture()
+def data_file(tmp_path) -> Path:
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in ROWS))
+    return path
+
+
+def tiny_config(tiny_model: Path, data_file: Path, output_dir: Path, **overrides) -> dict:
+    config = {
+        "base_model": str(tiny_model), "adapter": "lora", "lora_r": 8, "lora_alpha": 16, "lora_dropout": 0.0,
+        "lora_target_linear": True, "datasets": [{"path": str(data_file), "type": "know_sql"}],
+        "val_set_size": 4, "sequence_len": 128, "sample_packing": True, "micro_batch_size": 8,
+        "num_epochs": 1, "max_steps": 12, "learning_rate": 0.01, "lr_scheduler": "constant", "logging_steps": 1,
+        "save_steps": 4, "output_dir": str(output_dir), "seed": 7, "bf16": False, "torch_threads": 1,
+    }
+    config.update(overrides)
+    return config
+
+
+def logged_losses(output_dir: Path) -> list[float]:
+    records = [json.loads(line) for line in (output_dir / "train_log.jsonl").read_text().splitlines()]
+    return [r["loss"] for r in records if "loss" in r]
+
+
+@pytest.mark.parametrize("adapter", ["lora", "qlora"])
+def test_a_few_steps_lower_the_loss_and_save_a_loadable_adapter(adapter, tiny_model, data_file, tmp_path):
+    out = tmp_path / "out"
+    summary = run_training(parse_config(tiny_config(tiny_model, data_file, out, adapter=adapter)))
+    losses = logged_losses(out)
+    assert summary["global_step"] == 12
+    assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3, losses
+    assert (out / "adapter_model.safetensors").exists() and (out / "adapter_config.json").exists()
+    assert (out / "loss.png").stat().st_size > 1000
+
+    from sqlchat.backends import LocalBackend
+    from sqlchat.config import ModelConfig
+
+    backend = LocalBackend.from_config(ModelConfig(model=str(tiny_model), adapter=str(out), max_new_tokens=8))
+    generations = backend.generate(build_prompt(ROWS[0]["context"], ROWS[0]["question"]))
+    assert len(generations) == 1 and generations[0].tokens > 0
+
+
+def test_answer_only_labels_and_the_engine_prompt_byte_for_byte(tiny_model, data_file):
+    config = parse_config(tiny_config(tiny_model, data_file, Path("unused")))
+    tokenizer = load_tokenizer(config, str(tiny_model))
+    data = prepare_data(config, tokenizer)
+    row = data.train[0]
+    prompt_length = row["labels"].index(next(label for label in row["labels"] if label != IGNORE_INDEX))
+    prompt_text = tokenizer.decode(row["input_ids"][:prompt_length])
+    sent = {build_prompt(r["context"], r["question"]) for r in ROWS}
+    assert prompt_text in sent, "the training prompt differs from what the engine sends"
+    assert tokenizer(prompt_text, add_special_tokens=False)["input_ids"] == row["input_ids"][:prompt_length]
+    answer = tokenizer.decode(row["input_ids"][prompt_length:], skip_special_tokens=True)
+    assert answer.startswith("SELECT COUNT(*) FROM") and answer.endswith(";")
+
+
+def test_over_long_rows_are_dropped_and_counted(tiny_model, data_file):
+    config = parse_config(tiny_config(tiny_model, data_file, Path("unused"), val_set_size=0))
+    tokenizer = load_tokenizer(config, str(tiny_model))
+    lengths = sorted(prepare_data(config, tokenizer).train["length"])
+    limit = lengths[-1] - 1
+    config.sequence_len = limit
+    data = prepare_data(config, tokenizer)
+    assert data.dropped_too_long == sum(length > limit for length in lengths) > 0
+    assert len(data.train) + data.dropped_too_long == len(ROWS)
+    assert max(data.train["length"]) <= limit
+
+
+def test_the_split_is_deterministic(tiny_model, data_file):
+    config = parse_config(tiny_config(tiny_model, data_file, Path("unused")))
+    tokenizer = load_tokenizer(config, str(tiny_model))
+    first, second = prepare_data(config, tokenizer), prepare_data(config, tokenizer)
+    assert first.eval["input_ids"] == second.eval["input_ids"]
+    assert len(first.eval) == 4
+
+
+@pytest.mark.parametrize(
+    "change, named",
+    [({"lora_rank": 8}, "lora_rank"), ({"adapter": "prefix"}, "adapter"), ({"datasets": []}, "datasets"),
+     ({"datasets": [{"path": "x.jsonl", "type": "alpaca"}]}, "alpaca"),
+     ({"datasets": [{"path": "x.jsonl", "typo": 1}]}, "typo")],
+)
+def test_a_bad_config_key_is_a_clear_error_naming_it(change, named, tiny_model, data_file, tmp_path):
+    raw = tiny_config(tiny_model, data_file, tmp_path) | change
+    with pytest.raises(ConfigError) as error:
+        parse_config(raw)
+    assert named in error.value.message
+
+
+def test_the_shipped_configs_parse():
+    for path in sorted((ROOT / "configs").glob("*.yml")):
+        config = load_config(path)
+        assert config.datasets, path
+
+
+def test_a_killed_run_resumes_from_its_last_checkpoint(tiny_model, data_file, tmp_path):
+    out = tmp_path / "out"
+    config_path = tmp_path / "run.yml"
+    config_path.write_text(yaml.safe_dump(tiny_config(tiny_model, data_file, out, max_steps=40, save_steps=2)))
+    command = [sys.executable, "-m", "train", str(config_path)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.time() + 240
+        while not list(out.glob("checkpoint-4")) and time.time() < deadline and process.poll() is None:
+            time.sleep(0.5)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    # The kill may land mid-save: only checkpoints whose save finished count.
+    checkpoints = sorted(
+        int(p.name.split("-")[1]) for p in out.glob("checkpoint-*") if (p / "trainer_state.json").exists()
+    )
+    assert checkpoints, "no checkpoint was written before the kill"
+    assert not (out / "train_summary.json").exists(), "the run finished before it could be killed"
+    resumed_from = max(checkpoints)
+
+    finished = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    steps = [json.loads(line)["step"] for line in (out / "train_log.jsonl").read_text().splitlines()]
+    after_restart = steps[steps.index(max(s for s in steps if s <= resumed_from)) + 1:]
+    assert json.loads((out / "train_summary.json").read_text())["global_step"] == 40
+    assert min(after_restart) > resumed_from, "the second run started again from step 0"
+
+
+def test_resume_skips_a_checkpoint_cut_off_mid_save(tmp_path):
+    for step, finished in ((2, True), (4, True), (6, False)):
+        folder = tmp_path / f"checkpoint-{step}"
+        folder.mkdir()
+        if finished:
+            (folder / "trainer_state.json").write_text("{}")
+    (tmp_path / "checkpoint-notes").mkdir()
+    assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-4")
+    assert last_complete_checkpoint(tmp_path / "missing") is None

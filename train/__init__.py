@@ -1,0 +1,1 @@
+"""sqlchat's fine-tuning: Axolotl-style YAML in, a LoRA/QLoRA adapter out (``python -m train CONFIG``)."""

@@ -1,0 +1,164 @@
+"""Training data: know_sql rows (question, context, answer) to token ids with answer-only labels.
+
+Rows come from a hub dataset (``knowrohit07/know_sql``, for users with internet)
+or local json/jsonl files, through ``datasets``. The text is built by
+:mod:`sqlchat.prompt`, the module the engine uses at inference.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from datasets import Dataset, concatenate_datasets, load_dataset
+
+from sqlchat.errors import ConfigError
+from sqlchat.prompt import build_training_text
+
+from .config import DatasetSpec, TrainConfig
+
+log = logging.getLogger(__name__)
+IGNORE_INDEX = -100
+REQUIRED_FIELDS = ("question", "context", "answer")
+
+
+@dataclass
+class PreparedData:
+    train: Dataset
+    eval: Dataset | None
+    dropped_too_long: int
+
+
+def _load_one(spec: DatasetSpec) -> Dataset:
+    """Load one dataset entry from a local file/folder or the hub."""
+    local = Path(spec.path).expanduser()
+    split = spec.split or "train"
+    try:
+        if local.is_file():
+            data = load_dataset("json", data_files=str(local), split="train")
+        elif local.is_dir():
+            files = [str(local / f) for f in spec.data_files] if spec.data_files else None
+            data = load_dataset("json", data_files=files, split="train") if files else load_dataset(str(local), split=split)
+        else:
+            data = load_dataset(spec.path, spec.name, data_files=spec.data_files, split=split)
+    except ConfigError:
+        raise
+    except Exception as error:  # datasets raises many types; the user needs one sentence
+        raise ConfigError(
+            f"Could not load the dataset {spec.path!r} (split {split!r}). "
+            "Without internet, point 'path' at a local .json/.jsonl file.",
+            str(error),
+        ) from error
+    missing = [name for name in REQUIRED_FIELDS if name not in data.column_names]
+    if missing:
+        raise ConfigError(f"The dataset {spec.path!r} lacks the field(s) {', '.join(missing)} of the know_sql format.")
+    return data.select_columns(list(REQUIRED_FIELDS))
+
+
+def load_rows(specs: list[DatasetSpec]) -> Dataset:
+    """All rows of all listed datasets, in order."""
+    return concatenate_datasets([_load_one(spec) for spec in specs])
+
+
+_CREATE = re.compile(r"CREATE TABLE\s+(\S+)\s*\((.*)\)\s*$", re.S)
+
+
+def _split_tables(context: str) -> list[tuple[str, list[str]]]:
+    """``CREATE TABLE a (x INT, y TEXT); CREATE TABLE b (...)`` -> [(a, [x INT, y TEXT]), (b, [...])]."""
+    tables = []
+    for statement in context.split("; "):
+        match = _CREATE.match(statement.strip().rstrip(";"))
+        if not match:
+            return []
+        tables.append((match[1], [column.strip() for column in match[2].split(",")]))
+    return tables
+
+
+def add_distractors(rows: Dataset, fraction: float, seed: int) -> Dataset:
+    """Give ``fraction`` of the rows extra columns and tables that the answer does not use.
+
+    sql-create-context lists exactly the columns its answer uses, so a model trained on it
+    learns to use every column it is shown, and fails on real schemas, where most columns are
+    irrelevant. Distractors drawn from other rows teach it to choose.
+    """
+    if not fraction:
+        return rows
+    rng = random.Random(seed)
+    parsed = [_split_tables(context) for context in rows["context"]]
+    column_pool = [column for tables in parsed for _, columns in tables for column in columns]
+    table_pool = [table for tables in parsed for table in tables]
+
+    def widen(context: str, index: int) -> str:
+        tables = parsed[index]
+        if not tables or rng.random() >= fraction:
+            return context
+        widened = []
+        for name, columns in tables:
+            used = {column.split()[0].lower() for column in columns}
+            extra = [c for c in rng.sample(column_pool, k=rng.randint(2, 8)) if c.split()[0].lower() not in used]
+            mixed = columns + list(dict.fromkeys(extra))
+            rng.shuffle(mixed)
+            widened.append((name, mixed))
+        names = {name.lower() for name, _ in tables}
+        for name, columns in rng.sample(table_pool, k=rng.randint(0, 3)):
+            if name.lower() not in names:
+                names.add(name.lower())
+                widened.insert(rng.randint(0, len(widened)), (name, columns))
+        return "; ".join(f"CREATE TABLE {name} ({', '.join(columns)})" for name, columns in widened)
+
+    return rows.map(lambda row, index: {"context": widen(row["context"], index)}, with_indices=True,
+                    desc="Adding distractor columns and tables")
+
+
+def tokenize_row(row: dict, tokenizer, sequence_len: int, train_on_inputs: bool) -> dict:
+    """Token ids and labels for one row; labels mask the prompt unless ``train_on_inputs``."""
+    prompt, completion = build_training_text(row["context"], row["question"], row["answer"])
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    answer_ids = tokenizer(completion, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    input_ids = prompt_ids + answer_ids
+    labels = input_ids.copy() if train_on_inputs else [IGNORE_INDEX] * len(prompt_ids) + answer_ids
+    return {
+        "input_ids": input_ids,
+        "attention_mask": [1] * len(input_ids),
+        "labels": labels,
+        "length": len(input_ids),
+        "keep": len(input_ids) <= sequence_len,
+    }
+
+
+def tokenize(rows: Dataset, tokenizer, config: TrainConfig) -> tuple[Dataset, int]:
+    """Tokenize ``rows``; drop and count those longer than ``sequence_len``."""
+    tokenized = rows.map(
+        tokenize_row,
+        fn_kwargs={"tokenizer": tokenizer, "sequence_len": config.sequence_len, "train_on_inputs": config.train_on_inputs},
+        remove_columns=rows.column_names,
+        desc="Tokenizing",
+    )
+    kept = tokenized.filter(lambda row: row["keep"], desc="Dropping over-long rows")
+    dropped = len(tokenized) - len(kept)
+    if dropped:
+        log.warning("Dropped %d rows longer than sequence_len=%d tokens", dropped, config.sequence_len)
+    return kept.remove_columns("keep"), dropped
+
+
+def prepare_data(config: TrainConfig, tokenizer) -> PreparedData:
+    """Load, tokenize and split the data deterministically (seeded shuffle, then hold-out)."""
+    rows = load_rows(config.datasets).shuffle(seed=config.seed)
+    if config.max_rows:
+        rows = rows.select(range(min(config.max_rows, len(rows))))
+    rows = add_distractors(rows, config.context_distractors, config.seed)
+    train_rows, eval_rows = rows, None
+    if config.test_datasets:
+        eval_rows = load_rows(config.test_datasets)
+    elif config.val_set_size:
+        size = config.val_set_size if config.val_set_size < 1 else int(config.val_set_size)
+        split = rows.train_test_split(test_size=size, seed=config.seed, shuffle=False)
+        train_rows, eval_rows = split["train"], split["test"]
+    train, dropped = tokenize(train_rows, tokenizer, config)
+    evaluation = tokenize(eval_rows, tokenizer, config)[0] if eval_rows is not None else None
+    if len(train) == 0:
+        raise ConfigError("No training rows are left: every row is longer than sequence_len.")
+    return PreparedData(train=train, eval=evaluation, dropped_too_long=dropped)
