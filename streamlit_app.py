@@ -440,6 +440,8 @@ def seconds_text(seconds: float) -> str:
 def result_summary(answer: Answer) -> str:
     rows = len(answer.frame)
     parts = [f"{rows} row{'' if rows == 1 else 's'}"]
+    if answer.repaired:
+        parts.append("names the model got wrong were matched to the schema's")
     if answer.limit_added:
         parts.append("a LIMIT was added because the query had none")
     if answer.capped:

@@ -1,7 +1,9 @@
 """From a question to an answer: schema → prompt → candidates → check → execute.
 
 Execution-guided choice: the model may offer several candidates; the first one
-that passes the safety check and runs without error is the answer. Every step
+that passes the safety check and runs without error is the answer. A candidate
+that fails is retried once with unknown names repaired to the schema's own
+(``sqlchat.repair``). Every step
 is timed, and every failure becomes a plain sentence in ``Answer.error``.
 """
 
@@ -22,6 +24,7 @@ from .connection import Database
 from .errors import InvalidSQL, SqlchatError, UnsafeSQL, redact
 from .execution import QueryResult, execute
 from .prompt import build_prompt
+from .repair import schema_names, with_repairs
 from .safety import CheckedSQL, check_sql
 from .schema import reflect_schema, render_context, select_tables
 
@@ -47,6 +50,7 @@ class Answer:
     tokens: int = 0
     chosen: str | None = None  # the SQL as written (the model's chosen candidate, or the user's), before check and LIMIT
     error_kind: str | None = None  # "refused" (the safety check turned it away) or "error"; None when ok
+    repaired: bool = False  # the chosen SQL is a candidate with names repaired to the schema's
 
     @property
     def ok(self) -> bool:
@@ -77,6 +81,7 @@ class Answer:
             "error": self.error,
             "error_kind": self.error_kind,
             "chosen": self.chosen,
+            "repaired": self.repaired,
         }
 
 
@@ -176,11 +181,12 @@ def ask(
             generations = backend.generate(prompt, n=settings.model.num_candidates)
         answer.candidates = [g.sql for g in generations]
         answer.tokens = sum(g.tokens for g in generations)
-        sql, outcome, error = choose_candidate(answer.candidates, lambda s: _check_and_run(s, db, settings, answer))
+        tries = with_repairs(answer.candidates, schema_names(reflect_schema(db)))
+        sql, outcome, error = choose_candidate(tries, lambda s: _check_and_run(s, db, settings, answer))
         if outcome is None:
             answer.sql = answer.candidates[0] if answer.candidates and answer.candidates[0] else None
             return _fail(answer, error)
-        answer.chosen = sql
+        answer.chosen, answer.repaired = sql, sql not in answer.candidates
         return _record(answer, *outcome)
     except Exception as error:  # noqa: BLE001 - the user sees a sentence, never a traceback
         return _fail(answer, error)

@@ -156,7 +156,7 @@ _DENIED_RELATIONS = frozenset({
 })
 _DENIED_SCHEMAS = frozenset({"mysql", "performance_schema", "sys"})
 _PARAMETER_SIGILS = frozenset("$:@?")
-_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike, exp.NullSafeEQ)
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike, exp.Glob, exp.NullSafeEQ)
 
 
 @dataclass(frozen=True)
@@ -185,7 +185,7 @@ def check_sql(
     tree, read = _parse_one(sql, dialect, source_dialect)
     _refuse_unsafe(tree, dialect)
     if read == "sqlite":
-        _quoted_words_to_strings(tree, {c.lower() for c in known_columns or ()})
+        quoted_words_to_strings(tree, known_columns or ())
     tree, limit_added = _with_limit(_values_to_select(_unwrap(tree)), row_limit)
     text = _render(tree, dialect)
     _recheck(text, dialect)
@@ -357,35 +357,34 @@ def _table_reason(table: exp.Table, dialect: str | None) -> str | None:
 # -- rewriting -----------------------------------------------------------------------
 
 
-def _quoted_words_to_strings(tree: exp.Expression, known_columns: set[str]) -> None:
+def quoted_words_to_strings(tree: exp.Expression, known_columns: Iterable[str] = ()) -> None:
     """Turn SQLite-style ``name = "Bob"`` into ``name = 'Bob'``.
 
     SQLite treats a double-quoted word that is not a column as a string, and the model is
     trained on SQL written that way. Only right-hand sides of comparisons, IN lists and
     BETWEEN bounds are touched, and never a name in ``known_columns`` or a query alias.
+    The evaluator's exact match reads SQL the same way, through this function.
     """
-    known = known_columns | {alias.lower() for alias in _aliases(tree)}
+    known = {c.lower() for c in known_columns} | {a.alias.lower() for a in tree.find_all(exp.Alias) if a.alias}
     for node in list(tree.walk()):
-        for operand in _right_hand_sides(node):
-            if _is_quoted_word(operand) and operand.name.lower() not in known:
+        for operand in right_hand_sides(node):
+            if is_quoted_word(operand) and operand.name.lower() not in known:
                 operand.replace(exp.Literal.string(operand.name))
 
 
-def _aliases(tree: exp.Expression) -> set[str]:
-    return {a.alias for a in tree.find_all(exp.Alias) if a.alias}
-
-
-def _right_hand_sides(node: exp.Expression) -> list[exp.Expression]:
+def right_hand_sides(node: exp.Expression) -> list[exp.Expression]:
+    """The value side(s) of a comparison, IN list or BETWEEN."""
     if isinstance(node, _COMPARISONS):
         return [node.expression]
     if isinstance(node, exp.In):
         return list(node.expressions)
     if isinstance(node, exp.Between):
-        return [node.args.get("low"), node.args.get("high")]
+        return [side for side in (node.args.get("low"), node.args.get("high")) if side is not None]
     return []
 
 
-def _is_quoted_word(node: exp.Expression | None) -> bool:
+def is_quoted_word(node: exp.Expression | None) -> bool:
+    """A bare ``"double quoted"`` name: a string in SQLite unless a column has that name."""
     return (
         isinstance(node, exp.Column)
         and not node.table

@@ -240,6 +240,18 @@ def test_a_limit_is_added_and_said(app: AppTest) -> None:
     assert "LIMIT was added" in reply.caption[0].value
 
 
+def test_a_column_the_model_misnamed_is_matched_to_the_schema_and_said(
+    app: AppTest, scripted_model: ScriptedBackend
+) -> None:
+    connect_demo(app)
+    scripted_model.candidates = ["SELECT COUNT(*) FROM Track WHERE genre_id = 1"]
+    ask(app, "How many rock tracks are there?")
+    reply = last_reply(app)
+    assert "GenreId = 1" in reply.code[0].value
+    assert reply.dataframe[0].value.iloc[0, 0] == 1297
+    assert "matched to the schema" in reply.caption[0].value
+
+
 def test_refused_write_is_plain_and_changes_nothing(app: AppTest, model_loads: list) -> None:
     before = artist_count()
     connect_demo(app)

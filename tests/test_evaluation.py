@@ -230,7 +230,7 @@ def test_unsafe_prediction_is_invalid_and_never_runs(tmp_path):
 
 def test_execution_guided_choice_takes_the_first_candidate_that_runs(tmp_path):
     gold = 'SELECT name FROM players WHERE team = "x"'
-    record = _score_one(tmp_path, PLAYERS, gold, ["SELECT nme FROM players", gold], candidates=2)
+    record = _score_one(tmp_path, PLAYERS, gold, ["SELECT nope FROM players", gold], candidates=2)
     assert record["predicted"] == gold and record["ex"] and record["valid"]
 
 

@@ -237,9 +237,10 @@ def test_mutated_hostile_statements_are_still_refused(sql, mutation, n, dialect)
     }[mutation]()
     outcome = _outcome(mutated, dialect)
     if outcome is not None:
-        # Only a newline put inside a line comment ("-- ..." or "# ...") changes what the statement
-        # means: the commented-out words become code. What it turned into must be a harmless read.
-        assert "--" in sql or "#" in sql, mutated
+        # Only a mutation landing inside a comment changes what the statement means: a newline ends a
+        # line comment early, and "/* x */" inside "/* ... */" closes it early (comments do not nest),
+        # so commented-out words become code. What it turned into must be a harmless read.
+        assert "--" in sql or "#" in sql or "/*" in sql, mutated
         assert_read_only(outcome)
 
 

@@ -19,10 +19,11 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
+from sqlchat.safety import quoted_words_to_strings
+
 DIALECT = "sqlite"  # the training data's dialect
 FLOAT_DIGITS = 6
 
-_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike, exp.Glob)
 _PARSE_ERRORS = (SqlglotError, ValueError, RecursionError, TypeError, KeyError, AttributeError)
 
 
@@ -50,36 +51,6 @@ def parse_sql(sql: str | None, known_columns: Iterable[str] = ()) -> exp.Express
     tree = statements[0]
     quoted_words_to_strings(tree, known_columns)
     return tree
-
-
-def quoted_words_to_strings(tree: exp.Expression, known_columns: Iterable[str] = ()) -> None:
-    """Rewrite ``col = "Bob"`` as ``col = 'Bob'``, as SQLite reads it when Bob is no column."""
-    known = {c.lower() for c in known_columns} | {a.alias.lower() for a in tree.find_all(exp.Alias)}
-    for node in list(tree.walk()):
-        for operand in right_hand_sides(node):
-            if is_quoted_word(operand) and operand.name.lower() not in known:
-                operand.replace(exp.Literal.string(operand.name))
-
-
-def right_hand_sides(node: exp.Expression) -> list[exp.Expression]:
-    """The value side(s) of a comparison, IN list or BETWEEN."""
-    if isinstance(node, _COMPARISONS):
-        return [node.expression]
-    if isinstance(node, exp.In):
-        return list(node.expressions)
-    if isinstance(node, exp.Between):
-        return [side for side in (node.args.get("low"), node.args.get("high")) if side is not None]
-    return []
-
-
-def is_quoted_word(node: exp.Expression | None) -> bool:
-    """A bare ``"double quoted"`` name: a string in SQLite unless a column has that name."""
-    return (
-        isinstance(node, exp.Column)
-        and not node.table
-        and isinstance(node.this, exp.Identifier)
-        and bool(node.this.args.get("quoted"))
-    )
 
 
 def normalize_sql(sql: str | None, known_columns: Iterable[str] = ()) -> str | None:

@@ -29,6 +29,7 @@ from sqlchat.evaluation.metrics import exact_match, has_order_by, mean_of, perce
 from sqlchat.evaluation.synthesize import DEFAULT_ATTEMPTS, Synthesis, run_query, synthesize
 from sqlchat.pipeline import Answer, ask, choose_candidate
 from sqlchat.prompt import build_prompt
+from sqlchat.repair import with_repairs
 from sqlchat.safety import check_sql
 from sqlchat.schema import reflect_schema
 
@@ -286,7 +287,8 @@ def score_know_sql_row(row: KnowSqlRow, backend: MeteredBackend, settings: Setti
         backend.reset()
         started = time.perf_counter()
         candidates, error = _generate(backend, build_prompt(row.context, row.question), settings.model.num_candidates)
-        chosen, rows, failure = choose_candidate(candidates, lambda sql: _run_synthetic(sql, synthesis, settings))
+        tries = with_repairs(candidates, synthesis.table_columns)
+        chosen, rows, failure = choose_candidate(tries, lambda sql: _run_synthetic(sql, synthesis, settings))
         latency = time.perf_counter() - started
         predicted = chosen if chosen is not None else next(iter(candidates), None)
         return QuestionRecord(

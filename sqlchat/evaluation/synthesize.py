@@ -83,6 +83,11 @@ class Synthesis:
     def scorable(self) -> bool:
         return self.gold_rows is not None
 
+    @property
+    def table_columns(self) -> dict[str, list[str]]:
+        """``{table: [column, ...]}`` of the built database, for schema-aware repair."""
+        return {t.name: [name for name, _ in t.columns] for t in read_tables(self.connection).values()}
+
     def close(self) -> None:
         self.connection.close()
 

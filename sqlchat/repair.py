@@ -1,0 +1,221 @@
+"""Schema-aware repair: point names the model invented at the nearest names that exist.
+
+A 135M model knows SQL far better than it knows a particular schema: it writes
+``artist_name`` where the table has ``Name``, ``singers`` for ``singer``, or puts a
+column on the wrong table of a join. Those queries fail with "no such column".
+This module maps each unknown table or column to the closest real one in the
+tables the query reads (same letters ignoring case and underscores, the table's
+own name as a prefix, singular/plural, then close spelling). It never invents a
+name the schema lacks and leaves a query it cannot parse untouched; the pipeline
+runs the model's own SQL first and the repaired one only when that fails.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping, Sequence
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+
+from .schema import Schema
+
+# Table name -> its column names, the only schema facts repair needs.
+SchemaNames = Mapping[str, Sequence[str]]
+SPELLING_CUTOFF = 0.75
+
+
+def schema_names(schema: Schema | Iterable) -> dict[str, list[str]]:
+    """``{table: [column, ...]}`` from a reflected :class:`Schema` (or any iterable of tables)."""
+    return {table.name: [column.name for column in table.columns] for table in schema}
+
+
+def repair_sql(sql: str, names: SchemaNames, dialect: str = "sqlite") -> str:
+    """``sql`` with unknown table and column names replaced by the nearest real ones.
+
+    Returns ``sql`` unchanged when nothing needs repair or nothing close enough exists.
+    """
+    try:
+        tree = sqlglot.parse_one(sql, read=dialect)
+    except (SqlglotError, ValueError):
+        return sql
+    if tree is None:
+        return sql
+    tables = {name.lower(): (name, list(columns)) for name, columns in names.items()}
+    before = _self_comparisons(tree)
+    changed = _repair_tables(tree, tables)
+    for select in tree.find_all(exp.Select):
+        changed |= _repair_columns(select, tables)
+    if not changed or _self_comparisons(tree) > before:
+        return sql  # a repair that makes ``a.x = a.x`` turns an error into wrong rows: refuse it
+    return tree.sql(dialect=dialect)
+
+
+def _self_comparisons(tree: exp.Expression) -> int:
+    """How many ``col = col`` comparisons of a column with itself ``tree`` holds."""
+    return sum(
+        1
+        for eq in tree.find_all(exp.EQ)
+        if isinstance(eq.this, exp.Column) and isinstance(eq.expression, exp.Column)
+        and eq.this.name.lower() == eq.expression.name.lower() and eq.this.table.lower() == eq.expression.table.lower()
+    )
+
+
+def _repair_tables(tree: exp.Expression, tables: dict[str, tuple[str, list[str]]]) -> bool:
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    changed = False
+    for table in tree.find_all(exp.Table):
+        name = table.name
+        if not name or name.lower() in tables or name.lower() in ctes:
+            continue
+        match = closest_name(name, [real for real, _ in tables.values()])
+        if match is not None:
+            table.set("this", exp.to_identifier(match, quoted=table.this.quoted))
+            changed = True
+    return changed
+
+
+def _sources(select: exp.Select, tables: dict[str, tuple[str, list[str]]]) -> tuple[dict[str, str], bool]:
+    """The schema tables this SELECT reads, ``{alias or name (lower): table key}``, and whether
+    it also reads something repair cannot see into (a subquery, a CTE, an unknown table)."""
+    sources: dict[str, str] = {}
+    opaque = False
+    for node in [select.args.get("from_"), *(select.args.get("joins") or [])]:
+        if node is None:
+            continue
+        source = node.this
+        if isinstance(source, exp.Table) and source.name.lower() in tables:
+            key = source.name.lower()
+            sources[(source.alias or source.name).lower()] = key
+        else:
+            opaque = True
+    return sources, opaque
+
+
+def _own_columns(select: exp.Select) -> Iterable[exp.Column]:
+    """Columns whose nearest enclosing SELECT is ``select`` (not those of its subqueries)."""
+    for column in select.find_all(exp.Column):
+        if column.find_ancestor(exp.Select) is select:
+            yield column
+
+
+def _repair_columns(select: exp.Select, tables: dict[str, tuple[str, list[str]]]) -> bool:
+    sources, opaque = _sources(select, tables)
+    if not sources:
+        return False
+    output_aliases = {e.alias.lower() for e in select.expressions if isinstance(e, exp.Alias)}
+    changed = False
+    for column in list(_own_columns(select)):
+        identifier = column.this
+        if not isinstance(identifier, exp.Identifier) or identifier.quoted:
+            continue  # ``*``, or a double-quoted word that may be a string literal
+        name, qualifier = column.name, column.table.lower()
+        if qualifier:
+            changed |= _repair_qualified(column, name, qualifier, sources, tables)
+        elif not opaque and name.lower() not in output_aliases:
+            changed |= _repair_unqualified(column, name, sources, tables)
+    return changed
+
+
+def _spelling(column: exp.Column, lowered_alias: str) -> str:
+    """``lowered_alias`` as the query itself spells it."""
+    select = column.find_ancestor(exp.Select)
+    for table in select.find_all(exp.Table) if select else ():
+        if (table.alias or table.name).lower() == lowered_alias:
+            return table.alias or table.name
+    return lowered_alias
+
+
+def _has_column(tables: dict[str, tuple[str, list[str]]], key: str, name: str) -> bool:
+    return name.lower() in {c.lower() for c in tables[key][1]}
+
+
+def _repair_qualified(column: exp.Column, name: str, qualifier: str, sources: dict[str, str],
+                      tables: dict[str, tuple[str, list[str]]]) -> bool:
+    key = sources.get(qualifier)
+    if key is None or _has_column(tables, key, name):
+        return False
+    # Right name, wrong table of the join: move the qualifier to the one table that has it.
+    owners = {other for other in sources.values() if _has_column(tables, other, name)}
+    if len(owners) == 1:
+        owner = owners.pop()
+        alias = next(a for a, k in sources.items() if k == owner)
+        column.set("table", exp.to_identifier(_spelling(column, alias)))
+        return True
+    match = closest_column(name, tables[key])
+    if match is None:
+        return False
+    column.set("this", exp.to_identifier(match))
+    return True
+
+
+def _repair_unqualified(column: exp.Column, name: str, sources: dict[str, str],
+                        tables: dict[str, tuple[str, list[str]]]) -> bool:
+    keys = list(dict.fromkeys(sources.values()))
+    if any(_has_column(tables, key, name) for key in keys):
+        return False
+    matches = [match for key in keys if (match := closest_column(name, tables[key])) is not None]
+    if len(matches) != 1:
+        return False  # no match, or one in each of several joined tables: a guess
+    column.set("this", exp.to_identifier(matches[0]))
+    return True
+
+
+def _squash(name: str) -> str:
+    return name.lower().replace("_", "")
+
+
+def _singular(word: str) -> str:
+    for plural, single in (("ies", "y"), ("es", ""), ("s", "")):
+        if word.endswith(plural) and len(word) > len(plural) + 2:
+            return word[: -len(plural)] + single
+    return word
+
+
+def closest_name(name: str, candidates: Sequence[str]) -> str | None:
+    """The candidate equal to ``name`` up to case, underscores and plural; else the closest
+    spelling above :data:`SPELLING_CUTOFF`; else None."""
+    wanted = _squash(name)
+    for candidate in candidates:
+        if _squash(candidate) == wanted or _singular(_squash(candidate)) == _singular(wanted):
+            return candidate
+    squashed = {_squash(c): c for c in candidates}
+    close = difflib.get_close_matches(wanted, list(squashed), n=2, cutoff=SPELLING_CUTOFF)
+    if len(close) == 2 and difflib.SequenceMatcher(None, wanted, close[0]).ratio() == difflib.SequenceMatcher(
+        None, wanted, close[1]
+    ).ratio():
+        return None  # a tie is a guess
+    return squashed[close[0]] if close else None
+
+
+def closest_column(name: str, table: tuple[str, list[str]]) -> str | None:
+    """The column of ``table`` that ``name`` most likely means, or None.
+
+    Beyond :func:`closest_name`: ``artist_name`` on table ``artists`` means ``Name``
+    (the table's own name as a prefix), and ``Title`` beats nothing when only one
+    column ends with the word the model used.
+    """
+    table_name, columns = table
+    match = closest_name(name, columns)
+    if match is not None:
+        return match
+    lowered = name.lower()
+    for prefix in {_singular(table_name.lower()), table_name.lower()}:
+        for separator in ("_", ""):
+            if lowered.startswith(prefix + separator) and len(lowered) > len(prefix + separator):
+                stripped = closest_name(name[len(prefix + separator):], columns)
+                if stripped is not None:
+                    return stripped
+    return None
+
+
+def with_repairs(candidates: Sequence[str], names: SchemaNames, dialect: str = "sqlite") -> list[str]:
+    """Each candidate followed by its repaired form when that differs: execution-guided choice
+    then runs the model's own SQL first and falls back to the repair only if that fails."""
+    expanded: list[str] = []
+    for sql in candidates:
+        for version in (sql, repair_sql(sql, names, dialect) if sql and sql.strip() else sql):
+            if version not in expanded:
+                expanded.append(version)
+    return expanded
