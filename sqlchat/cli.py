@@ -123,7 +123,7 @@ def _run(args: argparse.Namespace) -> int:
             from .schema import reflect_schema, render_context, select_tables
 
             schema = reflect_schema(db)
-            tables = select_tables(schema, args.question, settings.schema.token_budget) if args.question else list(schema.tables)
+            tables = select_tables(schema, args.question, settings.schema.token_budget, focus=settings.schema.focus) if args.question else list(schema.tables)
             print(render_context(tables, keys=settings.schema.include_keys).replace("; CREATE TABLE", ";\nCREATE TABLE"))
             return EXIT_OK
         if args.command == "sql":

@@ -15,6 +15,7 @@ Environment variables (all optional):
 ``SQLCHAT_ROW_LIMIT``    LIMIT added to queries that have none
 ``SQLCHAT_TIMEOUT``      statement timeout in seconds
 ``SQLCHAT_SCHEMA_TOKENS`` how many tokens of CREATE TABLE context the model gets at most
+``SQLCHAT_SCHEMA_FOCUS`` ``1``: only the tables the question mentions (and those joining them); ``0``: all that fit
 ``SQLCHAT_HISTORY_URL``  verified answers and question log: a SQLAlchemy URL (PostgreSQL, shared by
                          several app instances) or a file; default ``~/.cache/sqlchat/history.sqlite``
 """
@@ -25,6 +26,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from .errors import ConfigError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEMO_DIR = PACKAGE_DIR / "demo"
@@ -76,6 +79,7 @@ class SchemaConfig:
 
     token_budget: int = 1200  # approximate tokens of CREATE TABLE context
     include_keys: bool = False  # PRIMARY/FOREIGN KEY clauses; the training contexts have none
+    focus: bool = False  # send only the tables the question mentions, and those joining them
 
 
 @dataclass(frozen=True)
@@ -107,10 +111,25 @@ class Settings:
             row_limit=int(env.get("SQLCHAT_ROW_LIMIT", ExecutionConfig.row_limit)),
             statement_timeout_s=float(env.get("SQLCHAT_TIMEOUT", ExecutionConfig.statement_timeout_s)),
         )
-        schema = SchemaConfig(token_budget=int(env.get("SQLCHAT_SCHEMA_TOKENS", SchemaConfig.token_budget)))
+        schema = SchemaConfig(
+            token_budget=int(env.get("SQLCHAT_SCHEMA_TOKENS", SchemaConfig.token_budget)),
+            focus=_flag(env.get("SQLCHAT_SCHEMA_FOCUS"), SchemaConfig.focus),
+        )
         return cls(model=model, execution=execution, schema=schema, history_url=env.get("SQLCHAT_HISTORY_URL") or None)
 
     def with_model(self, **changes) -> "Settings":
         """A copy with some model settings changed (flags over environment)."""
         changes = {k: v for k, v in changes.items() if v is not None}
         return replace(self, model=replace(self.model, **changes))
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    """``1/true/yes/on`` or ``0/false/no/off`` (any case); unset or empty keeps ``default``."""
+    if not value:
+        return default
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"SQLCHAT_SCHEMA_FOCUS must be 1 or 0, not {value!r}.")

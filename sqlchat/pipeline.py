@@ -156,7 +156,7 @@ def prompt_for(
     """Reflect the schema, choose the tables for ``question`` and build the prompt (with few-shot ``examples``)."""
     with _timed(answer.timings, "schema"):
         schema = reflect_schema(db)
-        tables = select_tables(schema, question, settings.schema.token_budget)
+        tables = select_tables(schema, question, settings.schema.token_budget, focus=settings.schema.focus)
         answer.tables = [table.name for table in tables]
         answer.context = render_context(tables, keys=settings.schema.include_keys)
     return build_prompt(answer.context, question, examples=examples)

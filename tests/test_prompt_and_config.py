@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from sqlchat.config import DEFAULT_ADAPTER_DIR, ModelConfig, Settings
+from sqlchat.errors import ConfigError
 from sqlchat.prompt import build_prompt, build_training_text, extract_sql
 
 
@@ -50,3 +53,13 @@ def test_the_default_adapter_and_none():
     assert ModelConfig(adapter="/x/y").adapter_path() == "/x/y"
     expected = str(DEFAULT_ADAPTER_DIR) if (Path(DEFAULT_ADAPTER_DIR) / "adapter_config.json").exists() else None
     assert ModelConfig().adapter_path() == expected
+
+
+@pytest.mark.parametrize(("value", "focus"), [("1", True), ("on", True), ("0", False), ("False", False), ("", False)])
+def test_schema_focus_comes_from_the_environment(value, focus):
+    assert Settings.from_env({"SQLCHAT_SCHEMA_FOCUS": value}).schema.focus is focus
+
+
+def test_a_bad_schema_focus_value_is_a_clear_error():
+    with pytest.raises(ConfigError, match="SQLCHAT_SCHEMA_FOCUS"):
+        Settings.from_env({"SQLCHAT_SCHEMA_FOCUS": "maybe"})

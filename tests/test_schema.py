@@ -181,6 +181,22 @@ def test_selection_adds_foreign_key_neighbours(chinook):
     assert estimate_tokens(render_context([chinook[n] for n in picked])) <= 250
 
 
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Which 5 artists have the most tracks?", ["Album", "Artist", "Track"]),  # Album joins the two
+        ("How many tracks are on each playlist?", ["Playlist", "PlaylistTrack", "Track"]),
+        ("Which customers have the largest invoices?", ["Customer", "Invoice"]),
+    ],
+)
+def test_focus_sends_the_tables_the_question_names_and_those_joining_them(chinook, question, expected):
+    assert [t.name for t in select_tables(chinook, question, 5000, focus=True)] == expected
+
+
+def test_focus_sends_everything_when_the_question_names_nothing(chinook):
+    assert select_tables(chinook, "what is the meaning of life", 5000, focus=True) == chinook.tables
+
+
 def test_selection_is_never_empty_and_deterministic(chinook):
     tiny = select_tables(chinook, "what is the meaning of life", 1)
     assert len(tiny) == 1
