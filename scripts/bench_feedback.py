@@ -9,6 +9,7 @@ gold has ORDER BY), with the evaluator's own :func:`results_match`.
 
     .venv/bin/python scripts/bench_feedback.py                 # the embedded model, all held-out questions
     .venv/bin/python scripts/bench_feedback.py --retrieval-only  # no model: does retrieval find the family?
+    .venv/bin/python scripts/bench_feedback.py --retrieval-only --history feedback/history.sqlite  # keep the pairs
 
 Prints one JSON object: both accuracies, the gain, retrieval's top-1 family hit rate, per question records.
 """
@@ -79,6 +80,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--limit", type=int, help="held-out questions to ask, evenly spread")
     parser.add_argument("--k", type=int, default=3, help="examples retrieved per question")
     parser.add_argument("--retrieval-only", action="store_true", help="no model: score retrieval alone")
+    parser.add_argument("--history", type=Path,
+                        help="keep the seeded verified pairs in this history file (for export-training); default: a temporary one")
     return parser.parse_args(argv)
 
 
@@ -93,9 +96,10 @@ def main(argv: list[str] | None = None) -> int:
         from sqlchat.backends import load_backend
 
         backend = load_backend(settings.model)
-    with connect(args.db) as db, tempfile.TemporaryDirectory() as folder, HistoryStore(Path(folder) / "h.sqlite") as store:
+    with connect(args.db) as db, tempfile.TemporaryDirectory() as folder, \
+            HistoryStore(args.history or Path(folder) / "h.sqlite") as store:
         schema = reflect_schema(db)
-        seed_from_file(store, args.data, schema, db.display_name, settings.schema.token_budget, split="seen")
+        seed_from_file(store, args.data, schema, db.display_name, settings.schema, split="seen")
         records = []
         for row in held_out:
             examples = store.similar_examples(row["question"], schema_fingerprint(schema), k=args.k)

@@ -30,6 +30,7 @@ from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 
+from .config import SchemaConfig
 from .errors import ConfigError, ConnectionFailed, SqlchatError, redact, register_secret
 from .schema import Schema, _words, render_context, select_tables
 
@@ -386,7 +387,8 @@ def load_pairs_file(path: str | os.PathLike, split: str | None = None) -> list[d
 
 
 def seed_from_file(
-    store: HistoryStore, path: str | os.PathLike, schema: Schema, label: str, token_budget: int, split: str | None = "seen"
+    store: HistoryStore, path: str | os.PathLike, schema: Schema, label: str, schema_config: SchemaConfig,
+    split: str | None = "seen",
 ) -> int:
     """Import a verified-pairs file for ``schema`` (e.g. the demo's), each with the context its prompt gets.
 
@@ -400,7 +402,8 @@ def seed_from_file(
         question, sql = row["question"].strip(), row["sql"].strip().rstrip(";").strip()
         if (question, sql) in known:
             continue
-        context = render_context(select_tables(schema, question, token_budget))
+        tables = select_tables(schema, question, schema_config.token_budget, focus=schema_config.focus)
+        context = render_context(tables, keys=schema_config.include_keys)
         store.add_verified(question, sql, context, fingerprint, label, source="import")
         known.add((question, sql))
         added += 1

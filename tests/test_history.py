@@ -12,7 +12,7 @@ import pytest
 from test_pipeline import ScriptedBackend
 
 from sqlchat import cli
-from sqlchat.config import DEFAULT_HISTORY_PATH, DEMO_DIR, ModelConfig, Settings
+from sqlchat.config import DEFAULT_HISTORY_PATH, DEMO_DIR, ModelConfig, SchemaConfig, Settings
 from sqlchat.connection import connect, connect_schema_script
 from sqlchat.errors import ConfigError
 from sqlchat.evaluation.runner import load_know_sql
@@ -49,7 +49,7 @@ def chinook(chinook_path):
 def seeded(tmp_path, chinook):
     """A SQLite store holding the demo's ``seen`` pairs, and the Chinook fingerprint."""
     with HistoryStore(tmp_path / "seeded.sqlite") as opened:
-        seed_from_file(opened, PAIRS, reflect_schema(chinook), chinook.display_name, 1200)
+        seed_from_file(opened, PAIRS, reflect_schema(chinook), chinook.display_name, SchemaConfig())
         yield opened, schema_fingerprint(reflect_schema(chinook))
 
 
@@ -171,10 +171,20 @@ def test_the_newest_answer_to_a_repeated_question_wins(store):
 def test_seeding_is_idempotent(tmp_path, chinook):
     with HistoryStore(tmp_path / "h.sqlite") as store:
         schema = reflect_schema(chinook)
-        assert seed_from_file(store, PAIRS, schema, "Chinook", 1200) == len(load_pairs_file(PAIRS, "seen"))
-        assert seed_from_file(store, PAIRS, schema, "Chinook", 1200) == 0
+        assert seed_from_file(store, PAIRS, schema, "Chinook", SchemaConfig()) == len(load_pairs_file(PAIRS, "seen"))
+        assert seed_from_file(store, PAIRS, schema, "Chinook", SchemaConfig()) == 0
         pair = store.verified_for(schema_fingerprint(schema))[0]
         assert pair.source == "import" and "CREATE TABLE Artist" in pair.context
+
+
+def test_a_seeded_pair_keeps_the_context_the_engine_sends_for_its_question(tmp_path, chinook):
+    """Exported as training data, a pair must look like the prompts the engine builds (no KEY clauses)."""
+    with HistoryStore(tmp_path / "h.sqlite") as store:
+        schema = reflect_schema(chinook)
+        seed_from_file(store, PAIRS, schema, "Chinook", SchemaConfig())
+        pair = store.verified_for(schema_fingerprint(schema))[0]
+    answer = ask(pair.question, chinook, ScriptedBackend(["SELECT 1"]), Settings())
+    assert pair.context == answer.context and "PRIMARY KEY" not in pair.context
 
 
 # --------------------------------------------------------------------------- pipeline
