@@ -37,12 +37,15 @@ def repair_sql(sql: str, names: SchemaNames, dialect: str = "sqlite") -> str:
     Returns ``sql`` unchanged when nothing needs repair or nothing close enough exists.
     """
     try:
-        tree = sqlglot.parse_one(sql, read=dialect)
-    except (SqlglotError, ValueError):
-        return sql
+        return _repaired(sql, {name.lower(): (name, list(columns)) for name, columns in names.items()}, dialect)
+    except (SqlglotError, ValueError, TypeError, AttributeError, RecursionError):
+        return sql  # repair is a second chance, never a new way to fail
+
+
+def _repaired(sql: str, tables: dict[str, tuple[str, list[str]]], dialect: str) -> str:
+    tree = sqlglot.parse_one(sql, read=dialect)
     if tree is None:
         return sql
-    tables = {name.lower(): (name, list(columns)) for name, columns in names.items()}
     before = _self_comparisons(tree)
     changed = _repair_tables(tree, tables)
     for select in tree.find_all(exp.Select):

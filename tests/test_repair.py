@@ -83,3 +83,16 @@ def test_the_pipeline_answers_with_the_repaired_sql_when_the_model_invents_a_col
         assert faithful.ok and not faithful.repaired
     finally:
         db.close()
+
+
+def test_repair_never_raises_and_never_turns_a_refused_statement_into_an_accepted_one():
+    from hostile_sql import CHECK_ONLY_HOSTILE, HOSTILE
+
+    from sqlchat.errors import UnsafeSQL
+    from sqlchat.safety import check_sql
+
+    names = MUSIC | {"customers": ["id", "name", "email"], "orders": ["id", "customer_id", "total"]}
+    for sql in [s for _, s in HOSTILE] + CHECK_ONLY_HOSTILE:
+        repaired = repair_sql(sql, names)
+        with pytest.raises(UnsafeSQL):
+            check_sql(repaired, "sqlite")
