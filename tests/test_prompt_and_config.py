@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sqlchat.config import DEFAULT_ADAPTER_DIR, ModelConfig, Settings
+from sqlchat.config import DEFAULT_ADAPTER_DIR, ModelConfig, SchemaConfig, Settings
 from sqlchat.errors import ConfigError
 from sqlchat.prompt import build_prompt, build_training_text, extract_sql
 
@@ -55,7 +55,7 @@ def test_the_default_adapter_and_none():
     assert ModelConfig().adapter_path() == expected
 
 
-@pytest.mark.parametrize(("value", "focus"), [("1", True), ("on", True), ("0", False), ("False", False), ("", False)])
+@pytest.mark.parametrize(("value", "focus"), [("1", True), ("on", True), ("0", False), ("False", False), ("", SchemaConfig.focus)])
 def test_schema_focus_comes_from_the_environment(value, focus):
     assert Settings.from_env({"SQLCHAT_SCHEMA_FOCUS": value}).schema.focus is focus
 
