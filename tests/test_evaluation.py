@@ -314,6 +314,15 @@ def test_spider_equivalent_join_key_scores_one_on_execution_only():
     assert report.records[3].em is False
 
 
+def test_spider_scores_the_repaired_sql_when_the_models_own_failed():
+    rows = _spider_rows(SPIDER_MINI)
+    invented = {r["question"]: [r["query"].replace("country", "countrys")] for r in rows}
+    report = evaluate_spider(SPIDER_MINI, FakeBackend(invented), Settings(), progress=False)
+    touched = [record for record, row in zip(report.records, rows) if "country" in row["query"]]
+    assert touched and all(record.ex and "countrys" not in record.predicted for record in touched)
+    assert all("LIMIT" not in record.predicted for record in touched)  # as the model wrote it, not as run
+
+
 @pytest.mark.skipif(not SHARED_SPIDER.exists(), reason="../shared/benchmarks/spider-dev is not on this machine")
 def test_spider_dev_gold_scores_full_marks_on_every_database():
     rows = _spider_rows(SHARED_SPIDER)

@@ -438,6 +438,8 @@ def chosen_candidate(answer: Answer, dialect: str, settings: Settings, columns: 
 
     The chosen one is the candidate whose check gives ``answer.sql``; on failure, the first.
     """
+    if answer.ok and answer.chosen:
+        return answer.chosen  # the model's candidate, or its repaired form, before the added LIMIT
     if answer.ok and answer.sql:
         for candidate in answer.candidates:
             if _checked_text(candidate, dialect, settings) == answer.sql:
