@@ -441,7 +441,9 @@ def result_summary(answer: Answer) -> str:
     rows = len(answer.frame)
     parts = [f"{rows} row{'' if rows == 1 else 's'}"]
     if answer.repaired:
-        parts.append("names the model got wrong were matched to the schema's")
+        parts.append("the model's SQL was corrected to the schema's names and foreign keys")
+    if answer.columns_added:
+        parts.append("name and measure columns were added so the rows read on their own")
     if answer.limit_added:
         parts.append("a LIMIT was added because the query had none")
     if answer.capped:

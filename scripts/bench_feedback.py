@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from sqlchat.config import DEMO_DATABASES, DEMO_DIR, Settings  # noqa: E402
 from sqlchat.connection import Database, connect  # noqa: E402
 from sqlchat.evaluation.metrics import has_order_by, mean_of, results_match  # noqa: E402
-from sqlchat.evaluation.runner import frame_rows, spread, uncapped  # noqa: E402
+from sqlchat.evaluation.runner import frame_rows, spread, as_scored  # noqa: E402
 from sqlchat.history import HistoryStore, load_pairs_file, schema_fingerprint, seed_from_file  # noqa: E402
 from sqlchat.pipeline import Answer, ask, run_sql  # noqa: E402
 from sqlchat.schema import reflect_schema  # noqa: E402
@@ -88,7 +88,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
-    settings = uncapped(Settings.from_env())
+    settings = as_scored(Settings.from_env())
     families = {row["question"]: row["family"] for row in load_pairs_file(args.data, "seen")}
     held_out = spread(load_pairs_file(args.data, "held_out"), args.limit)
     backend = None

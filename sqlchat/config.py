@@ -71,6 +71,8 @@ class ExecutionConfig:
     row_limit: int = 1000  # added as LIMIT when a query has none
     max_rows: int = 10_000  # hard cap on rows fetched, whatever the query says
     statement_timeout_s: float = 10.0
+    # Show the name beside an id shown alone, and the measure a ranking is ordered by (sqlchat.readable).
+    readable_results: bool = True
 
 
 @dataclass(frozen=True)
@@ -110,10 +112,11 @@ class Settings:
         execution = ExecutionConfig(
             row_limit=int(env.get("SQLCHAT_ROW_LIMIT", ExecutionConfig.row_limit)),
             statement_timeout_s=float(env.get("SQLCHAT_TIMEOUT", ExecutionConfig.statement_timeout_s)),
+            readable_results=_flag(env, "SQLCHAT_READABLE_RESULTS", ExecutionConfig.readable_results),
         )
         schema = SchemaConfig(
             token_budget=int(env.get("SQLCHAT_SCHEMA_TOKENS", SchemaConfig.token_budget)),
-            focus=_flag(env.get("SQLCHAT_SCHEMA_FOCUS"), SchemaConfig.focus),
+            focus=_flag(env, "SQLCHAT_SCHEMA_FOCUS", SchemaConfig.focus),
         )
         return cls(model=model, execution=execution, schema=schema, history_url=env.get("SQLCHAT_HISTORY_URL") or None)
 
@@ -123,8 +126,9 @@ class Settings:
         return replace(self, model=replace(self.model, **changes))
 
 
-def _flag(value: str | None, default: bool) -> bool:
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     """``1/true/yes/on`` or ``0/false/no/off`` (any case); unset or empty keeps ``default``."""
+    value = env.get(name)
     if not value:
         return default
     lowered = value.strip().lower()
@@ -132,4 +136,4 @@ def _flag(value: str | None, default: bool) -> bool:
         return True
     if lowered in {"0", "false", "no", "off"}:
         return False
-    raise ConfigError(f"SQLCHAT_SCHEMA_FOCUS must be 1 or 0, not {value!r}.")
+    raise ConfigError(f"{name} must be 1 or 0, not {value!r}.")

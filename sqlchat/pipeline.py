@@ -1,10 +1,12 @@
 """From a question to an answer: schema → prompt → candidates → check → execute.
 
 Execution-guided choice: the model may offer several candidates; the first one
-that passes the safety check and runs without error is the answer. A candidate
-that fails is retried once with unknown names repaired to the schema's own
-(``sqlchat.repair``). Every step
-is timed, and every failure becomes a plain sentence in ``Answer.error``.
+that passes the safety check and runs without error is the answer. A join on keys
+that the database's foreign keys do not link is corrected first (``sqlchat.joins``), and
+a candidate that fails is retried once with unknown names repaired to the schema's own
+(``sqlchat.repair``). The answer then shows the names of ids it lists and the measure it
+ranks by (``sqlchat.readable``). Every step is timed, and every failure becomes a plain
+sentence in ``Answer.error``.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ from .connection import Database
 from .errors import InvalidSQL, SqlchatError, UnsafeSQL, redact
 from .execution import QueryResult, execute
 from .prompt import build_prompt
+from .readable import make_readable
 from .repair import schema_names, with_repairs
 from .safety import CheckedSQL, check_sql
-from .schema import reflect_schema, render_context, select_tables
+from .schema import Schema, reflect_schema, render_context, select_tables
 
 T = TypeVar("T")
 NO_SQL_MESSAGE = "The model could not write SQL for this question. Try rephrasing it, or name the table and columns."
@@ -50,7 +53,8 @@ class Answer:
     tokens: int = 0
     chosen: str | None = None  # the SQL as written (the model's chosen candidate, or the user's), before check and LIMIT
     error_kind: str | None = None  # "refused" (the safety check turned it away) or "error"; None when ok
-    repaired: bool = False  # the chosen SQL is a candidate with names repaired to the schema's
+    repaired: bool = False  # the chosen SQL is a candidate corrected against the schema (names, join keys)
+    columns_added: bool = False  # name or measure columns were added to make the result readable
 
     @property
     def ok(self) -> bool:
@@ -82,6 +86,7 @@ class Answer:
             "error_kind": self.error_kind,
             "chosen": self.chosen,
             "repaired": self.repaired,
+            "columns_added": self.columns_added,
         }
 
 
@@ -181,17 +186,37 @@ def ask(
             generations = backend.generate(prompt, n=settings.model.num_candidates)
         answer.candidates = [g.sql for g in generations]
         answer.tokens = sum(g.tokens for g in generations)
-        tries = with_repairs(answer.candidates, schema_names(reflect_schema(db)))
+        schema = reflect_schema(db)
+        tries = with_repairs(answer.candidates, schema_names(schema), db.dialect, tables=list(schema))
         sql, outcome, error = choose_candidate(tries, lambda s: _check_and_run(s, db, settings, answer))
         if outcome is None:
             answer.sql = answer.candidates[0] if answer.candidates and answer.candidates[0] else None
             return _fail(answer, error)
         answer.chosen, answer.repaired = sql, sql not in answer.candidates
+        if settings.execution.readable_results:
+            outcome = _made_readable(answer, outcome, schema, db, settings)
         return _record(answer, *outcome)
     except Exception as error:  # noqa: BLE001 - the user sees a sentence, never a traceback
         return _fail(answer, error)
     finally:
         answer.timings["total"] = time.perf_counter() - started
+
+
+def _made_readable(answer: Answer, outcome: tuple[CheckedSQL, QueryResult | None], schema: Schema, db: Database,
+                   settings: Settings) -> tuple[CheckedSQL, QueryResult | None]:
+    """The chosen SQL with name and measure columns added (``sqlchat.readable``), if it runs; else as chosen.
+
+    ``answer.chosen`` becomes the readable SQL: it is what the user sees, approves and edits.
+    """
+    readable = make_readable(answer.chosen, list(schema), db.dialect)
+    if readable == answer.chosen:
+        return outcome
+    try:
+        outcome = _check_and_run(readable, db, settings, answer)
+    except SqlchatError:
+        return outcome
+    answer.chosen, answer.columns_added = readable, True
+    return outcome
 
 
 def run_sql(sql: str, db: Database, settings: Settings) -> Answer:

@@ -22,9 +22,15 @@ def build_prompt(context: str, question: str, examples: list[tuple[str, str]] | 
     return f"{SYSTEM_LINE}\nUSER: {context.strip()}\n{shots}{question.strip()}\nASSISTANT: "
 
 
-def build_training_text(context: str, question: str, answer: str) -> tuple[str, str]:
-    """Split a training row into (prompt, completion); loss is usually on the completion only."""
-    return build_prompt(context, question), answer.strip().rstrip(";") + ANSWER_END
+def build_training_text(
+    context: str, question: str, answer: str, examples: list[tuple[str, str]] | None = None
+) -> tuple[str, str]:
+    """Split a training row into (prompt, completion); loss is usually on the completion only.
+
+    ``examples`` are laid out exactly as the engine lays out users' verified pairs, so a model
+    trained on some rows with examples learns to use them at inference.
+    """
+    return build_prompt(context, question, examples=examples), answer.strip().rstrip(";") + ANSWER_END
 
 
 def extract_sql(completion: str) -> str:

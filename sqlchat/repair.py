@@ -7,7 +7,8 @@ This module maps each unknown table or column to the closest real one in the
 tables the query reads (same letters ignoring case and underscores, the table's
 own name as a prefix, singular/plural, then close spelling). It never invents a
 name the schema lacks and leaves a query it cannot parse untouched; the pipeline
-runs the model's own SQL first and the repaired one only when that fails.
+runs the model's own SQL first and the repaired one only when that fails. Joins on the wrong
+keys are :mod:`sqlchat.joins`' job; :func:`with_repairs` orders both kinds of correction.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from .schema import Schema
+from .joins import correct_joins
+from .schema import Schema, Table
 
 # Table name -> its column names, the only schema facts repair needs.
 SchemaNames = Mapping[str, Sequence[str]]
@@ -213,12 +215,23 @@ def closest_column(name: str, table: tuple[str, list[str]]) -> str | None:
     return None
 
 
-def with_repairs(candidates: Sequence[str], names: SchemaNames, dialect: str = "sqlite") -> list[str]:
-    """Each candidate followed by its repaired form when that differs: execution-guided choice
-    then runs the model's own SQL first and falls back to the repair only if that fails."""
+def with_repairs(candidates: Sequence[str], names: SchemaNames, dialect: str = "sqlite",
+                 tables: Sequence[Table] = ()) -> list[str]:
+    """The SQL to try, in order, for each candidate: its joins corrected along the declared
+    foreign keys (:mod:`sqlchat.joins`; ``tables`` carries them), the model's own SQL, then each
+    with invented names repaired. Execution-guided choice runs the first that works.
+
+    A join on unrelated keys runs and returns wrong rows, so its correction goes first; a wrong
+    name fails, so the name repair is only a fallback.
+    """
     expanded: list[str] = []
     for sql in candidates:
-        for version in (sql, repair_sql(sql, names, dialect) if sql and sql.strip() else sql):
+        if not sql or not sql.strip():
+            versions = [sql]
+        else:
+            joined = correct_joins(sql, tables, dialect) if tables else sql
+            versions = [joined, sql, repair_sql(joined, names, dialect), repair_sql(sql, names, dialect)]
+        for version in versions:
             if version not in expanded:
                 expanded.append(version)
     return expanded

@@ -249,7 +249,23 @@ def test_a_column_the_model_misnamed_is_matched_to_the_schema_and_said(
     reply = last_reply(app)
     assert "GenreId = 1" in reply.code[0].value
     assert reply.dataframe[0].value.iloc[0, 0] == 1297
-    assert "matched to the schema" in reply.caption[0].value
+    assert "corrected to the schema" in reply.caption[0].value
+
+
+def test_top_artists_by_tracks_shows_names_counts_and_a_bar_chart(
+    app: AppTest, scripted_model: ScriptedBackend
+) -> None:
+    connect_demo(app)
+    # What the embedded model writes for the question: Track joined on the wrong key, ids only.
+    scripted_model.candidates = ["SELECT T1.ArtistId FROM Artist AS T1 JOIN Track AS T2 ON T1.ArtistId = T2.AlbumId "
+                                 "GROUP BY T1.ArtistId ORDER BY COUNT(*) DESC LIMIT 5"]
+    ask(app, "Which 5 artists have the most tracks?")
+    reply = last_reply(app)
+    assert "JOIN Album" in reply.code[0].value
+    table = reply.dataframe[0].value
+    assert table["Name"].tolist()[:2] == ["Iron Maiden", "U2"] and table["count"].tolist()[:2] == [213, 135]
+    assert reply.get("vega_lite_chart"), "names by a count get a bar chart"
+    assert "foreign keys" in reply.caption[0].value and "measure columns were added" in reply.caption[0].value
 
 
 def test_refused_write_is_plain_and_changes_nothing(app: AppTest, model_loads: list) -> None:

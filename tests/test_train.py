@@ -131,7 +131,7 @@ def test_the_split_is_deterministic(tiny_model, data_file):
     [({"lora_rank": 8}, "lora_rank"), ({"adapter": "prefix"}, "adapter"), ({"datasets": []}, "datasets"),
      ({"datasets": [{"path": "x.jsonl", "type": "alpaca"}]}, "alpaca"),
      ({"datasets": [{"path": "x.jsonl", "typo": 1}]}, "typo"),
-     ({"datasets": [{"path": "x.jsonl", "repeat": 0}]}, "repeat")],
+     ({"datasets": [{"path": "x.jsonl", "repeat": 0}]}, "repeat"), ({"context_examples": 1.5}, "context_examples")],
 )
 def test_a_bad_config_key_is_a_clear_error_naming_it(change, named, tiny_model, data_file, tmp_path):
     raw = tiny_config(tiny_model, data_file, tmp_path) | change
@@ -193,3 +193,37 @@ def test_repeat_weights_a_small_file_in_the_mix(tmp_path, data_file):
                           "output_dir": str(tmp_path / "out")}).datasets
     rows = load_rows(specs)
     assert len(rows) == len(ROWS) + 5 and rows["question"].count("q?") == 5
+
+
+def test_rows_are_shown_solved_rows_about_the_same_tables_as_the_engine_shows_examples(tiny_model, data_file):
+    from train.data import add_examples, tokenize_row
+
+    rows = load_rows(parse_config({"datasets": [{"path": str(data_file)}]}).datasets)
+    shown = add_examples(rows, 1.0, seed=3)
+    for row in shown:
+        examples = json.loads(row["examples"])
+        assert 1 <= len(examples) <= 3, row  # every noun table has four other solved rows
+        table = row["context"].split()[2]
+        for question, answer in examples:
+            assert question != row["question"] and f"FROM {table} " in answer + " "
+    assert all(json.loads(e) == [] for e in add_examples(rows, 0.0, seed=3)["examples"])
+
+    config = parse_config(tiny_config(tiny_model, data_file, Path("unused")))
+    tokenizer = load_tokenizer(config, str(tiny_model))
+    row = shown[0]
+    tokens = tokenize_row(row, tokenizer, 512, train_on_inputs=False)
+    prompt_length = sum(label == IGNORE_INDEX for label in tokens["labels"])
+    examples = [tuple(pair) for pair in json.loads(row["examples"])]
+    assert tokenizer.decode(tokens["input_ids"][:prompt_length]) == build_prompt(row["context"], row["question"], examples)
+
+
+def test_wikisql_style_anonymous_tables_never_lend_examples(tmp_path):
+    from train.data import add_examples
+
+    path = tmp_path / "wikisql.jsonl"
+    path.write_text("".join(json.dumps({"question": f"What is the pick for team {n}?",
+                                        "context": "CREATE TABLE table_name_52 (pick VARCHAR, team VARCHAR)",
+                                        "answer": f"SELECT pick FROM table_name_52 WHERE team = '{n}'"}) + "\n"
+                            for n in range(4)))
+    rows = load_rows(parse_config({"datasets": [{"path": str(path)}]}).datasets)
+    assert all(json.loads(e) == [] for e in add_examples(rows, 1.0, seed=0)["examples"])

@@ -82,6 +82,7 @@ class TrainConfig:
     max_rows: int | None = None  # sqlchat extension: cap the number of training rows (quick runs, tests)
     torch_threads: int | None = None  # sqlchat extension: CPU threads for torch
     context_distractors: float = 0.0  # sqlchat extension: fraction of rows given unused columns/tables
+    context_examples: float = 0.0  # sqlchat extension: fraction of eligible rows shown similar solved rows
 
     @property
     def quantize_4bit(self) -> bool:
@@ -101,6 +102,9 @@ class TrainConfig:
             raise ConfigError("val_set_size must be a fraction below 1 or a whole number of rows.")
         if self.micro_batch_size < 1 or self.gradient_accumulation_steps < 1:
             raise ConfigError("micro_batch_size and gradient_accumulation_steps must be at least 1.")
+        for key in ("context_distractors", "context_examples"):
+            if not 0.0 <= float(getattr(self, key)) <= 1.0:
+                raise ConfigError(f"{key} is a fraction of rows, between 0 and 1, not {getattr(self, key)!r}.")
         if self.fp16 and self.bf16 is True:
             raise ConfigError("Choose one of bf16 and fp16.")
         return self

@@ -7,15 +7,18 @@ or local json/jsonl files, through ``datasets``. The text is built by
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import re
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 from datasets import Dataset, concatenate_datasets, load_dataset
 
 from sqlchat.errors import ConfigError
+from sqlchat.history import rank_similar
 from sqlchat.prompt import build_training_text
 
 from .config import DatasetSpec, TrainConfig
@@ -23,6 +26,9 @@ from .config import DatasetSpec, TrainConfig
 log = logging.getLogger(__name__)
 IGNORE_INDEX = -100
 REQUIRED_FIELDS = ("question", "context", "answer")
+MAX_EXAMPLES = 3  # the engine retrieves up to 3 verified pairs per question (HistoryStore.similar_examples)
+# WikiSQL's anonymous table names repeat across unrelated tables: a shared name proves nothing.
+_ANONYMOUS_TABLE = re.compile(r"table_(name_)?\d+$", re.I)
 
 
 @dataclass
@@ -113,9 +119,54 @@ def add_distractors(rows: Dataset, fraction: float, seed: int) -> Dataset:
                     desc="Adding distractor columns and tables")
 
 
+@dataclass(frozen=True)
+class _Solved:
+    """A training row as a retrieval candidate (the shape :func:`sqlchat.history.rank_similar` ranks)."""
+
+    id: int
+    question: str
+
+
+def add_examples(rows: Dataset, fraction: float, seed: int) -> Dataset:
+    """Show ``fraction`` of the rows that can have them up to 3 solved rows about the same tables.
+
+    At inference the engine puts users' verified pairs for the schema in the prompt as examples.
+    A model never trained with examples ignores them; these rows teach it to use them. Examples
+    are chosen as the engine chooses them (:func:`sqlchat.history.rank_similar`, with its
+    similarity threshold) among other rows whose tables all appear in this row's context, so
+    they are answers that could run on it (Spider's many questions per database supply them).
+    The result has an ``examples`` column: JSON ``[[question, answer], ...]``, ``"[]"`` for none.
+    """
+    if not fraction:
+        return rows.map(lambda _: {"examples": "[]"}, desc="No examples")
+    rng = random.Random(seed + 1)
+    questions, answers = rows["question"], rows["answer"]
+    tables = [frozenset(name.lower() for name, _ in _split_tables(context)) for context in rows["context"]]
+    by_table: dict[str, set[int]] = defaultdict(set)
+    for index, names in enumerate(tables):
+        for name in names:
+            if not _ANONYMOUS_TABLE.match(name):
+                by_table[name].add(index)
+
+    def examples_for(index: int) -> str:
+        if rng.random() >= fraction:
+            return "[]"
+        near = set().union(*(by_table.get(name, set()) for name in tables[index]))
+        own = " ".join(questions[index].lower().split())
+        candidates = [_Solved(other, questions[other]) for other in sorted(near)
+                      if other != index and tables[other] <= tables[index]
+                      and " ".join(questions[other].lower().split()) != own]
+        ranked = rank_similar(questions[index], candidates, k=rng.randint(1, MAX_EXAMPLES))
+        return json.dumps([[questions[pair.id], answers[pair.id]] for _, pair in ranked])
+
+    return rows.map(lambda _, index: {"examples": examples_for(index)}, with_indices=True,
+                    desc="Adding solved examples")
+
+
 def tokenize_row(row: dict, tokenizer, sequence_len: int, train_on_inputs: bool) -> dict:
     """Token ids and labels for one row; labels mask the prompt unless ``train_on_inputs``."""
-    prompt, completion = build_training_text(row["context"], row["question"], row["answer"])
+    examples = [tuple(pair) for pair in json.loads(row.get("examples") or "[]")]
+    prompt, completion = build_training_text(row["context"], row["question"], row["answer"], examples=examples)
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     answer_ids = tokenizer(completion, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
     input_ids = prompt_ids + answer_ids
@@ -149,6 +200,7 @@ def prepare_data(config: TrainConfig, tokenizer) -> PreparedData:
     rows = load_rows(config.datasets).shuffle(seed=config.seed)
     if config.max_rows:
         rows = rows.select(range(min(config.max_rows, len(rows))))
+    rows = add_examples(rows, config.context_examples, config.seed)  # before distractors: they widen contexts
     rows = add_distractors(rows, config.context_distractors, config.seed)
     train_rows, eval_rows = rows, None
     if config.test_datasets:

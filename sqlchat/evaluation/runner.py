@@ -388,7 +388,7 @@ def evaluate_spider(
     started = time.perf_counter()
     directory = Path(directory)
     rows = spread(load_spider(directory), limit)
-    settings = uncapped(settings)
+    settings = as_scored(settings)
     metered = MeteredBackend(backend)
     with SpiderDatabases(directory, settings) as databases:
         records = _score_all(
@@ -400,10 +400,12 @@ def evaluate_spider(
     return _report(f"spider:{directory.name}", backend, settings, records, started)
 
 
-def uncapped(settings: Settings) -> Settings:
-    """The product adds LIMIT row_limit; gold results are compared whole, so allow up to max_rows."""
+def as_scored(settings: Settings) -> Settings:
+    """Settings for comparing with gold results: whole results (the product adds LIMIT row_limit,
+    so allow up to max_rows) and only the model's columns (no readability columns: sqlchat.readable)."""
     execution = settings.execution
-    return replace(settings, execution=replace(execution, row_limit=max(execution.row_limit, execution.max_rows)))
+    return replace(settings, execution=replace(
+        execution, row_limit=max(execution.row_limit, execution.max_rows), readable_results=False))
 
 
 def score_spider_row(row: SpiderRow, databases: SpiderDatabases, backend: MeteredBackend, settings: Settings) -> QuestionRecord:

@@ -1,0 +1,219 @@
+"""Join conditions checked against the schema's declared foreign keys.
+
+A small model picks the right tables more often than the right join keys. It writes
+``Artist.ArtistId = Track.AlbumId``, which runs (both are integers) and returns nonsense, or
+``T1.id = T2.singer_id`` when the key is called ``Singer_ID``. When the database declares its
+foreign keys, the keys that link two tables are known, so a join that compares key columns which
+do not reference each other is rewritten into the declared link: directly when the two tables have
+exactly one, or through the one table that links them both (Artist -> Album -> Track).
+
+Only unambiguous cases are touched: both compared columns must be keys (primary, foreign, or an
+invented ``..._id`` the table lacks), the two tables must have exactly one link or exactly one
+bridging table, and anything the module cannot read (subqueries as join sources, compound
+conditions, self joins) is left as written. It never raises; the pipeline tries the corrected
+query first and the model's own after it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+
+from .schema import Table
+
+_ID_LIKE = re.compile(r"(^|_)id$|[a-z]Id$|ID$")
+
+
+@dataclass(frozen=True)
+class Link:
+    """One single-column foreign key: ``table.column`` references ``ref_table.ref_column``."""
+
+    table: str
+    column: str
+    ref_table: str
+    ref_column: str
+
+    def between(self, one: str, other: str) -> bool:
+        return {self.table.lower(), self.ref_table.lower()} == {one.lower(), other.lower()}
+
+    def column_of(self, table: str) -> str:
+        """The column this link uses on ``table`` (one of its two ends)."""
+        return self.column if self.table.lower() == table.lower() else self.ref_column
+
+
+def schema_links(tables: Sequence[Table]) -> list[Link]:
+    """Every single-column foreign key among ``tables`` whose target table is among them too."""
+    names = {table.name.lower() for table in tables}
+    return [
+        Link(table.name, fk.columns[0], fk.ref_table, fk.ref_columns[0])
+        for table in tables
+        for fk in table.foreign_keys
+        if len(fk.columns) == 1 and len(fk.ref_columns) == 1 and fk.ref_table.lower() in names
+    ]
+
+
+def correct_joins(sql: str, tables: Sequence[Table], dialect: str = "sqlite") -> str:
+    """``sql`` with join conditions on unrelated keys replaced by the declared foreign-key link.
+
+    Returns ``sql`` unchanged when every join already follows a link, when the schema declares
+    none, or when the right link is not certain.
+    """
+    links = schema_links(tables)
+    if not links or not sql or not sql.strip():
+        return sql
+    try:
+        tree = sqlglot.parse_one(sql, read=dialect)
+        by_name = {table.name.lower(): table for table in tables}
+        changed = False
+        for select in list(tree.find_all(exp.Select)):
+            changed |= _correct_select(select, by_name, links)
+        return tree.sql(dialect=dialect) if changed else sql
+    except (SqlglotError, ValueError, TypeError, AttributeError, RecursionError):
+        return sql  # a second chance, never a new way to fail
+
+
+def _correct_select(select: exp.Select, by_name: dict[str, Table], links: list[Link]) -> bool:
+    sources = select_sources(select, by_name)
+    if sources is None:
+        return False
+    changed = False
+    for join in list(select.args.get("joins") or []):
+        changed |= _correct_join(select, join, sources, by_name, links)
+    return changed
+
+
+def select_sources(select: exp.Select, by_name: dict[str, Table]) -> dict[str, Table] | None:
+    """``{alias (lower): table}`` of the SELECT's FROM and JOINs; None if one is not a schema table."""
+    sources: dict[str, Table] = {}
+    for node in [select.args.get("from_"), *(select.args.get("joins") or [])]:
+        if node is None:
+            continue
+        source = node.this
+        if not isinstance(source, exp.Table) or source.name.lower() not in by_name:
+            return None
+        sources[(source.alias or source.name).lower()] = by_name[source.name.lower()]
+    return sources
+
+
+def _correct_join(select: exp.Select, join: exp.Join, sources: dict[str, Table], by_name: dict[str, Table],
+                  links: list[Link]) -> bool:
+    condition = join.args.get("on")
+    if not isinstance(condition, exp.EQ) or not all(isinstance(side, exp.Column) for side in condition.args.values()):
+        return False
+    ends = [column_owner(column, sources) for column in (condition.this, condition.expression)]
+    if None in ends:
+        return False
+    (left_alias, left_column), (right_alias, right_column) = ends
+    left, right = sources[left_alias], sources[right_alias]
+    joined_alias = (join.this.alias or join.this.name).lower()
+    if left_alias == right_alias or left.name.lower() == right.name.lower() or joined_alias not in (left_alias, right_alias):
+        return False
+    if not (_is_key(left, left_column, links) and _is_key(right, right_column, links)):
+        return False  # a join on names, dates or codes is the user's business
+    if _linked(left.name, left_column, right.name, right_column, links):
+        return False
+    direct = [link for link in links if link.between(left.name, right.name)]
+    if len(direct) == 1:
+        link = direct[0]
+        join.set("on", _equals(select, left_alias, link.column_of(left.name), right_alias, link.column_of(right.name), sources))
+        return True
+    if direct:
+        return False  # several links (e.g. two roles of one key): a guess
+    return _route_through_bridge(select, join, (left_alias, right_alias), joined_alias, sources, by_name, links)
+
+
+def _route_through_bridge(select: exp.Select, join: exp.Join, aliases: tuple[str, str], joined_alias: str,
+                          sources: dict[str, Table], by_name: dict[str, Table], links: list[Link]) -> bool:
+    earlier_alias = aliases[0] if aliases[1] == joined_alias else aliases[1]
+    earlier, joined = sources[earlier_alias], sources[joined_alias]
+    bridges = [
+        table for name, table in by_name.items()
+        if name not in (earlier.name.lower(), joined.name.lower())
+        and sum(link.between(table.name, earlier.name) for link in links) == 1
+        and sum(link.between(table.name, joined.name) for link in links) == 1
+    ]
+    if len(bridges) != 1:
+        return False
+    bridge = bridges[0]
+    alias = bridge.name.lower()
+    if alias in sources or any(table.name.lower() == alias for table in sources.values()):
+        return False  # the bridge is already in the query: the model meant something else
+    to_earlier = next(link for link in links if link.between(bridge.name, earlier.name))
+    to_joined = next(link for link in links if link.between(bridge.name, joined.name))
+    all_sources = {**sources, alias: bridge}
+    bridge_join = exp.Join(
+        this=exp.Table(this=exp.to_identifier(bridge.name, quoted=_needs_quotes(bridge.name, bridge))),
+        kind=join.args.get("kind"),
+        on=_equals(select, alias, to_earlier.column_of(bridge.name), earlier_alias, to_earlier.column_of(earlier.name), all_sources),
+    )
+    joins = select.args["joins"]
+    joins.insert(joins.index(join), bridge_join)
+    select.set("joins", joins)
+    join.set("on", _equals(select, joined_alias, to_joined.column_of(joined.name), alias, to_joined.column_of(bridge.name), all_sources))
+    return True
+
+
+def column_owner(column: exp.Column, sources: dict[str, Table]) -> tuple[str, str] | None:
+    """(source alias, column name) that ``column`` reads; None when it cannot be told."""
+    qualifier = column.table.lower()
+    if qualifier:
+        return (qualifier, column.name) if qualifier in sources else None
+    owners = [alias for alias, table in sources.items() if table.column(column.name) is not None]
+    return (owners[0], column.name) if len(owners) == 1 else None
+
+
+def _is_key(table: Table, column: str, links: list[Link]) -> bool:
+    """A primary or foreign key of ``table``, or an id-like name the table does not have."""
+    found = table.column(column)
+    if found is None:
+        return bool(_ID_LIKE.search(column))
+    if found.primary_key:
+        return True
+    lowered, name = column.lower(), table.name.lower()
+    return any(
+        (link.table.lower() == name and link.column.lower() == lowered)
+        or (link.ref_table.lower() == name and link.ref_column.lower() == lowered)
+        for link in links
+    )
+
+
+def _linked(table: str, column: str, other: str, other_column: str, links: list[Link]) -> bool:
+    """Whether the two columns are ends of one link, or both reference the same key."""
+    ends = {(table.lower(), column.lower()), (other.lower(), other_column.lower())}
+    if any({(l.table.lower(), l.column.lower()), (l.ref_table.lower(), l.ref_column.lower())} == ends for l in links):
+        return True
+    targets = [
+        {(l.ref_table.lower(), l.ref_column.lower()) for l in links if (l.table.lower(), l.column.lower()) == end}
+        for end in ends
+    ]
+    return len(targets) == 2 and bool(targets[0] & targets[1])
+
+
+def _needs_quotes(name: str, table: Table) -> bool | None:
+    """Quote mixed-case names where the server folds case; otherwise let sqlglot decide."""
+    return True if table.fold_case and name != name.lower() else None
+
+
+def _equals(select: exp.Select, alias: str, column: str, other_alias: str, other_column: str,
+            sources: dict[str, Table]) -> exp.EQ:
+    def ref(source_alias: str, name: str) -> exp.Column:
+        table = sources[source_alias]
+        real = table.column(name)
+        spelled = real.name if real is not None else name
+        qualifier = _spelling(select, source_alias, table)
+        return exp.column(exp.to_identifier(spelled, quoted=_needs_quotes(spelled, table)),
+                          table=exp.to_identifier(qualifier, quoted=_needs_quotes(qualifier, table)))
+    return exp.EQ(this=ref(alias, column), expression=ref(other_alias, other_column))
+
+
+def _spelling(select: exp.Select, alias: str, table: Table) -> str:
+    """``alias`` as the query spells it (the table's own name for a bridge it does not name yet)."""
+    for node in select.find_all(exp.Table):
+        if (node.alias or node.name).lower() == alias:
+            return node.alias or node.name
+    return table.name

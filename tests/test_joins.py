@@ -1,0 +1,149 @@
+"""Join keys corrected along the database's declared foreign keys (sqlchat.joins)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+
+import pytest
+
+from helpers.business_db import CUSTOMERS, ORDERS, build_business_db
+from sqlchat.config import DEMO_DIR
+from sqlchat.connection import connect
+from sqlchat.joins import correct_joins, schema_links
+from sqlchat.pipeline import ask
+from sqlchat.repair import schema_names, with_repairs
+from sqlchat.schema import Column, ForeignKey, Table, reflect_schema
+from test_pipeline import ScriptedBackend, settings
+
+TOP_ARTISTS_BY_TRACKS = (
+    "SELECT Artist.ArtistId FROM Artist JOIN Album ON Album.ArtistId = Artist.ArtistId "
+    "JOIN Track ON Track.AlbumId = Album.AlbumId GROUP BY Artist.ArtistId ORDER BY COUNT(*) DESC, Artist.ArtistId LIMIT 5"
+)
+
+
+@pytest.fixture(scope="module")
+def chinook_tables():
+    db = connect(DEMO_DIR / "chinook.sqlite")
+    try:
+        yield list(reflect_schema(db))
+    finally:
+        db.close()
+
+
+def bag(path, sql: str) -> Counter:
+    with sqlite3.connect(path) as con:
+        return Counter(map(tuple, con.execute(sql).fetchall()))
+
+
+@pytest.mark.parametrize(
+    ("written", "meant"),
+    [
+        # Right tables, keys of different tables: the declared link replaces them.
+        ("SELECT a.Name, COUNT(*) FROM Artist a JOIN Album b ON a.ArtistId = b.AlbumId GROUP BY a.Name",
+         "SELECT a.Name, COUNT(*) FROM Artist a JOIN Album b ON a.ArtistId = b.ArtistId GROUP BY a.Name"),
+        ("SELECT c.FirstName FROM Customer c JOIN Invoice i ON c.CustomerId = i.InvoiceId",
+         "SELECT c.FirstName FROM Customer c JOIN Invoice i ON c.CustomerId = i.CustomerId"),
+        # An invented key column (``customer_id``) on the joined table.
+        ("SELECT c.FirstName, i.Total FROM Customer c JOIN Invoice i ON c.CustomerId = i.customer_id",
+         "SELECT c.FirstName, i.Total FROM Customer c JOIN Invoice i ON c.CustomerId = i.CustomerId"),
+        # A link whose key names differ on each side: Customer.SupportRepId -> Employee.EmployeeId.
+        ("SELECT e.LastName, COUNT(*) FROM Employee e JOIN Customer c ON e.EmployeeId = c.CustomerId GROUP BY e.LastName",
+         "SELECT e.LastName, COUNT(*) FROM Employee e JOIN Customer c ON c.SupportRepId = e.EmployeeId GROUP BY e.LastName"),
+    ],
+)
+def test_a_join_on_unrelated_keys_follows_the_declared_link(chinook_tables, chinook_path, written, meant):
+    corrected = correct_joins(written, chinook_tables)
+    assert corrected != written
+    assert bag(chinook_path, corrected) == bag(chinook_path, meant)
+
+
+def test_tables_without_a_direct_link_are_joined_through_the_one_that_links_them(chinook_tables, chinook_path):
+    # The embedded model's own answer to "Which 5 artists have the most tracks?": Track has no ArtistId.
+    written = ("SELECT T1.ArtistId FROM Artist AS T1 JOIN Track AS T2 ON T1.ArtistId = T2.AlbumId "
+               "GROUP BY T1.ArtistId ORDER BY COUNT(*) DESC, T1.ArtistId LIMIT 5")
+    corrected = correct_joins(written, chinook_tables)
+    assert "JOIN Album ON Album.ArtistId = T1.ArtistId JOIN Track AS T2 ON T2.AlbumId = Album.AlbumId" in corrected
+    assert list(bag(chinook_path, corrected)) == list(bag(chinook_path, TOP_ARTISTS_BY_TRACKS))
+    assert bag(chinook_path, written) != bag(chinook_path, corrected)  # the model's own SQL ran, wrongly
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM Track JOIN Genre ON Track.GenreId = Genre.GenreId",  # already the link
+        "SELECT * FROM Album AS a JOIN Track AS t ON t.AlbumId = a.AlbumId",  # the link, written backwards
+        "SELECT c.FirstName FROM Customer c JOIN Employee e ON c.City = e.City",  # not keys: the user's business
+        "SELECT * FROM Employee e JOIN Employee m ON e.ReportsTo = m.EmployeeId",  # a self join
+        "SELECT * FROM Invoice i JOIN (SELECT * FROM Customer) c ON i.InvoiceId = c.CustomerId",  # a subquery source
+        "SELECT * FROM Customer c JOIN Invoice i ON c.CustomerId = i.InvoiceId AND i.Total > 5",  # compound condition
+        "SELECT Name FROM Artist",
+        "SELEC nonsense FROM",
+        "",
+    ],
+)
+def test_joins_that_follow_a_link_or_cannot_be_read_are_left_as_written(chinook_tables, sql):
+    assert correct_joins(sql, chinook_tables) == sql
+
+
+def test_two_links_between_two_tables_are_not_guessed_between():
+    team = Table("team", [Column("id", "INTEGER", primary_key=True), Column("name", "VARCHAR")])
+    match = Table("match", [Column("id", "INTEGER", primary_key=True), Column("home_id", "INTEGER"),
+                            Column("away_id", "INTEGER")],
+                  foreign_keys=[ForeignKey(["home_id"], "team", ["id"]), ForeignKey(["away_id"], "team", ["id"])])
+    sql = "SELECT t.name FROM team t JOIN match m ON t.id = m.id"
+    assert correct_joins(sql, [team, match]) == sql
+    assert len(schema_links([team, match])) == 2
+
+
+def test_a_schema_without_foreign_keys_is_never_touched():
+    plain = [Table("a", [Column("id", "INTEGER", primary_key=True)]),
+             Table("b", [Column("id", "INTEGER", primary_key=True), Column("a_id", "INTEGER")])]
+    sql = "SELECT * FROM a JOIN b ON a.id = b.id"
+    assert correct_joins(sql, plain) == sql
+
+
+def test_the_corrected_join_is_tried_before_the_models_own(chinook_tables):
+    written = "SELECT c.FirstName FROM Customer c JOIN Invoice i ON c.CustomerId = i.InvoiceId"
+    tries = with_repairs([written], schema_names(chinook_tables), tables=chinook_tables)
+    assert tries[0] != written and "i.CustomerId" in tries[0] and tries[1] == written
+
+
+def test_the_app_engine_answers_with_the_corrected_join_and_says_so(chinook_path):
+    written = ("SELECT T1.ArtistId FROM Artist AS T1 JOIN Track AS T2 ON T1.ArtistId = T2.AlbumId "
+               "GROUP BY T1.ArtistId ORDER BY COUNT(*) DESC, T1.ArtistId LIMIT 5")
+    db = connect(chinook_path)
+    try:
+        answer = ask("Which 5 artists have the most tracks?", db, ScriptedBackend([written]), settings())
+        assert answer.ok, answer.error
+        assert answer.repaired and answer.candidates == [written]
+        assert [row[0] for row in answer.rows] == [row[0] for row in bag(chinook_path, TOP_ARTISTS_BY_TRACKS)]
+    finally:
+        db.close()
+
+
+def test_on_postgresql_the_corrected_join_runs_against_the_real_keys(pg_url):
+    build_business_db(pg_url)
+    db = connect(pg_url)
+    try:
+        written = "SELECT c.name, COUNT(*) FROM customers c JOIN orders o ON c.id = o.id GROUP BY c.name"
+        answer = ask("How many orders has each customer placed?", db, ScriptedBackend([written]), settings())
+        assert answer.ok, answer.error
+        assert "o.customer_id" in answer.chosen
+        names = {customer[0]: customer[1] for customer in CUSTOMERS}
+        expected = Counter(names[order[1]] for order in ORDERS)
+        assert {row[0]: row[1] for row in answer.rows} == dict(expected)
+    finally:
+        db.close()
+
+
+def test_correction_never_turns_a_refused_statement_into_an_accepted_one(chinook_tables):
+    from hostile_sql import CHECK_ONLY_HOSTILE, HOSTILE
+
+    from sqlchat.errors import UnsafeSQL
+    from sqlchat.safety import check_sql
+
+    for sql in [s for _, s in HOSTILE] + CHECK_ONLY_HOSTILE:
+        corrected = correct_joins(sql, chinook_tables)
+        with pytest.raises(UnsafeSQL):
+            check_sql(corrected, "sqlite")
