@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import date
 import shutil
 import sys
 from pathlib import Path
@@ -39,13 +40,15 @@ def publish(run_dir: Path, source: Path, target: Path = DEFAULT_ADAPTER_DIR) -> 
     for extra in EXTRAS:
         if (run_dir / extra).exists():
             shutil.copy(run_dir / extra, target / extra)
-    trainer_state = source / "trainer_state.json"
-    if trainer_state.exists():
-        state = json.loads(trainer_state.read_text())
+    # Where the weights came from: a checkpoint's trainer state, else the finished run's summary.
+    state_file = source / "trainer_state.json" if (source / "trainer_state.json").exists() else run_dir / "train_summary.json"
+    if state_file.exists():
+        state = json.loads(state_file.read_text())
         (target / "published_from.json").write_text(json.dumps(
-            {"source": str(source.relative_to(run_dir.parent) if run_dir.parent in source.parents else source),
-             "global_step": state.get("global_step"), "max_steps": state.get("max_steps"),
-             "epoch": state.get("epoch")}, indent=2))
+            {"source": str(source) if source != run_dir else f"{run_dir} (final adapter)",
+             "global_step": state.get("global_step"), "epoch": state.get("epoch"),
+             "published_with": f"python scripts/publish_adapter.py {run_dir}", "published": date.today().isoformat()},
+            indent=2) + "\n")
     return target
 
 

@@ -101,6 +101,10 @@ def _print_answer(answer, as_json: bool) -> int:
         notes = [f"{len(answer.frame)} row(s)"]
         if answer.capped:
             notes.append("capped")
+        if answer.repaired:
+            notes.append("corrected to the schema's names and foreign keys")
+        if answer.columns_added:
+            notes.append("name/measure columns added")
         notes.append(", ".join(f"{k} {v:.2f}s" for k, v in answer.timings.items()))
         print("\n(" + "; ".join(notes) + ")")
     return EXIT_OK

@@ -103,6 +103,9 @@ def select_sources(select: exp.Select, by_name: dict[str, Table]) -> dict[str, T
 def _correct_join(select: exp.Select, join: exp.Join, sources: dict[str, Table], by_name: dict[str, Table],
                   links: list[Link]) -> bool:
     condition = join.args.get("on")
+    joined_alias = (join.this.alias or join.this.name).lower()
+    if _always_true(condition):
+        return _link_to_earlier(select, join, joined_alias, sources, links)
     if not isinstance(condition, exp.EQ) or not all(isinstance(side, exp.Column) for side in condition.args.values()):
         return False
     ends = [column_owner(column, sources) for column in (condition.this, condition.expression)]
@@ -110,7 +113,6 @@ def _correct_join(select: exp.Select, join: exp.Join, sources: dict[str, Table],
         return False
     (left_alias, left_column), (right_alias, right_column) = ends
     left, right = sources[left_alias], sources[right_alias]
-    joined_alias = (join.this.alias or join.this.name).lower()
     if left_alias == right_alias or left.name.lower() == right.name.lower() or joined_alias not in (left_alias, right_alias):
         return False
     if not (_is_key(left, left_column, links) and _is_key(right, right_column, links)):
@@ -125,6 +127,29 @@ def _correct_join(select: exp.Select, join: exp.Join, sources: dict[str, Table],
     if direct:
         return False  # several links (e.g. two roles of one key): a guess
     return _route_through_bridge(select, join, (left_alias, right_alias), joined_alias, sources, by_name, links)
+
+
+def _always_true(condition: exp.Expression | None) -> bool:
+    """``ON a.x = a.x``: a condition that constrains nothing. (A bare ``JOIN t``, which sqlglot reads
+    as ``ON TRUE``, is left alone: Spider's gold uses it for intended cross joins.)"""
+    return (isinstance(condition, exp.EQ) and isinstance(condition.this, exp.Column)
+            and condition.this.sql().lower() == condition.expression.sql().lower())
+
+
+def _link_to_earlier(select: exp.Select, join: exp.Join, joined_alias: str, sources: dict[str, Table],
+                     links: list[Link]) -> bool:
+    """Give an unconstrained join the one link from its table to a table joined before it."""
+    if joined_alias not in sources:
+        return False
+    joined = sources[joined_alias]
+    earlier = list(sources)[: list(sources).index(joined_alias)]
+    options = [(alias, link) for alias in earlier for link in links
+               if sources[alias].name.lower() != joined.name.lower() and link.between(sources[alias].name, joined.name)]
+    if len(options) != 1:
+        return False
+    alias, link = options[0]
+    join.set("on", _equals(select, alias, link.column_of(sources[alias].name), joined_alias, link.column_of(joined.name), sources))
+    return True
 
 
 def _route_through_bridge(select: exp.Select, join: exp.Join, aliases: tuple[str, str], joined_alias: str,

@@ -11,10 +11,9 @@ from helpers.business_db import CUSTOMERS, ORDERS, build_business_db
 from sqlchat.config import DEMO_DIR
 from sqlchat.connection import connect
 from sqlchat.joins import correct_joins, schema_links
-from sqlchat.pipeline import ask
 from sqlchat.repair import schema_names, with_repairs
 from sqlchat.schema import Column, ForeignKey, Table, reflect_schema
-from test_pipeline import ScriptedBackend, settings
+from test_pipeline import ask_scripted
 
 TOP_ARTISTS_BY_TRACKS = (
     "SELECT Artist.ArtistId FROM Artist JOIN Album ON Album.ArtistId = Artist.ArtistId "
@@ -47,6 +46,11 @@ def bag(path, sql: str) -> Counter:
         # An invented key column (``customer_id``) on the joined table.
         ("SELECT c.FirstName, i.Total FROM Customer c JOIN Invoice i ON c.CustomerId = i.customer_id",
          "SELECT c.FirstName, i.Total FROM Customer c JOIN Invoice i ON c.CustomerId = i.CustomerId"),
+        # A condition that constrains nothing (a key compared with itself): the one link to an earlier table.
+        ("SELECT Artist.Name, COUNT(*) FROM Artist JOIN Album ON Artist.ArtistId = Artist.ArtistId GROUP BY Artist.ArtistId",
+         "SELECT Artist.Name, COUNT(*) FROM Artist JOIN Album ON Album.ArtistId = Artist.ArtistId GROUP BY Artist.ArtistId"),
+        ("SELECT g.Name, COUNT(*) FROM Genre g JOIN Track t ON g.GenreId = g.GenreId GROUP BY g.Name",
+         "SELECT g.Name, COUNT(*) FROM Genre g JOIN Track t ON t.GenreId = g.GenreId GROUP BY g.Name"),
         # A link whose key names differ on each side: Customer.SupportRepId -> Employee.EmployeeId.
         ("SELECT e.LastName, COUNT(*) FROM Employee e JOIN Customer c ON e.EmployeeId = c.CustomerId GROUP BY e.LastName",
          "SELECT e.LastName, COUNT(*) FROM Employee e JOIN Customer c ON c.SupportRepId = e.EmployeeId GROUP BY e.LastName"),
@@ -75,6 +79,8 @@ def test_tables_without_a_direct_link_are_joined_through_the_one_that_links_them
         "SELECT * FROM Album AS a JOIN Track AS t ON t.AlbumId = a.AlbumId",  # the link, written backwards
         "SELECT c.FirstName FROM Customer c JOIN Employee e ON c.City = e.City",  # not keys: the user's business
         "SELECT * FROM Employee e JOIN Employee m ON e.ReportsTo = m.EmployeeId",  # a self join
+        "SELECT * FROM Genre g JOIN Track t",  # a bare JOIN: a cross join, perhaps meant
+        "SELECT * FROM Track t JOIN Playlist p ON t.TrackId = t.TrackId",  # no link between them: nothing certain
         "SELECT * FROM Invoice i JOIN (SELECT * FROM Customer) c ON i.InvoiceId = c.CustomerId",  # a subquery source
         "SELECT * FROM Customer c JOIN Invoice i ON c.CustomerId = i.InvoiceId AND i.Total > 5",  # compound condition
         "SELECT Name FROM Artist",
@@ -112,29 +118,21 @@ def test_the_corrected_join_is_tried_before_the_models_own(chinook_tables):
 def test_the_app_engine_answers_with_the_corrected_join_and_says_so(chinook_path):
     written = ("SELECT T1.ArtistId FROM Artist AS T1 JOIN Track AS T2 ON T1.ArtistId = T2.AlbumId "
                "GROUP BY T1.ArtistId ORDER BY COUNT(*) DESC, T1.ArtistId LIMIT 5")
-    db = connect(chinook_path)
-    try:
-        answer = ask("Which 5 artists have the most tracks?", db, ScriptedBackend([written]), settings())
-        assert answer.ok, answer.error
-        assert answer.repaired and answer.candidates == [written]
-        assert [row[0] for row in answer.rows] == [row[0] for row in bag(chinook_path, TOP_ARTISTS_BY_TRACKS)]
-    finally:
-        db.close()
+    answer = ask_scripted(chinook_path, "Which 5 artists have the most tracks?", written)
+    assert answer.ok, answer.error
+    assert answer.repaired and answer.candidates == [written]
+    assert [row[0] for row in answer.rows] == [row[0] for row in bag(chinook_path, TOP_ARTISTS_BY_TRACKS)]
 
 
 def test_on_postgresql_the_corrected_join_runs_against_the_real_keys(pg_url):
     build_business_db(pg_url)
-    db = connect(pg_url)
-    try:
-        written = "SELECT c.name, COUNT(*) FROM customers c JOIN orders o ON c.id = o.id GROUP BY c.name"
-        answer = ask("How many orders has each customer placed?", db, ScriptedBackend([written]), settings())
-        assert answer.ok, answer.error
-        assert "o.customer_id" in answer.chosen
-        names = {customer[0]: customer[1] for customer in CUSTOMERS}
-        expected = Counter(names[order[1]] for order in ORDERS)
-        assert {row[0]: row[1] for row in answer.rows} == dict(expected)
-    finally:
-        db.close()
+    written = "SELECT c.name, COUNT(*) FROM customers c JOIN orders o ON c.id = o.id GROUP BY c.name"
+    answer = ask_scripted(pg_url, "How many orders has each customer placed?", written)
+    assert answer.ok, answer.error
+    assert "o.customer_id" in answer.chosen
+    names = {customer[0]: customer[1] for customer in CUSTOMERS}
+    expected = Counter(names[order[1]] for order in ORDERS)
+    assert {row[0]: row[1] for row in answer.rows} == dict(expected)
 
 
 def test_correction_never_turns_a_refused_statement_into_an_accepted_one(chinook_tables):

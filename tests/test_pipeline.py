@@ -10,7 +10,7 @@ from sqlchat.backends import Generation
 from sqlchat.config import ModelConfig, Settings
 from sqlchat.connection import connect, connect_schema_script
 from sqlchat.errors import GenerationFailed
-from sqlchat.pipeline import ask, run_sql
+from sqlchat.pipeline import Answer, ask, run_sql
 
 
 @dataclass
@@ -42,6 +42,15 @@ def chinook(chinook_path):
 
 def settings(candidates: int = 1) -> Settings:
     return Settings(model=ModelConfig(num_candidates=candidates))
+
+
+def ask_scripted(target, question: str, sql: str, with_settings: Settings | None = None) -> Answer:
+    """Connect to ``target``, ask ``question`` of a model that writes ``sql``, close: the engine end to end."""
+    db = connect(target)
+    try:
+        return ask(question, db, ScriptedBackend([sql]), with_settings or settings())
+    finally:
+        db.close()
 
 
 def test_the_first_candidate_that_runs_is_the_answer(chinook):

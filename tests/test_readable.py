@@ -11,10 +11,9 @@ from sqlchat.charts import choose_chart
 from sqlchat.config import DEMO_DIR, Settings
 from sqlchat.connection import connect
 from sqlchat.evaluation.runner import as_scored
-from sqlchat.pipeline import ask
 from sqlchat.readable import label_columns, make_readable
 from sqlchat.schema import reflect_schema
-from test_pipeline import ScriptedBackend
+from test_pipeline import ask_scripted
 
 CHINOOK = DEMO_DIR / "chinook.sqlite"
 TOP_ARTIST_IDS = ("SELECT T1.ArtistId FROM Artist AS T1 JOIN Album ON Album.ArtistId = T1.ArtistId "
@@ -82,20 +81,16 @@ def test_people_are_named_by_first_and_last_name(chinook_tables):
 
 
 def test_the_top_artists_question_gets_names_counts_and_a_bar_chart(chinook_path):
-    db = connect(chinook_path)
-    try:
-        answer = ask("Which 5 artists have the most tracks?", db, ScriptedBackend([TOP_ARTIST_IDS]), Settings())
-        assert answer.ok and answer.columns_added
-        assert answer.columns == ["ArtistId", "Name", "count"]
-        assert answer.rows[0][1:] == ["Iron Maiden", 213]
-        assert answer.chosen == answer.sql  # what the user sees is what they approve or edit
-        chart = choose_chart(answer.frame)
-        assert chart is not None and (chart.kind, chart.x, chart.y) == ("bar", "Name", "count")
+    answer = ask_scripted(chinook_path, "Which 5 artists have the most tracks?", TOP_ARTIST_IDS)
+    assert answer.ok and answer.columns_added
+    assert answer.columns == ["ArtistId", "Name", "count"]
+    assert answer.rows[0][1:] == ["Iron Maiden", 213]
+    assert answer.chosen == answer.sql  # what the user sees is what they approve or edit
+    chart = choose_chart(answer.frame)
+    assert chart is not None and (chart.kind, chart.x, chart.y) == ("bar", "Name", "count")
 
-        scored = ask("Which 5 artists have the most tracks?", db, ScriptedBackend([TOP_ARTIST_IDS]), as_scored(Settings()))
-        assert scored.columns == ["ArtistId"] and not scored.columns_added  # the evaluator scores the model's columns
-    finally:
-        db.close()
+    scored = ask_scripted(chinook_path, "Which 5 artists have the most tracks?", TOP_ARTIST_IDS, as_scored(Settings()))
+    assert scored.columns == ["ArtistId"] and not scored.columns_added  # the evaluator scores the model's columns
 
 
 def test_readable_results_can_be_turned_off():
@@ -105,13 +100,9 @@ def test_readable_results_can_be_turned_off():
 
 def test_on_postgresql_the_label_joins_the_group_by(pg_url):
     build_business_db(pg_url)
-    db = connect(pg_url)
-    try:
-        written = "SELECT c.id FROM customers c JOIN orders o ON o.customer_id = c.id GROUP BY c.id ORDER BY COUNT(*) DESC, c.id"
-        answer = ask("Which customers order most?", db, ScriptedBackend([written]), Settings())
-        assert answer.ok, answer.error
-        assert answer.columns == ["id", "name", "count"]
-        names = {customer[0]: customer[1] for customer in CUSTOMERS}
-        assert all(names[row[0]] == row[1] for row in answer.rows)
-    finally:
-        db.close()
+    written = "SELECT c.id FROM customers c JOIN orders o ON o.customer_id = c.id GROUP BY c.id ORDER BY COUNT(*) DESC, c.id"
+    answer = ask_scripted(pg_url, "Which customers order most?", written)
+    assert answer.ok, answer.error
+    assert answer.columns == ["id", "name", "count"]
+    names = {customer[0]: customer[1] for customer in CUSTOMERS}
+    assert all(names[row[0]] == row[1] for row in answer.rows)
