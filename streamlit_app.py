@@ -440,8 +440,10 @@ def seconds_text(seconds: float) -> str:
 def result_summary(answer: Answer) -> str:
     rows = len(answer.frame)
     parts = [f"{rows} row{'' if rows == 1 else 's'}"]
+    if answer.retried:
+        parts.append("the first SQL found nothing, so the model was asked for more candidates")
     if answer.repaired:
-        parts.append("the model's SQL was corrected to the schema's names and foreign keys")
+        parts.append("the model's SQL was corrected to the schema's names, foreign keys and stored values")
     if answer.columns_added:
         parts.append("name and measure columns were added so the rows read on their own")
     if answer.limit_added:

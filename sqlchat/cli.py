@@ -101,8 +101,10 @@ def _print_answer(answer, as_json: bool) -> int:
         notes = [f"{len(answer.frame)} row(s)"]
         if answer.capped:
             notes.append("capped")
+        if answer.retried:
+            notes.append("more candidates asked for: the first found nothing")
         if answer.repaired:
-            notes.append("corrected to the schema's names and foreign keys")
+            notes.append("corrected to the schema's names, foreign keys and stored values")
         if answer.columns_added:
             notes.append("name/measure columns added")
         notes.append(", ".join(f"{k} {v:.2f}s" for k, v in answer.timings.items()))
@@ -115,10 +117,9 @@ def _run(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args)
     if args.command == "eval":
-        from .backends import load_backend
-        from .evaluation.cli import run_eval_command
+        from .evaluation.cli import eval_backend, run_eval_command
 
-        return run_eval_command(args, load_backend(settings.model), settings)
+        return run_eval_command(args, eval_backend(args, settings), settings)
     if args.command == "export-training":
         return _export_training(args.out, settings)
     db = connect(args.db, timeout_s=settings.execution.statement_timeout_s)

@@ -11,11 +11,15 @@ Environment variables (all optional):
 ``SQLCHAT_BASE_URL``     OpenAI-compatible endpoint, e.g. ``http://gpu-box:8000/v1``
 ``SQLCHAT_API_KEY``      API key for that endpoint (``OPENAI_API_KEY`` is read too)
 ``SQLCHAT_CANDIDATES``   how many SQL candidates to generate (execution-guided choice)
+``SQLCHAT_RETRY_CANDIDATES`` when none of them gives an informative answer, how many to ask for once more (0: never)
 ``SQLCHAT_CACHE_DIR``    where the converted embedded model is cached (default ``~/.cache/sqlchat``)
 ``SQLCHAT_ROW_LIMIT``    LIMIT added to queries that have none
 ``SQLCHAT_TIMEOUT``      statement timeout in seconds
 ``SQLCHAT_SCHEMA_TOKENS`` how many tokens of CREATE TABLE context the model gets at most
 ``SQLCHAT_SCHEMA_FOCUS`` ``1``: only the tables the question mentions (and those joining them); ``0``: all that fit
+``SQLCHAT_READABLE_RESULTS`` ``1``: add name and measure columns to answers; ``0``: the model's columns only
+``SQLCHAT_PREFER_INFORMATIVE`` ``1``: among candidates that run, take the first whose result is not empty/all 0 or NULL; ``0``: the first that runs
+``SQLCHAT_LINK_VALUES``  ``1``: compare with the stored spelling of a value (``'rock'`` -> ``'Rock'``); ``0``: as written
 ``SQLCHAT_HISTORY_URL``  verified answers and question log: a SQLAlchemy URL (PostgreSQL, shared by
                          several app instances) or a file; default ``~/.cache/sqlchat/history.sqlite``
 """
@@ -51,6 +55,9 @@ class ModelConfig:
     base_url: str | None = None
     api_key: str | None = field(default=None, repr=False)
     num_candidates: int = 1
+    # When no candidate gives an informative answer (all fail, or come back empty / 0 / NULL), ask once
+    # more for this many by beam search; the extra latency is paid only by such questions. 0: never.
+    retry_candidates: int = 3
     max_new_tokens: int = 160
     request_timeout_s: float = 60.0
     cache_dir: Path = Path("~/.cache/sqlchat").expanduser()
@@ -73,6 +80,12 @@ class ExecutionConfig:
     statement_timeout_s: float = 10.0
     # Show the name beside an id shown alone, and the measure a ranking is ordered by (sqlchat.readable).
     readable_results: bool = True
+    # Execution-guided choice takes the first candidate whose result is informative (some value not NULL,
+    # 0 or ''); an empty result or a count of 0 only when no candidate does better, since it is also
+    # what a wrong filter returns.
+    prefer_informative: bool = True
+    # A string its column lacks is replaced by the one stored value equal to it ignoring case (sqlchat.values).
+    link_values: bool = True
 
 
 @dataclass(frozen=True)
@@ -107,12 +120,15 @@ class Settings:
             base_url=env.get("SQLCHAT_BASE_URL") or None,
             api_key=env.get("SQLCHAT_API_KEY") or env.get("OPENAI_API_KEY") or None,
             num_candidates=int(env.get("SQLCHAT_CANDIDATES", "1")),
+            retry_candidates=int(env.get("SQLCHAT_RETRY_CANDIDATES", ModelConfig.retry_candidates)),
             cache_dir=Path(env.get("SQLCHAT_CACHE_DIR", "~/.cache/sqlchat")).expanduser(),
         )
         execution = ExecutionConfig(
             row_limit=int(env.get("SQLCHAT_ROW_LIMIT", ExecutionConfig.row_limit)),
             statement_timeout_s=float(env.get("SQLCHAT_TIMEOUT", ExecutionConfig.statement_timeout_s)),
             readable_results=_flag(env, "SQLCHAT_READABLE_RESULTS", ExecutionConfig.readable_results),
+            prefer_informative=_flag(env, "SQLCHAT_PREFER_INFORMATIVE", ExecutionConfig.prefer_informative),
+            link_values=_flag(env, "SQLCHAT_LINK_VALUES", ExecutionConfig.link_values),
         )
         schema = SchemaConfig(
             token_budget=int(env.get("SQLCHAT_SCHEMA_TOKENS", SchemaConfig.token_budget)),

@@ -21,7 +21,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -38,7 +38,7 @@ from sqlchat.safety import CheckedSQL
 if TYPE_CHECKING:
     from sqlchat.connection import Database
 
-__all__ = ["QueryResult", "execute", "read_only_session"]
+__all__ = ["QueryResult", "execute", "is_informative", "read_only_session"]
 
 SQLITE_PROGRESS_STEPS = 1_000  # virtual-machine steps between two deadline checks
 SQLITE_MAX_VALUE_BYTES = 64_000_000  # no single string/blob larger: randomblob(1e9) fails fast
@@ -61,6 +61,24 @@ class QueryResult:
     frame: pd.DataFrame
     capped: bool  # more rows existed than max_rows
     seconds: float
+
+
+def is_informative(rows: Iterable[Sequence[Any]]) -> bool:
+    """Whether a result says something: some value that is not NULL (or NaN), 0 or ''.
+
+    No rows, ``COUNT(*) = 0`` or ``MAX(x) IS NULL`` is also what a wrong filter returns, so
+    execution-guided choice prefers a candidate whose result is informative.
+    """
+    return any(not _blank(value) for row in rows for value in row)
+
+
+def _blank(value: Any) -> bool:
+    if value is None or (isinstance(value, float) and value != value):
+        return True
+    try:
+        return bool(value == 0 or value == "")
+    except (TypeError, ValueError):
+        return False
 
 
 class _Deadline:

@@ -1,10 +1,14 @@
 """From a question to an answer: schema → prompt → candidates → check → execute.
 
 Execution-guided choice: the model may offer several candidates; the first one
-that passes the safety check and runs without error is the answer. A join on keys
+that passes the safety check, runs without error and returns an informative result is the
+answer (no rows, or only 0/NULL, is also what a wrong filter returns: such a result is the
+answer only when no candidate does better). When no candidate gives an informative answer, the
+model is asked once more for ``retry_candidates`` by beam search, so only such questions pay for it. A join on keys
 that the database's foreign keys do not link is corrected first (``sqlchat.joins``), and
 a candidate that fails is retried once with unknown names repaired to the schema's own
-(``sqlchat.repair``). The answer then shows the names of ids it lists and the measure it
+(``sqlchat.repair``); one that comes back empty is retried with its strings spelled as the
+data spells them (``sqlchat.values``). The answer then shows the names of ids it lists and the measure it
 ranks by (``sqlchat.readable``). Every step is timed, and every failure becomes a plain
 sentence in ``Answer.error``.
 """
@@ -13,7 +17,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -24,12 +28,13 @@ from .backends import Backend
 from .config import Settings
 from .connection import Database
 from .errors import InvalidSQL, SqlchatError, UnsafeSQL, redact
-from .execution import QueryResult, execute
+from .execution import QueryResult, execute, is_informative
 from .prompt import build_prompt
 from .readable import make_readable
 from .repair import schema_names, with_repairs
 from .safety import CheckedSQL, check_sql
-from .schema import Schema, reflect_schema, render_context, select_tables
+from .schema import Table, reflect_schema, render_context, select_tables
+from .values import ValueLookup, link_values, stored_values, with_linked_values
 
 T = TypeVar("T")
 NO_SQL_MESSAGE = "The model could not write SQL for this question. Try rephrasing it, or name the table and columns."
@@ -53,8 +58,9 @@ class Answer:
     tokens: int = 0
     chosen: str | None = None  # the SQL as written (the model's chosen candidate, or the user's), before check and LIMIT
     error_kind: str | None = None  # "refused" (the safety check turned it away) or "error"; None when ok
-    repaired: bool = False  # the chosen SQL is a candidate corrected against the schema (names, join keys)
+    repaired: bool = False  # the chosen SQL is a candidate corrected against the schema (names, join keys, stored values)
     columns_added: bool = False  # name or measure columns were added to make the result readable
+    retried: bool = False  # the first candidates gave nothing informative, so more were asked for
 
     @property
     def ok(self) -> bool:
@@ -87,6 +93,7 @@ class Answer:
             "chosen": self.chosen,
             "repaired": self.repaired,
             "columns_added": self.columns_added,
+            "retried": self.retried,
         }
 
 
@@ -115,22 +122,41 @@ def _fail(answer: Answer, error: Exception) -> Answer:
 
 
 def choose_candidate(
-    candidates: Sequence[str], run: Callable[[str], T]
+    candidates: Iterable[str], run: Callable[[str], T], informative: Callable[[T], bool] | None = None,
 ) -> tuple[str | None, T | None, Exception | None]:
     """Execution-guided choice: the first candidate ``run`` accepts, else the first failure.
 
-    ``run`` checks and executes one SQL string, raising on refusal or error. The
-    evaluator uses this same function, so it measures what users get.
+    ``run`` checks and executes one SQL string, raising on refusal or error. Given ``informative``,
+    a candidate whose result says nothing (no rows, or only NULL/0: what a wrong filter returns)
+    is passed over for a later one whose result does, and chosen only when none does. The evaluator uses this same function, so it measures what
+    users get.
     """
     first_error: Exception | None = None
+    first_empty: tuple[str, T] | None = None
     for sql in candidates:
         if not sql.strip():
             continue
         try:
-            return sql, run(sql), None
+            outcome = run(sql)
         except SqlchatError as error:
             first_error = first_error or error
+            continue
+        if informative is None or informative(outcome):
+            return sql, outcome, None
+        first_empty = first_empty or (sql, outcome)
+    if first_empty is not None:
+        return first_empty[0], first_empty[1], None
     return None, None, first_error or SqlchatError(NO_SQL_MESSAGE)
+
+
+def candidate_tries(candidates: Sequence[str], tables: Sequence[Table], dialect: str, settings: Settings,
+                    lookup: ValueLookup | None = None) -> Iterable[str]:
+    """The SQL to try, in order: each candidate's corrections (:func:`sqlchat.repair.with_repairs`),
+    each followed, when ``lookup`` can read the data, by its form with stored values linked."""
+    tries = with_repairs(candidates, schema_names(tables), dialect, tables=tables)
+    if lookup is None or not settings.execution.link_values:
+        return tries
+    return with_linked_values(tries, lambda sql: link_values(sql, tables, lookup, dialect))
 
 
 def _known_columns(db: Database) -> set[str]:
@@ -182,33 +208,82 @@ def ask(
     started = time.perf_counter()
     try:
         prompt = prompt_for(question, db, settings, answer, examples)
-        with _timed(answer.timings, "generate"):
-            generations = backend.generate(prompt, n=settings.model.num_candidates)
-        answer.candidates = [g.sql for g in generations]
-        answer.tokens = sum(g.tokens for g in generations)
-        schema = reflect_schema(db)
-        tries = with_repairs(answer.candidates, schema_names(schema), db.dialect, tables=list(schema))
-        sql, outcome, error = choose_candidate(tries, lambda s: _check_and_run(s, db, settings, answer))
-        if outcome is None:
-            answer.sql = answer.candidates[0] if answer.candidates and answer.candidates[0] else None
-            return _fail(answer, error)
-        answer.chosen, answer.repaired = sql, sql not in answer.candidates
-        if settings.execution.readable_results:
-            outcome = _made_readable(answer, outcome, schema, db, settings)
-        return _record(answer, *outcome)
+        _add_candidates(answer, backend, prompt, settings.model.num_candidates)
+        answer = run_candidates(answer, db, settings)
+        if needs_more_candidates(answer.ok, answer.ok and _says_something(answer.frame), settings):
+            answer = _retried(answer, backend, prompt, db, settings)
+        return answer
     except Exception as error:  # noqa: BLE001 - the user sees a sentence, never a traceback
         return _fail(answer, error)
     finally:
         answer.timings["total"] = time.perf_counter() - started
 
 
-def _made_readable(answer: Answer, outcome: tuple[CheckedSQL, QueryResult | None], schema: Schema, db: Database,
+def _add_candidates(answer: Answer, backend: Backend, prompt: str, n: int) -> None:
+    with _timed(answer.timings, "generate"):
+        generations = backend.generate(prompt, n=n)
+    answer.candidates.extend(sql for sql in dict.fromkeys(g.sql for g in generations) if sql not in answer.candidates)
+    answer.tokens += sum(g.tokens for g in generations)
+
+
+def needs_more_candidates(ok: bool, informative: bool, settings: Settings) -> bool:
+    """Whether to ask the model once more: the answer failed or says nothing (empty, only 0/NULL),
+    and ``retry_candidates`` asks for more candidates than the first round had."""
+    return not (ok and informative) and settings.model.retry_candidates > settings.model.num_candidates
+
+
+def _retried(answer: Answer, backend: Backend, prompt: str, db: Database, settings: Settings) -> Answer:
+    """Choose again among the first candidates plus ``retry_candidates`` more (beam search).
+
+    The first candidates stay first, so the choice can only move to a later candidate whose result
+    is informative; if the model offers nothing new, or fails, the first answer stands.
+    """
+    retry = Answer(question=answer.question, context=answer.context, tables=answer.tables, timings=answer.timings,
+                   candidates=list(answer.candidates), tokens=answer.tokens, retried=True)
+    try:
+        _add_candidates(retry, backend, prompt, settings.model.retry_candidates)
+    except SqlchatError:
+        return answer
+    if len(retry.candidates) == len(answer.candidates):
+        return answer
+    return run_candidates(retry, db, settings)
+
+
+def run_candidates(answer: Answer, db: Database, settings: Settings) -> Answer:
+    """Choose among ``answer.candidates`` by running them on ``db``, and record the chosen one's rows."""
+    try:
+        tables = list(reflect_schema(db))
+        lookup = stored_values(db, settings.execution) if db.executable else None
+        tries = candidate_tries(answer.candidates, tables, db.dialect, settings, lookup)
+        informative = _informative if settings.execution.prefer_informative else None
+        sql, outcome, error = choose_candidate(tries, lambda s: _check_and_run(s, db, settings, answer), informative)
+        if outcome is None:
+            answer.sql = answer.candidates[0] if answer.candidates and answer.candidates[0] else None
+            return _fail(answer, error)
+        answer.chosen, answer.repaired = sql, sql not in answer.candidates
+        if settings.execution.readable_results:
+            outcome = _made_readable(answer, outcome, tables, db, settings)
+        return _record(answer, *outcome)
+    except Exception as error:  # noqa: BLE001 - the user sees a sentence, never a traceback
+        return _fail(answer, error)
+
+
+def _informative(outcome: tuple[CheckedSQL, QueryResult | None]) -> bool:
+    return _says_something(outcome[1].frame if outcome[1] is not None else None)
+
+
+def _says_something(frame: pd.DataFrame | None) -> bool:
+    """Whether a result is informative; a database without data (a CREATE TABLE script) has none and cannot tell, so yes."""
+    return frame is None or is_informative(frame.itertuples(index=False, name=None))
+
+
+def _made_readable(answer: Answer, outcome: tuple[CheckedSQL, QueryResult | None], tables: Sequence[Table], db: Database,
                    settings: Settings) -> tuple[CheckedSQL, QueryResult | None]:
     """The chosen SQL with name and measure columns added (``sqlchat.readable``), if it runs; else as chosen.
 
     ``answer.chosen`` becomes the readable SQL: it is what the user sees, approves and edits.
     """
-    readable = make_readable(answer.chosen, list(schema), db.dialect)
+    readable = make_readable(answer.chosen, tables, db.dialect)
     if readable == answer.chosen:
         return outcome
     try:

@@ -252,6 +252,27 @@ def test_a_column_the_model_misnamed_is_matched_to_the_schema_and_said(
     assert "corrected to the schema" in reply.caption[0].value
 
 
+def test_a_value_in_other_letter_case_finds_the_stored_one_and_says_so(
+    app: AppTest, scripted_model: ScriptedBackend
+) -> None:
+    connect_demo(app)
+    scripted_model.candidates = ["SELECT COUNT(*) FROM Track AS T JOIN Genre AS G ON T.GenreId = G.GenreId WHERE G.Name = 'rock'"]
+    ask(app, "How many rock tracks are there?")
+    reply = last_reply(app)
+    assert "'Rock'" in reply.code[0].value
+    assert reply.dataframe[0].value.iloc[0, 0] == 1297
+    assert "stored values" in reply.caption[0].value
+
+
+def test_an_empty_first_answer_is_retried_and_said(app: AppTest, scripted_model: ScriptedBackend) -> None:
+    connect_demo(app)
+    scripted_model.candidates = ["SELECT Name FROM Genre WHERE Name = 'Polka'", "SELECT Name FROM Genre WHERE GenreId = 1"]
+    ask(app, "Which genre is number one?")
+    reply = last_reply(app)
+    assert reply.dataframe[0].value.iloc[0, 0] == "Rock"
+    assert "asked for more candidates" in reply.caption[0].value
+
+
 def test_top_artists_by_tracks_shows_names_counts_and_a_bar_chart(
     app: AppTest, scripted_model: ScriptedBackend
 ) -> None:

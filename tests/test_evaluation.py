@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from sqlchat.backends import Generation
-from sqlchat.config import Settings
-from sqlchat.evaluation.cli import add_eval_arguments, format_report, run_eval_command
+from sqlchat.config import ExecutionConfig, Settings
+from sqlchat.evaluation.cli import add_eval_arguments, eval_backend, format_report, run_eval_command
+from sqlchat.evaluation.replay import ReplayBackend
 from sqlchat.evaluation.metrics import exact_match, has_order_by, normalize_sql, percentile, results_match
 from sqlchat.evaluation.runner import EvalReport, evaluate_know_sql, evaluate_spider, spread
 from sqlchat.evaluation.synthesize import create_schema, run_query, synthesize
@@ -372,3 +373,75 @@ def test_human_table_handles_an_empty_report():
     text = format_report(EvalReport(dataset="d", backend="b", num_candidates=1))
     assert "questions" in text and "-" in text
 
+
+
+# -- replaying a stored run ----------------------------------------------------------------------
+
+
+def _stored_run(tmp_path: Path, rows: list[tuple[str, str, str]], answers: dict[str, list[str]], candidates: int) -> Path:
+    """Evaluate ``rows`` with fixed answers and keep the JSON, as `sqlchat eval --json > run.json` does."""
+    settings = Settings().with_model(num_candidates=candidates)
+    report = evaluate_know_sql(_know_sql_file(tmp_path, rows), FakeBackend(answers), settings, progress=False)
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(report.to_json()), encoding="utf-8")
+    return path
+
+
+def test_a_replay_scores_the_stored_candidates_without_the_model(tmp_path, capsys):
+    gold = 'SELECT name FROM players WHERE team = "x"'
+    rows = [("first wrong?", PLAYERS, gold), ("right?", PLAYERS, gold)]
+    answers = {
+        "first wrong?": ["SELECT nope FROM players", "SELECT name FROM players WHERE team = 'x'"],
+        "right?": ["SELECT name FROM players WHERE team = 'x'", "SELECT 1"],
+    }
+    run = _stored_run(tmp_path, rows, answers, candidates=2)
+    assert [r["candidates"] for r in json.loads(run.read_text())["records"]] == list(answers.values())
+    data = str(tmp_path / "rows.jsonl")
+
+    replayed = _parse(["--data", data, "--replay", str(run), "--json", "--no-progress"])
+    assert run_eval_command(replayed, eval_backend(replayed, Settings()), Settings()) == 0
+    both = json.loads(capsys.readouterr().out)
+    assert both["num_candidates"] == 2 and both["execution_accuracy"] == 1.0  # as stored
+
+    first_only = _parse(["--data", data, "--replay", str(run), "--candidates", "1", "--json", "--no-progress"])
+    no_retry = Settings().with_model(retry_candidates=0)
+    assert run_eval_command(first_only, eval_backend(first_only, no_retry), no_retry) == 0
+    assert json.loads(capsys.readouterr().out)["execution_accuracy"] == 0.5  # the first candidate alone
+
+    # the engine's retry: the first candidate failed, so the stored second one is asked for and runs
+    assert run_eval_command(first_only, eval_backend(first_only, Settings()), Settings()) == 0
+    retried = json.loads(capsys.readouterr().out)
+    assert retried["execution_accuracy"] == 1.0 and retried["records"][0]["candidates"] == answers["first wrong?"]
+
+
+def test_a_replay_of_another_file_fails_per_question_not_the_run(tmp_path):
+    run = _stored_run(tmp_path, [("q?", PLAYERS, "SELECT name FROM players")], {"q?": ["SELECT name FROM players"]}, 1)
+    other = _know_sql_file(tmp_path, [("another question?", PLAYERS, "SELECT name FROM players")])
+    report = evaluate_know_sql(other, ReplayBackend(run), Settings(), progress=False)
+    assert report.records[0].ex is False and "not in the stored run" in report.records[0].error
+
+
+def test_a_file_that_is_not_a_run_is_refused_with_a_sentence(tmp_path, capsys):
+    from sqlchat.cli import main
+
+    bad = tmp_path / "notes.json"
+    bad.write_text("{\"hello\": 1}", encoding="utf-8")
+    assert main(["eval", "--data", str(bad), "--replay", str(bad)]) == 2
+    assert "is not the JSON of a `sqlchat eval --json` run" in capsys.readouterr().err
+
+
+def test_an_informative_candidate_is_chosen_over_an_empty_one(tmp_path):
+    gold = 'SELECT name FROM players WHERE team = "x"'
+    empty_first = ["SELECT name FROM players WHERE team = 'no such team'", "SELECT name FROM players WHERE team = 'x'"]
+    assert _score_one(tmp_path, PLAYERS, gold, empty_first, candidates=2)["ex"] is True
+    first_that_runs = Settings(execution=ExecutionConfig(prefer_informative=False)).with_model(num_candidates=2)
+    path = _know_sql_file(tmp_path, [("the question?", PLAYERS, gold)])
+    report = evaluate_know_sql(path, FakeBackend({"the question?": empty_first}), first_that_runs, progress=False)
+    assert report.records[0].ex is False
+
+
+def test_a_value_written_in_other_letter_case_is_linked_to_the_stored_one(tmp_path):
+    gold = 'SELECT points FROM players WHERE name = "lybrant robinson"'
+    record = _score_one(tmp_path, PLAYERS, gold, "SELECT points FROM players WHERE name = 'Lybrant Robinson'")
+    assert record["ex"] is True and "'lybrant robinson'" in record["predicted"]  # the SQL the engine ran
+    assert record["candidates"] == ["SELECT points FROM players WHERE name = 'Lybrant Robinson'"]  # the model's

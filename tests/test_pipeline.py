@@ -134,3 +134,58 @@ def test_the_embedded_model_answers_simple_questions_on_chinook(question, expect
     answer = ask(question, chinook, local_backend, Settings.from_env({}))
     assert answer.ok, (answer.error, answer.candidates)
     assert answer.rows == expected, answer.sql
+
+
+class CallCountingBackend(ScriptedBackend):
+    """A scripted backend that remembers how many candidates each call asked for."""
+
+    def __init__(self, candidates: list[str], fail_after: int | None = None):
+        super().__init__(candidates)
+        self.asked: list[int] = []
+        self.fail_after = fail_after
+
+    def generate(self, prompt: str, n: int = 1) -> list[Generation]:
+        self.asked.append(n)
+        if self.fail_after is not None and len(self.asked) > self.fail_after:
+            raise GenerationFailed("The model server went away.", "connection reset")
+        return super().generate(prompt, n)
+
+
+EMPTY = "SELECT Name FROM Genre WHERE Name = 'Polka'"
+FULL = "SELECT Name FROM Genre WHERE GenreId = 1"
+
+
+def test_an_empty_first_answer_asks_the_model_for_more_candidates(chinook):
+    backend = CallCountingBackend([EMPTY, FULL])
+    answer = ask("Which genre is number one?", chinook, backend, settings())
+    assert backend.asked == [1, 3]
+    assert answer.retried and answer.rows == [["Rock"]] and answer.candidates == [EMPTY, FULL]
+
+
+def test_an_informative_first_answer_never_pays_for_a_retry(chinook):
+    backend = CallCountingBackend([FULL, EMPTY])
+    answer = ask("Which genre is number one?", chinook, backend, settings())
+    assert backend.asked == [1] and not answer.retried and answer.rows == [["Rock"]]
+
+
+def test_a_failed_retry_keeps_the_first_answer(chinook):
+    backend = CallCountingBackend([EMPTY, FULL], fail_after=1)
+    answer = ask("Which genre is polka?", chinook, backend, settings())
+    assert backend.asked == [1, 3] and answer.ok and answer.rows == [] and answer.chosen == EMPTY
+
+
+def test_retry_can_be_turned_off(chinook):
+    backend = CallCountingBackend([EMPTY, FULL])
+    no_retry = Settings(model=ModelConfig(num_candidates=1, retry_candidates=0))
+    answer = ask("Which genre is number one?", chinook, backend, no_retry)
+    assert backend.asked == [1] and answer.rows == [] and not answer.retried
+
+
+def test_a_schema_only_database_is_not_retried():
+    db = connect_schema_script("CREATE TABLE t (a INTEGER);")
+    try:
+        backend = CallCountingBackend(["SELECT a FROM t", "SELECT COUNT(*) FROM t"])
+        answer = ask("Which a?", db, backend, settings())
+        assert backend.asked == [1] and answer.ok and answer.frame is None
+    finally:
+        db.close()

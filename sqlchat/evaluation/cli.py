@@ -2,7 +2,8 @@
 
 ``--data FILE.jsonl`` scores know_sql rows on synthesized databases; ``--spider DIR`` scores
 Spider dev on its real databases. By default a short table is printed; ``--json`` prints one
-JSON object (summary plus per-question records).
+JSON object (summary plus per-question records, each with its candidates). ``--replay RUN.json``
+scores a stored run's candidates again instead of asking the model (:mod:`sqlchat.evaluation.replay`).
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import json
 import sys
 from pathlib import Path
 
-from sqlchat.backends import Backend
+from sqlchat.backends import Backend, load_backend
 from sqlchat.config import Settings
 from sqlchat.errors import SqlchatError
+from sqlchat.evaluation.replay import ReplayBackend
 from sqlchat.evaluation.runner import EvalReport, evaluate_know_sql, evaluate_spider
 
 EXIT_OK, EXIT_UNUSABLE = 0, 2
@@ -28,15 +30,24 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, help="score N questions, evenly spread over the file")
     parser.add_argument("--json", action="store_true", help="print one JSON object with per-question records")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    parser.add_argument("--replay", type=Path, metavar="RUN.json",
+                        help="no model: score the candidates a stored `eval --json` run generated, under the current settings")
     try:
         parser.add_argument("--candidates", type=int, help="SQL candidates per question (execution-guided choice)")
     except argparse.ArgumentError:
         pass  # cli.py's model flags already define it
 
 
+def eval_backend(args: argparse.Namespace, settings: Settings) -> Backend:
+    """The model the settings name, or, with ``--replay``, a stored run's candidates in its place."""
+    replay = getattr(args, "replay", None)
+    return ReplayBackend(replay) if replay is not None else load_backend(settings.model)
+
+
 def run_eval_command(args: argparse.Namespace, backend: Backend, settings: Settings) -> int:
     """Run the evaluation ``args`` asks for and print it; 2 when the data cannot be read."""
-    settings = settings.with_model(num_candidates=getattr(args, "candidates", None))
+    # a replay scores as many candidates as were stored unless --candidates asks for fewer
+    settings = settings.with_model(num_candidates=getattr(args, "candidates", None) or getattr(backend, "stored_candidates", None))
     progress = not getattr(args, "no_progress", False)
     try:
         if args.spider is not None:

@@ -19,6 +19,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
+from sqlchat.execution import is_informative as says_something
+
 from sqlchat.safety import quoted_words_to_strings
 
 DIALECT = "sqlite"  # the training data's dialect
@@ -143,7 +145,7 @@ def is_informative(rows: Sequence[Sequence[Any]]) -> bool:
 
     An empty result, ``COUNT(*) = 0`` or ``MAX(x) IS NULL`` is what a wrong filter returns too.
     """
-    return any(normalize_value(v) not in (None, 0, "") for row in rows for v in row)
+    return says_something([normalize_value(v) for v in row] for row in rows)
 
 
 # -- summaries ---------------------------------------------------------------------------

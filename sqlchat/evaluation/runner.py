@@ -25,13 +25,14 @@ from sqlchat.backends import Backend, Generation
 from sqlchat.config import Settings
 from sqlchat.connection import Database, connect
 from sqlchat.errors import ConfigError, ExecutionFailed, SqlchatError, redact
-from sqlchat.evaluation.metrics import exact_match, has_order_by, mean_of, percentile, results_match
+from sqlchat.evaluation.metrics import exact_match, has_order_by, is_informative, mean_of, percentile, results_match
+from sqlchat.evaluation.replay import ReplayBackend
 from sqlchat.evaluation.synthesize import DEFAULT_ATTEMPTS, Synthesis, run_query, synthesize
-from sqlchat.pipeline import Answer, ask, choose_candidate
+from sqlchat.pipeline import Answer, ask, candidate_tries, choose_candidate, needs_more_candidates
 from sqlchat.prompt import build_prompt
-from sqlchat.repair import with_repairs
 from sqlchat.safety import check_sql
 from sqlchat.schema import reflect_schema
+from sqlchat.values import ValueLookup, matching_values_sql
 
 T = TypeVar("T")
 SYNTHETIC_DIALECT = "sqlite"
@@ -55,6 +56,7 @@ class QuestionRecord:
     db_id: str | None = None
     tokens: int = 0
     generation_s: float = 0.0
+    candidates: list[str] = field(default_factory=list)  # as generated, best first: lets a run be re-scored offline
 
 
 @dataclass
@@ -161,7 +163,10 @@ class MeteredBackend:
         return generations
 
     def reset(self) -> None:
+        """A new question starts: zero the counts (and tell a replay, which serves stored runs per question)."""
         self.tokens, self.seconds = 0, 0.0
+        if isinstance(self.inner, ReplayBackend):
+            self.inner.next_question()
 
 
 # -- data ------------------------------------------------------------------------------------
@@ -286,9 +291,15 @@ def score_know_sql_row(row: KnowSqlRow, backend: MeteredBackend, settings: Setti
     try:
         backend.reset()
         started = time.perf_counter()
-        candidates, error = _generate(backend, build_prompt(row.context, row.question), settings.model.num_candidates)
-        tries = with_repairs(candidates, synthesis.table_columns)
-        chosen, rows, failure = choose_candidate(tries, lambda sql: _run_synthetic(sql, synthesis, settings))
+        prompt = build_prompt(row.context, row.question)
+        candidates, error = _generate(backend, prompt, settings.model.num_candidates)
+        chosen, rows, failure = _choose_synthetic(candidates, synthesis, settings)
+        if needs_more_candidates(chosen is not None, chosen is not None and is_informative(rows), settings):
+            more, _ = _generate(backend, prompt, settings.model.retry_candidates)  # as ask() does
+            extra = [sql for sql in dict.fromkeys(more) if sql not in candidates]
+            if extra:
+                candidates = candidates + extra
+                chosen, rows, failure = _choose_synthetic(candidates, synthesis, settings)
         latency = time.perf_counter() - started
         predicted = chosen if chosen is not None else next(iter(candidates), None)
         return QuestionRecord(
@@ -297,10 +308,17 @@ def score_know_sql_row(row: KnowSqlRow, backend: MeteredBackend, settings: Setti
             ex=_execution_match(synthesis, row.answer, rows if chosen is not None else None),
             valid=chosen is not None or is_valid_sql(predicted, SYNTHETIC_DIALECT, synthesis.columns),
             latency_s=latency, error=error or (_message(failure) if chosen is None and failure else None),
-            tokens=backend.tokens, generation_s=backend.seconds,
+            tokens=backend.tokens, generation_s=backend.seconds, candidates=candidates,
         )
     finally:
         synthesis.close()
+
+
+def _choose_synthetic(candidates: list[str], synthesis: Synthesis, settings: Settings) -> tuple[str | None, list[tuple] | None, Exception | None]:
+    """The engine's execution-guided choice, on the row's synthesized database."""
+    tries = candidate_tries(candidates, synthesis.tables, SYNTHETIC_DIALECT, settings, _synthetic_values(synthesis, settings))
+    informative = is_informative if settings.execution.prefer_informative else None
+    return choose_candidate(tries, lambda sql: _run_synthetic(sql, synthesis, settings), informative)
 
 
 def _generate(backend: Backend, prompt: str, n: int) -> tuple[list[str], str | None]:
@@ -318,6 +336,18 @@ def _run_synthetic(sql: str, synthesis: Synthesis, settings: Settings) -> list[t
         return run_query(synthesis.connection, checked.sql, settings.execution.statement_timeout_s, settings.execution.max_rows)
     except sqlite3.Error as exc:
         raise ExecutionFailed("The query failed on the synthesized database.", detail=str(exc)) from exc
+
+
+def _synthetic_values(synthesis: Synthesis, settings: Settings) -> ValueLookup:
+    """Value linking's lookup on the row's own database, as :func:`sqlchat.values.stored_values` on a user's."""
+    def lookup(table: str, column: str, text: str) -> list[str]:
+        sql = matching_values_sql(table, column, text, SYNTHETIC_DIALECT)
+        try:
+            rows = run_query(synthesis.connection, sql, settings.execution.statement_timeout_s)
+        except sqlite3.Error:
+            return []
+        return [row[0] for row in rows if isinstance(row[0], str)]
+    return lookup
 
 
 def _execution_match(synthesis: Synthesis, gold: str, predicted_rows: list[tuple] | None) -> bool | None:
@@ -424,6 +454,7 @@ def score_spider_row(row: SpiderRow, databases: SpiderDatabases, backend: Metere
         ex=None if gold_rows is None else answer.ok and results_match(gold_rows, frame_rows(answer.frame), has_order_by(row.query)),
         valid=answer.ok or is_valid_sql(predicted, db.dialect, columns),
         latency_s=latency, error=answer.error, db_id=row.db_id, tokens=backend.tokens, generation_s=backend.seconds,
+        candidates=answer.candidates,
     )
 
 

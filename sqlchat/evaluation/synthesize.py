@@ -27,6 +27,7 @@ from typing import Any
 from sqlglot import exp
 
 from sqlchat.evaluation.metrics import is_informative, parse_sql
+from sqlchat.schema import Column, Table
 
 DEFAULT_ATTEMPTS = 8
 MATCHING_ROWS = 3  # rows per table satisfying all its conditions (MAX vs MIN needs several)
@@ -84,9 +85,10 @@ class Synthesis:
         return self.gold_rows is not None
 
     @property
-    def table_columns(self) -> dict[str, list[str]]:
-        """``{table: [column, ...]}`` of the built database, for schema-aware repair."""
-        return {t.name: [name for name, _ in t.columns] for t in read_tables(self.connection).values()}
+    def tables(self) -> list[Table]:
+        """The built database's tables as the engine describes them (no keys: the contexts declare none)."""
+        return [Table(t.name, [Column(name, declared) for name, declared in t.columns])
+                for t in read_tables(self.connection).values()]
 
     def close(self) -> None:
         self.connection.close()

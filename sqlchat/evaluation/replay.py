@@ -1,0 +1,64 @@
+"""Score a stored run's generations again, without the model.
+
+Generation is nearly all of an evaluation's time (25 minutes for Spider dev on two CPU cores);
+choosing among candidates, repairing and running them takes seconds. ``sqlchat eval --json``
+keeps every question's candidates, and :class:`ReplayBackend` hands them back in place of the
+model, so the same generations can be scored under other engine settings (execution-guided
+choice, value linking) or with fewer candidates: a side-by-side comparison in which only the
+setting differs. Latency and tokens/s of a replay measure the engine, not the model.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict, deque
+from pathlib import Path
+
+from sqlchat.backends import Generation
+from sqlchat.errors import ConfigError, GenerationFailed
+from sqlchat.prompt import build_prompt
+
+
+class ReplayBackend:
+    """A :class:`~sqlchat.backends.Backend` that answers each question with a stored run's candidates.
+
+    A question's first call gets the first ``n`` stored candidates (the best first); a second call
+    for the same question (the engine's retry) gets the next ones, or none. :meth:`next_question`
+    marks where one question ends, so a question asked twice in the file is served its two stored
+    records in order.
+    """
+
+    def __init__(self, path: str | Path):
+        path = Path(path)
+        try:
+            report = json.loads(path.read_text(encoding="utf-8"))
+            records = report["records"]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ConfigError(f"{path} is not the JSON of a `sqlchat eval --json` run.", detail=str(error)) from error
+        if records and "candidates" not in records[0]:
+            raise ConfigError(f"{path} was written before runs kept their candidates; run the evaluation again.")
+        self.name = f"replay of {path.name} ({report.get('backend', '?')}, {report.get('num_candidates', '?')} candidate(s))"
+        self.stored_candidates = int(report.get("num_candidates") or 1)
+        self._records: dict[str, deque[list[str]]] = defaultdict(deque)
+        for record in records:
+            self._records[_prompt_ending(record["question"])].append(list(record.get("candidates") or []))
+        self._current: tuple[str, list[str]] | None = None  # (prompt ending, candidates not served yet)
+
+    def next_question(self) -> None:
+        """The next call starts another question (its own stored record)."""
+        self._current = None
+
+    def generate(self, prompt: str, n: int = 1) -> list[Generation]:
+        if self._current is None or not prompt.endswith(self._current[0]):
+            ending = next((e for e, stored in self._records.items() if stored and prompt.endswith(e)), None)
+            if ending is None:
+                raise GenerationFailed("This question is not in the stored run.", detail=prompt[-200:])
+            self._current = (ending, self._records[ending].popleft())
+        ending, remaining = self._current
+        served, self._current = remaining[:n], (ending, remaining[n:])
+        return [Generation(text=sql, sql=sql, tokens=0, seconds=0.0) for sql in served]
+
+
+def _prompt_ending(question: str) -> str:
+    """How a prompt for ``question`` ends, whatever context and examples precede it."""
+    return "\n" + build_prompt("", question).split("\n", 2)[-1]

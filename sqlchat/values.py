@@ -1,0 +1,147 @@
+"""Value linking: point a string the query compares with at the value the column really holds.
+
+People type ``rock``, ``usa`` or ``lybrant Robinson``; the data says ``Rock``, ``USA`` and
+``lybrant robinson``. The model copies the question's spelling, and ``Genre.Name = 'rock'``
+runs, finds nothing, and the user reads "0 rows" as the answer. When a string compared with
+``=``, ``!=`` or ``IN`` is not a value of its column, but exactly one value of that column equals
+it ignoring letter case, the string is replaced by that value. Spaces count: ``'AHD'`` is not
+linked to a stored ``' AHD'``, which may be a different code.
+
+The database is asked through a :data:`ValueLookup`, so the module works on any engine (the
+pipeline passes one that runs through the read-only executor; the evaluator one on its own
+SQLite file). Nothing is guessed: no match, or several, leaves the string as written, and SQL
+that cannot be read is returned unchanged. The pipeline tries a linked query only after the
+one as written came back empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+
+from .config import ExecutionConfig
+from .errors import SqlchatError
+from .execution import execute
+from .joins import column_owner, select_sources
+from .safety import check_sql, quoted_words_to_strings
+from .schema import Table
+
+if TYPE_CHECKING:
+    from .connection import Database
+
+ValueLookup = Callable[[str, str, str], Sequence[str]]
+"""``(table, column, text)`` -> the column's distinct values equal to ``text`` ignoring letter case
+(a few at most; the exact ``text`` among them when the column holds it)."""
+
+MAX_MATCHES = 3  # enough to tell one match from several
+
+
+def link_values(sql: str, tables: Sequence[Table], lookup: ValueLookup, dialect: str = "sqlite") -> str:
+    """``sql`` with each compared string that its column lacks replaced by the one value that matches it.
+
+    Returns ``sql`` unchanged when every string is a value of its column, when a string's column
+    cannot be told, or when nothing (or more than one value) matches.
+    """
+    if not sql or not sql.strip() or not tables:
+        return sql
+    try:
+        tree = sqlglot.parse_one(sql, read=dialect)
+        by_name = {table.name.lower(): table for table in tables}
+        quoted_words_to_strings(tree, [column.name for table in tables for column in table.columns])
+        changed = False
+        for select in list(tree.find_all(exp.Select)):
+            sources = select_sources(select, by_name)
+            if sources:
+                changed |= _link_select(select, sources, lookup)
+        return tree.sql(dialect=dialect) if changed else sql
+    except (SqlglotError, ValueError, TypeError, AttributeError, RecursionError):
+        return sql  # a second chance, never a new way to fail
+
+
+def _link_select(select: exp.Select, sources: dict[str, Table], lookup: ValueLookup) -> bool:
+    changed = False
+    for column, literal in _compared_strings(select):
+        owner = column_owner(column, sources)
+        if owner is None:
+            continue
+        alias, name = owner
+        table = sources[alias]
+        stored = _the_one_match(lookup(table.name, table.column(name).name, literal.name), literal.name)
+        if stored is not None:
+            literal.replace(exp.Literal.string(stored))
+            changed = True
+    return changed
+
+
+def _compared_strings(select: exp.Select) -> Iterable[tuple[exp.Column, exp.Literal]]:
+    """(column, string) pairs of this SELECT's own ``column = 'x'``, ``column != 'x'`` and ``column IN ('x', ...)``."""
+    for node in list(select.find_all(exp.EQ, exp.NEQ, exp.In)):
+        if node.find_ancestor(exp.Select) is not select:
+            continue  # a subquery's comparison belongs to the subquery's own sources
+        if isinstance(node, exp.In):
+            column, values = node.this, node.expressions
+        else:
+            column, values = node.this, [node.expression]
+            if isinstance(column, exp.Literal) and isinstance(node.expression, exp.Column):
+                column, values = node.expression, [column]  # 'x' = column
+        if not isinstance(column, exp.Column):
+            continue
+        for value in values:
+            if isinstance(value, exp.Literal) and value.is_string:
+                yield column, value
+
+
+def _the_one_match(matches: Sequence[str], text: str) -> str | None:
+    """The stored value to use instead of ``text``; None when ``text`` is stored or the match is not unique."""
+    values = {str(value) for value in matches if value is not None}
+    if text in values or len(values) != 1:
+        return None
+    return values.pop()
+
+
+def with_linked_values(tries: Iterable[str], link: Callable[[str], str]) -> Iterator[str]:
+    """Each SQL to try, followed by its value-linked form where that differs.
+
+    Lazy: the link (a few small queries) is computed only when the choice gets that far,
+    that is when the SQL as written failed or came back empty.
+    """
+    seen: set[str] = set()
+    for sql in tries:
+        if sql in seen:
+            continue
+        seen.add(sql)
+        yield sql
+        linked = link(sql)
+        if linked not in seen:
+            seen.add(linked)
+            yield linked
+
+
+def matching_values_sql(table: str, column: str, text: str, dialect: str) -> str:
+    """``SELECT DISTINCT column FROM table WHERE LOWER(column) = LOWER('text') LIMIT n``.
+
+    Built as a sqlglot tree, so the text is a quoted literal whatever it holds.
+    """
+    target = exp.column(column, quoted=True)
+    query = (
+        exp.select(target).distinct().from_(exp.table_(table, quoted=True))
+        .where(exp.EQ(this=exp.Lower(this=target.copy()), expression=exp.Lower(this=exp.Literal.string(text))))
+        .limit(MAX_MATCHES)
+    )
+    return query.sql(dialect=dialect)
+
+
+def stored_values(db: "Database", config: ExecutionConfig) -> ValueLookup:
+    """A lookup that asks ``db`` itself, through the safety check and the read-only executor."""
+    def lookup(table: str, column: str, text: str) -> list[str]:
+        try:
+            checked = check_sql(matching_values_sql(table, column, text, db.dialect), db.dialect, row_limit=None)
+            frame = execute(db, checked, config).frame
+        except SqlchatError:
+            return []  # a column LOWER() cannot read (a number on PostgreSQL): nothing to link
+        return [value for value in frame.iloc[:, 0].tolist() if isinstance(value, str)]
+    return lookup
