@@ -242,3 +242,91 @@ def _spelling(select: exp.Select, alias: str, table: Table) -> str:
         if (node.alias or node.name).lower() == alias:
             return node.alias or node.name
     return table.name
+
+
+def join_missing_tables(sql: str, tables: Sequence[Table], dialect: str = "sqlite") -> str:
+    """``sql`` with a table joined in for each column that none of its tables has.
+
+    ``SELECT COUNT(*) FROM Paragraphs WHERE Document_Name = 'x'`` names a column of Documents,
+    which Paragraphs references: the query gets ``JOIN Documents ON ...`` along that declared key
+    and the column is read from it. Only when exactly one table outside the query has the column
+    and exactly one foreign key links it to exactly one table of the query; the SELECT's other
+    columns are qualified first, so the added table cannot make them ambiguous. Unchanged otherwise.
+    """
+    links = schema_links(tables)
+    if not links or not sql or not sql.strip():
+        return sql
+    try:
+        tree = sqlglot.parse_one(sql, read=dialect)
+        by_name = {table.name.lower(): table for table in tables}
+        changed = False
+        for select in list(tree.find_all(exp.Select)):
+            changed |= _join_missing(select, by_name, links)
+        return tree.sql(dialect=dialect) if changed else sql
+    except (SqlglotError, ValueError, TypeError, AttributeError, RecursionError):
+        return sql  # a second chance, never a new way to fail
+
+
+def _join_missing(select: exp.Select, by_name: dict[str, Table], links: list[Link]) -> bool:
+    sources = select_sources(select, by_name)
+    if not sources or select.args.get("from_") is None:
+        return False
+    aliases = {a.alias.lower() for a in select.expressions if isinstance(a, exp.Alias)}
+    columns = [c for c in select.find_all(exp.Column) if c.find_ancestor(exp.Select) is select]
+    missing = [c for c in columns if c.name.lower() not in aliases and _nowhere(c, sources)]
+    if not missing:
+        return False
+    plans = []  # (column, plan): sqlglot nodes compare by content, so no dict keyed by node
+    for column in missing:
+        plan = _the_one_join(column.name, sources, by_name, links)
+        if plan is None:
+            return False  # one column that cannot be placed: leave the query to the other repairs
+        plans.append((column, plan))
+    placed = {id(column) for column, _ in plans}
+    for column in columns:  # qualify the rest before new tables can make them ambiguous
+        owner = column_owner(column, sources) if id(column) not in placed and not column.table else None
+        if owner is not None:
+            column.set("table", exp.to_identifier(_spelling(select, owner[0], sources[owner[0]])))
+    added: dict[str, str] = {}
+    for column, (table, link, source_alias) in plans:
+        alias = added.get(table.name.lower())
+        if alias is None:
+            alias = _add_join(select, table, link, source_alias, sources)
+            added[table.name.lower()] = alias
+        real = table.column(column.name).name
+        column.set("this", exp.to_identifier(real, quoted=_needs_quotes(real, table)))
+        column.set("table", exp.to_identifier(alias, quoted=_needs_quotes(alias, table)))
+    return True
+
+
+def _nowhere(column: exp.Column, sources: dict[str, Table]) -> bool:
+    """No table of the query has ``column`` (a qualifier naming another source counts as a mistake)."""
+    qualifier = column.table.lower()
+    if qualifier and qualifier not in sources:
+        return False  # a subquery or an outer query's alias: not ours to judge
+    return all(table.column(column.name) is None for table in sources.values())
+
+
+def _the_one_join(name: str, sources: dict[str, Table], by_name: dict[str, Table],
+                  links: list[Link]) -> tuple[Table, Link, str] | None:
+    """(table, link, query alias) when exactly one outside table has ``name`` and one link reaches it."""
+    used = {table.name.lower() for table in sources.values()}
+    owners = [table for key, table in by_name.items() if key not in used and table.column(name) is not None]
+    if len(owners) != 1:
+        return None
+    owner = owners[0]
+    reach = [(link, alias) for alias, table in sources.items() for link in links if link.between(owner.name, table.name)]
+    return (owner, *reach[0]) if len(reach) == 1 else None
+
+
+def _add_join(select: exp.Select, table: Table, link: Link, source_alias: str, sources: dict[str, Table]) -> str:
+    alias = table.name if table.name.lower() not in sources else f"{table.name}_joined"
+    all_sources = {**sources, alias.lower(): table}
+    select.append("joins", exp.Join(
+        this=exp.Table(this=exp.to_identifier(table.name, quoted=_needs_quotes(table.name, table)),
+                       alias=None if alias == table.name else exp.TableAlias(this=exp.to_identifier(alias))),
+        on=_equals(select, alias.lower(), link.column_of(table.name), source_alias,
+                   link.column_of(sources[source_alias].name), all_sources),
+    ))
+    sources[alias.lower()] = table
+    return alias

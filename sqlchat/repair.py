@@ -20,7 +20,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from .joins import correct_joins
+from .joins import correct_joins, join_missing_tables
 from .schema import Schema, Table
 
 # Table name -> its column names, the only schema facts repair needs.
@@ -218,8 +218,9 @@ def closest_column(name: str, table: tuple[str, list[str]]) -> str | None:
 def with_repairs(candidates: Sequence[str], names: SchemaNames, dialect: str = "sqlite",
                  tables: Sequence[Table] = ()) -> list[str]:
     """The SQL to try, in order, for each candidate: its joins corrected along the declared
-    foreign keys (:mod:`sqlchat.joins`; ``tables`` carries them), the model's own SQL, then each
-    with invented names repaired. Execution-guided choice runs the first that works.
+    foreign keys (:mod:`sqlchat.joins`; ``tables`` carries them), the model's own SQL, the
+    corrected one with a table joined in for a column only that table has, then each with
+    invented names repaired. Execution-guided choice runs the first that works.
 
     A join on unrelated keys runs and returns wrong rows, so its correction goes first; a wrong
     name fails, so the name repair is only a fallback.
@@ -230,7 +231,8 @@ def with_repairs(candidates: Sequence[str], names: SchemaNames, dialect: str = "
             versions = [sql]
         else:
             joined = correct_joins(sql, tables, dialect) if tables else sql
-            versions = [joined, sql, repair_sql(joined, names, dialect), repair_sql(sql, names, dialect)]
+            extended = join_missing_tables(joined, tables, dialect) if tables else joined
+            versions = [joined, sql, extended, repair_sql(joined, names, dialect), repair_sql(sql, names, dialect)]
         for version in versions:
             if version not in expanded:
                 expanded.append(version)

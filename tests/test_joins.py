@@ -10,7 +10,7 @@ import pytest
 from helpers.business_db import CUSTOMERS, ORDERS, build_business_db
 from sqlchat.config import DEMO_DIR
 from sqlchat.connection import connect
-from sqlchat.joins import correct_joins, schema_links
+from sqlchat.joins import correct_joins, join_missing_tables, schema_links
 from sqlchat.repair import schema_names, with_repairs
 from sqlchat.schema import Column, ForeignKey, Table, reflect_schema
 from test_pipeline import ask_scripted
@@ -142,6 +142,50 @@ def test_correction_never_turns_a_refused_statement_into_an_accepted_one(chinook
     from sqlchat.safety import check_sql
 
     for sql in [s for _, s in HOSTILE] + CHECK_ONLY_HOSTILE:
-        corrected = correct_joins(sql, chinook_tables)
-        with pytest.raises(UnsafeSQL):
-            check_sql(corrected, "sqlite")
+        for corrected in (correct_joins(sql, chinook_tables), join_missing_tables(sql, chinook_tables)):
+            with pytest.raises(UnsafeSQL):
+                check_sql(corrected, "sqlite")
+
+
+@pytest.mark.parametrize(
+    ("written", "meant"),
+    [
+        # Composer is a column of Track only, and Track references Album by one key.
+        ("SELECT COUNT(*) FROM Album WHERE Composer = 'AC/DC'",
+         "SELECT COUNT(*) FROM Album JOIN Track ON Track.AlbumId = Album.AlbumId WHERE Track.Composer = 'AC/DC'"),
+        # Qualified with the wrong table's alias; the query's own columns stay readable once qualified.
+        ("SELECT T1.Total, T1.SupportRepId FROM Invoice AS T1 WHERE Total > 20",
+         "SELECT T1.Total, C.SupportRepId FROM Invoice AS T1 JOIN Customer AS C ON C.CustomerId = T1.CustomerId WHERE T1.Total > 20"),
+        # The same missing column twice: one join.
+        ("SELECT Composer, COUNT(*) FROM Album GROUP BY Composer",
+         "SELECT Track.Composer, COUNT(*) FROM Album JOIN Track ON Track.AlbumId = Album.AlbumId GROUP BY Track.Composer"),
+    ],
+    ids=["unqualified", "qualified", "twice"],
+)
+def test_a_column_only_a_linked_table_has_brings_that_table_in(chinook_tables, chinook_path, written, meant):
+    extended = join_missing_tables(written, chinook_tables)
+    assert extended != written and extended.count("JOIN") == 1
+    assert bag(chinook_path, extended) == bag(chinook_path, meant)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT COUNT(*) FROM Invoice WHERE Email LIKE '%@gmail.com'",  # Customer and Employee both have Email
+        "SELECT Name FROM Artist WHERE Milliseconds > 100",  # Track has it, but no single key reaches Artist
+        "SELECT Total, Nonsense FROM Invoice",  # no table has it
+        "SELECT Name, COUNT(*) AS n FROM Genre GROUP BY Name ORDER BY n DESC",  # an alias, not a column
+        "SELECT Name FROM Track WHERE AlbumId IN (SELECT AlbumId FROM Album WHERE Title = 'x')",  # nothing missing
+    ],
+    ids=["two-owners", "no-single-link", "unknown", "alias", "complete"],
+)
+def test_a_missing_column_is_joined_only_when_certain(chinook_tables, sql):
+    assert join_missing_tables(sql, chinook_tables) == sql
+
+
+def test_the_engine_answers_with_the_joined_table(chinook_path):
+    written = "SELECT COUNT(*) FROM Album WHERE Composer = 'AC/DC'"
+    answer = ask_scripted(chinook_path, "How many AC/DC tracks are on albums?", written)
+    assert answer.ok and answer.repaired
+    meant = "SELECT COUNT(*) FROM Track WHERE Composer = 'AC/DC'"
+    assert answer.rows == [[count] for (count,) in bag(chinook_path, meant)]
