@@ -249,9 +249,10 @@ def join_missing_tables(sql: str, tables: Sequence[Table], dialect: str = "sqlit
 
     ``SELECT COUNT(*) FROM Paragraphs WHERE Document_Name = 'x'`` names a column of Documents,
     which Paragraphs references: the query gets ``JOIN Documents ON ...`` along that declared key
-    and the column is read from it. Only when exactly one table outside the query has the column
-    and exactly one foreign key links it to exactly one table of the query; the SELECT's other
-    columns are qualified first, so the added table cannot make them ambiguous. Unchanged otherwise.
+    and the column is read from it. Only when exactly one foreign key links a table of the query to
+    a table outside it that has the column (other tables with that column, further away, do not
+    count); the SELECT's other columns are qualified first, so the added table cannot make them
+    ambiguous. Unchanged otherwise.
     """
     links = schema_links(tables)
     if not links or not sql or not sql.strip():
@@ -309,14 +310,13 @@ def _nowhere(column: exp.Column, sources: dict[str, Table]) -> bool:
 
 def _the_one_join(name: str, sources: dict[str, Table], by_name: dict[str, Table],
                   links: list[Link]) -> tuple[Table, Link, str] | None:
-    """(table, link, query alias) when exactly one outside table has ``name`` and one link reaches it."""
+    """(table, link, query alias) when exactly one foreign key reaches, from the query's tables, a
+    table outside it that has ``name``; None when none or several do."""
     used = {table.name.lower() for table in sources.values()}
     owners = [table for key, table in by_name.items() if key not in used and table.column(name) is not None]
-    if len(owners) != 1:
-        return None
-    owner = owners[0]
-    reach = [(link, alias) for alias, table in sources.items() for link in links if link.between(owner.name, table.name)]
-    return (owner, *reach[0]) if len(reach) == 1 else None
+    reach = [(owner, link, alias) for owner in owners for alias, table in sources.items()
+             for link in links if link.between(owner.name, table.name)]
+    return reach[0] if len(reach) == 1 else None
 
 
 def _add_join(select: exp.Select, table: Table, link: Link, source_alias: str, sources: dict[str, Table]) -> str:

@@ -156,11 +156,14 @@ def test_correction_never_turns_a_refused_statement_into_an_accepted_one(chinook
         # Qualified with the wrong table's alias; the query's own columns stay readable once qualified.
         ("SELECT T1.Total, T1.SupportRepId FROM Invoice AS T1 WHERE Total > 20",
          "SELECT T1.Total, C.SupportRepId FROM Invoice AS T1 JOIN Customer AS C ON C.CustomerId = T1.CustomerId WHERE T1.Total > 20"),
+        # Employee has Email too, but no key links it to Invoice: the customer's is meant.
+        ("SELECT COUNT(*) FROM Invoice WHERE Email LIKE '%@gmail.com'",
+         "SELECT COUNT(*) FROM Invoice JOIN Customer ON Customer.CustomerId = Invoice.CustomerId WHERE Customer.Email LIKE '%@gmail.com'"),
         # The same missing column twice: one join.
         ("SELECT Composer, COUNT(*) FROM Album GROUP BY Composer",
          "SELECT Track.Composer, COUNT(*) FROM Album JOIN Track ON Track.AlbumId = Album.AlbumId GROUP BY Track.Composer"),
     ],
-    ids=["unqualified", "qualified", "twice"],
+    ids=["unqualified", "qualified", "nearest-owner", "twice"],
 )
 def test_a_column_only_a_linked_table_has_brings_that_table_in(chinook_tables, chinook_path, written, meant):
     extended = join_missing_tables(written, chinook_tables)
@@ -171,16 +174,27 @@ def test_a_column_only_a_linked_table_has_brings_that_table_in(chinook_tables, c
 @pytest.mark.parametrize(
     "sql",
     [
-        "SELECT COUNT(*) FROM Invoice WHERE Email LIKE '%@gmail.com'",  # Customer and Employee both have Email
         "SELECT Name FROM Artist WHERE Milliseconds > 100",  # Track has it, but no single key reaches Artist
         "SELECT Total, Nonsense FROM Invoice",  # no table has it
         "SELECT Name, COUNT(*) AS n FROM Genre GROUP BY Name ORDER BY n DESC",  # an alias, not a column
         "SELECT Name FROM Track WHERE AlbumId IN (SELECT AlbumId FROM Album WHERE Title = 'x')",  # nothing missing
     ],
-    ids=["two-owners", "no-single-link", "unknown", "alias", "complete"],
+    ids=["no-single-link", "unknown", "alias", "complete"],
 )
 def test_a_missing_column_is_joined_only_when_certain(chinook_tables, sql):
     assert join_missing_tables(sql, chinook_tables) == sql
+
+
+def test_two_linked_tables_with_the_column_are_not_guessed_between():
+    tables = [
+        Table("a", [Column("id", "INTEGER", primary_key=True)]),
+        Table("b", [Column("id", "INTEGER", primary_key=True), Column("a_id", "INTEGER"), Column("label", "TEXT")],
+              [ForeignKey(["a_id"], "a", ["id"])]),
+        Table("c", [Column("id", "INTEGER", primary_key=True), Column("a_id", "INTEGER"), Column("label", "TEXT")],
+              [ForeignKey(["a_id"], "a", ["id"])]),
+    ]
+    assert join_missing_tables("SELECT label FROM a", tables) == "SELECT label FROM a"
+    assert "JOIN b ON" in join_missing_tables("SELECT label FROM a", tables[:2])
 
 
 def test_the_engine_answers_with_the_joined_table(chinook_path):
