@@ -11,7 +11,7 @@ The database is asked through a :data:`ValueLookup`, so the module works on any 
 pipeline passes one that runs through the read-only executor; the evaluator one on its own
 SQLite file). Nothing is guessed: no match, or several, leaves the string as written, and SQL
 that cannot be read is returned unchanged. The pipeline tries a linked query only after the
-one as written came back empty.
+one as written failed or came back with nothing informative (no rows, or only 0/NULL).
 """
 
 from __future__ import annotations
