@@ -17,7 +17,7 @@ query first and the model's own after it.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import sqlglot
@@ -63,6 +63,15 @@ def correct_joins(sql: str, tables: Sequence[Table], dialect: str = "sqlite") ->
     Returns ``sql`` unchanged when every join already follows a link, when the schema declares
     none, or when the right link is not certain.
     """
+    return _rewrite_selects(sql, tables, dialect, _correct_select)
+
+
+SelectRewrite = Callable[[exp.Select, dict[str, Table], list[Link]], bool]
+
+
+def _rewrite_selects(sql: str, tables: Sequence[Table], dialect: str, rewrite: SelectRewrite) -> str:
+    """Apply ``rewrite`` to every SELECT of ``sql``; ``sql`` itself when the schema declares no
+    links, nothing changed, or the SQL cannot be read."""
     links = schema_links(tables)
     if not links or not sql or not sql.strip():
         return sql
@@ -71,7 +80,7 @@ def correct_joins(sql: str, tables: Sequence[Table], dialect: str = "sqlite") ->
         by_name = {table.name.lower(): table for table in tables}
         changed = False
         for select in list(tree.find_all(exp.Select)):
-            changed |= _correct_select(select, by_name, links)
+            changed |= rewrite(select, by_name, links)
         return tree.sql(dialect=dialect) if changed else sql
     except (SqlglotError, ValueError, TypeError, AttributeError, RecursionError):
         return sql  # a second chance, never a new way to fail
@@ -254,18 +263,7 @@ def join_missing_tables(sql: str, tables: Sequence[Table], dialect: str = "sqlit
     count); the SELECT's other columns are qualified first, so the added table cannot make them
     ambiguous. Unchanged otherwise.
     """
-    links = schema_links(tables)
-    if not links or not sql or not sql.strip():
-        return sql
-    try:
-        tree = sqlglot.parse_one(sql, read=dialect)
-        by_name = {table.name.lower(): table for table in tables}
-        changed = False
-        for select in list(tree.find_all(exp.Select)):
-            changed |= _join_missing(select, by_name, links)
-        return tree.sql(dialect=dialect) if changed else sql
-    except (SqlglotError, ValueError, TypeError, AttributeError, RecursionError):
-        return sql  # a second chance, never a new way to fail
+    return _rewrite_selects(sql, tables, dialect, _join_missing)
 
 
 def _join_missing(select: exp.Select, by_name: dict[str, Table], links: list[Link]) -> bool:
