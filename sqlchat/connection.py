@@ -8,8 +8,14 @@ Building them is left to :mod:`sqlchat.tabular` (CSV, Excel) and :mod:`sqlchat.d
 (``CREATE TABLE`` scripts); this module owns the folder and the read-only reopening.
 Server connections are verified at once, so a wrong URL fails here with one clear
 sentence, never later in the middle of a question. Passwords never appear in a
-message, a repr or a log line: they are masked and registered with
-:func:`sqlchat.errors.register_secret`.
+message, a repr or a log line: they are masked, and kept on the :class:`Database`
+(``secrets``) for :func:`sqlchat.errors.secret_scope`, so only this connection's own
+messages are searched for them.
+
+The app is a shared server, so a URL may not make the server read its own files:
+only the query options in :data:`URL_OPTIONS` are accepted (``read_default_file``
+would read any file into an error message), and ``connect(..., allow_paths=False)``
+refuses SQLite files named by path before looking at the file system.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import QueuePool
 
 from sqlchat.ddl_script import build_schema_database, parse_create_tables
-from sqlchat.errors import ConnectionFailed, SqlchatError, redact, register_secret
+from sqlchat.errors import ConnectionFailed, SqlchatError, redact, secret_scope
 # CSV_CHUNK_ROWS is re-exported and read at call time, so patching it here still sets the chunk size.
 from sqlchat.tabular import CSV_CHUNK_ROWS, TABULAR_SUFFIXES, Source, load_tabular_files
 
@@ -52,6 +58,18 @@ _DEFAULT_DRIVERS = {
 }
 _SQLGLOT_DIALECTS = {"sqlite": "sqlite", "postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql"}
 _SERVER_NAMES = {"postgresql": "PostgreSQL", "mysql": "MySQL/MariaDB", "mariadb": "MySQL/MariaDB"}
+# URL query options a user may set, per backend. Anything else is refused: driver options such as
+# read_default_file, sslrootcert or options=-c... read server files or change the session.
+URL_OPTIONS: dict[str, frozenset[str]] = {
+    "postgresql": frozenset({"sslmode", "connect_timeout", "application_name", "client_encoding",
+                             "target_session_attrs"}),
+    "mysql": frozenset({"charset", "connect_timeout"}),
+    "mariadb": frozenset({"charset", "connect_timeout"}),
+    "sqlite": frozenset(),
+}
+PATHS_OFF = ("This server does not open database files by path. Upload the file instead, "
+             "or ask the operator to allow SQLite paths (allow_sqlite_paths).")
+DRIVER_TEXT_CHARS = 300  # driver text shown in details: its first line, cut to this length
 
 
 @dataclass(eq=False)
@@ -66,6 +84,8 @@ class Database:
     display_name: str
     executable: bool = True
     temp_dir: Path | None = field(default=None, repr=False)
+    # This connection's passwords: messages about it are redacted with them (errors.secret_scope).
+    secrets: frozenset[str] = field(default=frozenset(), repr=False)
     # Per-database memo for other modules (schema.py keeps its reflection here), and its lock.
     cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
     lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
@@ -101,28 +121,40 @@ def _remove_dir(path: Path | None) -> None:
 def mask_url(url: str | URL) -> str:
     """The URL with its password replaced by ``***`` (``user:***@host``), for display and logs."""
     text = url.render_as_string(hide_password=False) if isinstance(url, URL) else str(url)
+    with secret_scope(url_secrets(text)):
+        try:
+            parsed = make_url(text)
+        except Exception:  # malformed: fall back to pattern-based masking
+            return redact(text)
+        if _has_raw_at_in_password(text):  # SQLAlchemy would take the rest of the password for the host
+            return redact(text)
+        masked = parsed.render_as_string(hide_password=True)
+        if "password" in parsed.query:
+            masked = re.sub(r"(password=)[^&]*", r"\1***", masked)
+        return redact(masked)
+
+
+def url_secrets(text: str) -> frozenset[str]:
+    """The URL's passwords (decoded and as typed; up to the last ``@``, as SQLAlchemy reads them)."""
+    passwords: list[object] = []
+    match = re.match(r"[^:/]+://[^:/@\s]*:([^/\s]*)@", text)
+    passwords.append(match.group(1) if match else None)
     try:
         parsed = make_url(text)
-    except Exception:  # malformed: fall back to pattern-based masking
-        return redact(text)
-    _register_url_secrets(parsed, text)
-    masked = parsed.render_as_string(hide_password=True)
-    if "password" in parsed.query:
-        masked = re.sub(r"(password=)[^&]*", r"\1***", masked)
-    return redact(masked)
-
-
-def _register_url_secrets(url: URL, raw: str | None = None) -> None:
-    """Register the password (decoded and as typed) so no message can ever show it."""
-    passwords = [url.password, url.query.get("password")]
-    if raw:
-        match = re.match(r"[^:/]+://[^:/@\s]*:([^@/\s]*)@", raw)
-        passwords.append(match.group(1) if match else None)
+        passwords += [parsed.password, parsed.query.get("password")]
+    except Exception:  # malformed: the pattern above is all there is
+        pass
+    found: set[str] = set()
     for pw in passwords:
         if isinstance(pw, str) and pw:
-            register_secret(pw)
-            register_secret(quote(pw, safe=""))
-            register_secret(unquote(pw))
+            found |= {pw, quote(pw, safe=""), unquote(pw)}
+    return frozenset(found)
+
+
+def _has_raw_at_in_password(text: str) -> bool:
+    """Whether the URL's user part holds more than one ``@`` (a password with a raw ``@``)."""
+    authority = re.sub(r"^[^:/]+://", "", text).split("/", 1)[0].split("?", 1)[0]
+    return authority.count("@") > 1
 
 
 def _looks_like_url(target: str) -> bool:
@@ -132,12 +164,23 @@ def _looks_like_url(target: str) -> bool:
 # --------------------------------------------------------------------------- connect
 
 
-def connect(target: str | os.PathLike, *, timeout_s: float = 10.0) -> Database:
-    """Open ``target``: a SQLAlchemy URL, or a path to a SQLite, CSV, Excel or ``.sql`` file."""
+def connect(target: str | os.PathLike, *, timeout_s: float = 10.0, allow_paths: bool = True) -> Database:
+    """Open ``target``: a SQLAlchemy URL, or a path to a SQLite, CSV, Excel or ``.sql`` file.
+
+    ``allow_paths=False`` (a web user's URL on a shared server) refuses file paths and
+    ``sqlite:`` URLs with the same sentence whether or not the file exists.
+    """
     if isinstance(target, URL):
         target = target.render_as_string(hide_password=False)
     if isinstance(target, str) and _looks_like_url(target.strip()):
-        return _connect_url(target.strip(), timeout_s)
+        text = target.strip()
+        secrets = url_secrets(text)
+        with secret_scope(secrets):
+            db = _connect_url(text, timeout_s, allow_paths)
+        db.secrets = secrets
+        return db
+    if not allow_paths:
+        raise ConnectionFailed(PATHS_OFF)
     return _connect_path(Path(os.fspath(target)).expanduser(), timeout_s)
 
 
@@ -271,17 +314,20 @@ def _leave_wal_mode(path: Path, name: str) -> None:
 # --------------------------------------------------------------------------- servers
 
 
-def _connect_url(text: str, timeout_s: float) -> Database:
+def _connect_url(text: str, timeout_s: float, allow_paths: bool = True) -> Database:
     """Open a server (or ``sqlite:///``) URL and prove the connection works."""
     url = _parse_url(text)
     backend = url.get_backend_name()
-    if backend == "sqlite":
-        return _connect_sqlite_url(url, timeout_s)
+    if backend == "sqlite" and not allow_paths:
+        raise ConnectionFailed(PATHS_OFF)
     if backend not in _SQLGLOT_DIALECTS:
         raise ConnectionFailed(
             f"sqlchat cannot open '{url.drivername}' databases; use SQLite, PostgreSQL or MySQL/MariaDB.",
             detail=f"Unsupported URL scheme {url.drivername!r}.",
         )
+    refuse_url_options(url, backend)
+    if backend == "sqlite":
+        return _connect_sqlite_url(url, timeout_s)
     display = mask_url(url)
     engine = _create_server_engine(url, backend, timeout_s)
     _verify(engine, url, backend, timeout_s)
@@ -291,6 +337,11 @@ def _connect_url(text: str, timeout_s: float) -> Database:
 
 def _parse_url(text: str) -> URL:
     """Parse and normalise the URL; a malformed one gives one clear line, without its password."""
+    if _has_raw_at_in_password(text):
+        raise ConnectionFailed(
+            "The URL has more than one '@' before the host: write an '@' in the password as %40 "
+            "(postgresql://user:pa%40ss@host/db)."
+        )
     try:
         url = make_url(text)
     except Exception as exc:
@@ -298,12 +349,31 @@ def _parse_url(text: str) -> URL:
             "The database URL is malformed; expected something like postgresql://user@host:5432/dbname.",
             detail=f"{redact(text)}: {exc}",
         ) from None  # the chained driver text could carry the raw URL
-    _register_url_secrets(url, text)
     if url.drivername in _DEFAULT_DRIVERS:
         url = url.set(drivername=_DEFAULT_DRIVERS[url.drivername])
     elif url.drivername.startswith("postgres+"):
         url = url.set(drivername="postgresql+" + url.drivername.split("+", 1)[1])
     return url
+
+
+def refuse_url_options(url: URL, backend: str) -> None:
+    """Refuse any query option not in :data:`URL_OPTIONS` for ``backend``, naming it but not its value."""
+    allowed = URL_OPTIONS.get(backend, frozenset())
+    unknown = sorted(name for name in url.query if name.lower() not in allowed)
+    if not unknown:
+        return
+    accepted = ", ".join(sorted(allowed)) or "none"
+    names = ", ".join(f"'{_shorten(name, 40)}'" for name in unknown)
+    raise ConnectionFailed(
+        f"The URL option{'s' if len(unknown) > 1 else ''} {names} {'are' if len(unknown) > 1 else 'is'} not allowed "
+        f"here; options accepted for {_SERVER_NAMES.get(backend, backend)} URLs: {accepted}."
+    )
+
+
+def driver_text(raw: str, limit: int = DRIVER_TEXT_CHARS) -> str:
+    """What a user needs of a driver's message: its first line, shortened and redacted (never a dump)."""
+    lines = [line.strip() for line in str(raw).strip().splitlines() if line.strip()]
+    return _shorten(redact(lines[0] if lines else ""), limit)
 
 
 def _connect_sqlite_url(url: URL, timeout_s: float) -> Database:
@@ -325,7 +395,7 @@ def _create_server_engine(url: URL, backend: str, timeout_s: float) -> sa.Engine
     """An engine whose every connection opens in a read-only session with a connect timeout."""
     connect_timeout = max(1, round(timeout_s / 2))
     if backend == "postgresql":
-        options = " ".join(filter(None, [url.query.get("options"), "-c default_transaction_read_only=on"]))
+        options = "-c default_transaction_read_only=on"  # a user's own options= is refused (URL_OPTIONS)
         connect_args: dict[str, Any] = {"connect_timeout": connect_timeout, "options": options}
     else:
         connect_args = {"connect_timeout": connect_timeout, "init_command": "SET SESSION TRANSACTION READ ONLY"}
@@ -369,7 +439,7 @@ def _translate_connect_error(exc: Exception, url: URL, backend: str, timeout_s: 
     low = raw.lower()
     server = _SERVER_NAMES.get(backend, backend)
     where = f"{url.host or 'localhost'}:{url.port or ('5432' if backend == 'postgresql' else '3306')}"
-    detail = redact(raw)
+    detail = driver_text(raw)
     if (m := _UNKNOWN_DB.search(raw)) is not None:
         msg = f"The database '{m['a'] or m['b']}' does not exist on the {server} server at {where}."
     elif any(p in low for p in _AUTH_PATTERNS):

@@ -3,26 +3,53 @@
 Every failure the engine reports is a :class:`SqlchatError` whose ``message`` is
 one plain sentence. ``detail`` may carry technical text for an expander; both
 are passed through :func:`redact` so a password in a URL never leaks.
+
+Secrets come in two scopes. The operator's own (the server's API key, the history
+store's password) are masked everywhere (:func:`register_secret`). A web user's
+(the password in the URL they typed) are masked only inside that user's work
+(:func:`secret_scope`): a process-wide list would let one user's password mask
+another user's text, which tells the other user what the password is.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
-_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<password>[^@/\s]*)@")
-_registered_secrets: set[str] = set()
+# The password runs to the *last* "@" before the host (as SQLAlchemy parses it), so "pw@x@host" is masked whole.
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<password>[^/\s]*)@")
+_process_secrets: set[str] = set()
+_scoped_secrets: ContextVar[frozenset[str]] = ContextVar("sqlchat_scoped_secrets", default=frozenset())
+
+
+def usable_secret(secret: str | None) -> bool:
+    """Whether ``secret`` is worth masking: two-letter text would mangle every message."""
+    return bool(secret) and len(secret) >= 3
 
 
 def register_secret(secret: str | None) -> None:
-    """Remember a secret (a password, an API key) so :func:`redact` always masks it."""
-    if secret and len(secret) >= 3:
-        _registered_secrets.add(secret)
+    """Remember an operator's secret (the server's API key, a store's password): masked in every message."""
+    if usable_secret(secret):
+        _process_secrets.add(secret)
+
+
+@contextmanager
+def secret_scope(secrets: Iterable[str]) -> Iterator[None]:
+    """Mask ``secrets`` (one user's, one connection's) in messages made inside this block only."""
+    added = frozenset(s for s in secrets if usable_secret(s))
+    token = _scoped_secrets.set(_scoped_secrets.get() | added)
+    try:
+        yield
+    finally:
+        _scoped_secrets.reset(token)
 
 
 def redact(text: str) -> str:
-    """Mask passwords in URLs and every registered secret in ``text``."""
+    """Mask passwords in URLs, the operator's secrets and those of the current :func:`secret_scope`."""
     text = _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:***@", str(text))
-    for secret in sorted(_registered_secrets, key=len, reverse=True):
+    for secret in sorted(_process_secrets | _scoped_secrets.get(), key=len, reverse=True):
         text = text.replace(secret, "***")
     return text
 
