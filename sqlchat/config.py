@@ -80,6 +80,9 @@ class ExecutionConfig:
 
     row_limit: int = 1000  # added as LIMIT when a query has none
     max_rows: int = 10_000  # hard cap on rows fetched, whatever the query says
+    # Caps on what a result may hold in memory: its total size, and one value (cut beyond, with a note).
+    max_result_bytes: int = 32_000_000
+    max_cell_bytes: int = 1_000_000
     statement_timeout_s: float = 10.0
     # Show the name beside an id shown alone, and the measure a ranking is ordered by (sqlchat.readable).
     readable_results: bool = True

@@ -14,10 +14,21 @@ hang the app or fill its memory.
 - MariaDB/MySQL: ``SET SESSION TRANSACTION READ ONLY`` (which, unlike ``START TRANSACTION
   READ ONLY`` alone, also refuses DDL), ``max_statement_time``/``max_execution_time``, a
   read-only transaction and ROLLBACK; session settings are restored afterwards.
+
+A database's own timeout is not enough: one long function call (``LIKE`` over a huge string)
+never reaches the point where SQLite or MariaDB checks it. So the query runs in a worker
+thread, and at the deadline this module cancels it itself (``sqlite3`` ``interrupt()``,
+PostgreSQL's cancel request, MariaDB ``KILL QUERY``); a moment later it cuts the server
+connection's socket, and if the worker is still busy the user is told the query was stopped
+anyway (the worker finishes alone and its connection is thrown away). Results are capped in
+bytes as well as rows, and binary values are shown as ``0x`` hex text (:func:`binary_text`).
 """
 
 from __future__ import annotations
 
+import contextvars
+import os
+import socket
 import sqlite3
 import threading
 import time
@@ -32,16 +43,21 @@ from sqlglot.dialects.mysql import MySQL
 from sqlglot.tokens import TokenType
 
 from sqlchat.config import ExecutionConfig
-from sqlchat.errors import ExecutionFailed, SqlchatError
+from sqlchat.errors import ExecutionFailed, SqlchatError, secret_scope
 from sqlchat.safety import CheckedSQL
 
 if TYPE_CHECKING:
     from sqlchat.connection import Database
 
-__all__ = ["QueryResult", "execute", "is_informative", "read_only_session"]
+__all__ = ["QueryResult", "binary_text", "execute", "is_informative", "read_only_session"]
 
 SQLITE_PROGRESS_STEPS = 1_000  # virtual-machine steps between two deadline checks
 SQLITE_MAX_VALUE_BYTES = 64_000_000  # no single string/blob larger: randomblob(1e9) fails fast
+# LIKE/GLOB cost grows with the pattern's length times the text's, inside one step no deadline can stop:
+# '%' || printf('%10000d', 2) over a 4 MB string ran 30 s. A pattern is at most this long.
+SQLITE_MAX_LIKE_PATTERN = 100
+CANCEL_GRACE_S = 1.0  # after the deadline's cancel, how long before the connection is cut, and again before giving up
+FETCH_BATCH_ROWS = 64  # rows per fetch: wide rows must not arrive a thousand at a time
 _PG_TIMEOUT_CODES = frozenset({"57014", "55P03"})  # query_canceled, lock_not_available
 _PG_READ_ONLY_CODE = "25006"  # read_only_sql_transaction
 _MYSQL_TIMEOUT_CODES = frozenset({1969, 3024, 1317})  # MariaDB, MySQL, interrupted
@@ -59,8 +75,9 @@ class QueryResult:
     """What a query returned: at most ``max_rows`` rows, and whether more existed."""
 
     frame: pd.DataFrame
-    capped: bool  # more rows existed than max_rows
+    capped: bool  # more rows existed than max_rows, or the result reached max_result_bytes
     seconds: float
+    cap_note: str | None = None  # what was cut, in words (the size cap, or values cut to max_cell_bytes)
 
 
 def is_informative(rows: Iterable[Sequence[Any]]) -> bool:
@@ -95,39 +112,172 @@ class _Deadline:
 
 
 def execute(db: Database, checked: CheckedSQL, config: ExecutionConfig) -> QueryResult:
-    """Run ``checked`` on ``db`` read-only, with a timeout and a row cap; raise ExecutionFailed."""
+    """Run ``checked`` on ``db`` read-only, with a timeout and row and byte caps; raise ExecutionFailed."""
     if not getattr(db, "executable", True):
         raise ExecutionFailed(
             "This database was built from a CREATE TABLE script, so it has tables but no data: "
             "the query was checked but cannot be run."
         )
-    if db.engine.dialect.name in ("mysql", "mariadb"):
-        _refuse_mysql_file_writes(checked.sql)
-    started = time.perf_counter()
-    deadline = _Deadline(config.statement_timeout_s)
+    with secret_scope(getattr(db, "secrets", ())):  # this connection's password, nobody else's
+        if db.engine.dialect.name in ("mysql", "mariadb"):
+            _refuse_mysql_file_writes(checked.sql)
+        started = time.perf_counter()
+        deadline = _Deadline(config.statement_timeout_s)
+        run = _Run(db, checked.sql, config, deadline)
+        try:
+            fetched = run.wait()
+        except SqlchatError:
+            raise
+        except Exception as exc:  # the driver's own exception types differ per database
+            raise _explain(exc, config, deadline) from exc
+        columns, rows, capped, note = fetched
+        frame = pd.DataFrame.from_records(rows, columns=columns) if rows else pd.DataFrame(columns=columns)
+        return QueryResult(frame=frame, capped=capped, seconds=time.perf_counter() - started, cap_note=note)
+
+
+_Fetched = tuple[list[str], list[tuple], bool, "str | None"]
+
+
+class _Run:
+    """One query in a worker thread, and the ways to stop it at the deadline whatever the database does."""
+
+    def __init__(self, db: Database, sql: str, config: ExecutionConfig, deadline: _Deadline):
+        self.db, self.sql, self.config, self.deadline = db, sql, config, deadline
+        self.done = threading.Event()
+        self.result: _Fetched | None = None
+        self.error: BaseException | None = None
+        self.stoppers: list[Callable[[], object]] = []  # [cancel the statement, cut the connection]
+        worker = threading.Thread(target=contextvars.copy_context().run, args=(self._work,), daemon=True,
+                                  name="sqlchat-query")
+        worker.start()
+
+    def _work(self) -> None:
+        try:
+            with self.db.engine.connect() as conn:
+                self.stoppers = _stoppers(self.db, conn)
+                with read_only_session(conn, self.config, self.deadline):
+                    self.result = _fetch(conn, self.sql, self.config)
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            self.error = exc
+        finally:
+            self.done.set()
+
+    def wait(self) -> _Fetched:
+        """The result; at the deadline cancel the statement, then cut the connection, then stop waiting."""
+        if not self.done.wait(self.deadline.seconds):
+            self.deadline.hit = True
+            for stop in self.stoppers:
+                _quietly(stop)
+                if self.done.wait(CANCEL_GRACE_S):
+                    break
+            else:
+                if not self.done.wait(0 if self.stoppers else CANCEL_GRACE_S):
+                    # The worker finishes alone; a cut connection is discarded by the pool then.
+                    raise ExecutionFailed(
+                        f"The query took longer than {self.config.statement_timeout_s:g} s and was stopped.",
+                        detail="The database did not stop it at once, so sqlchat stopped waiting for it.",
+                    )
+        if self.error is not None:
+            raise self.error
+        assert self.result is not None
+        return self.result
+
+
+def _quietly(action: Callable[[], object]) -> None:
     try:
-        with db.engine.connect() as conn, read_only_session(conn, config, deadline):
-            columns, rows, capped = _fetch(conn, checked.sql, config.max_rows)
-    except SqlchatError:
-        raise
-    except Exception as exc:  # the driver's own exception types differ per database
-        raise _explain(exc, config, deadline) from exc
-    frame = pd.DataFrame.from_records(rows, columns=columns) if rows else pd.DataFrame(columns=columns)
-    return QueryResult(frame=frame, capped=capped, seconds=time.perf_counter() - started)
+        action()
+    except Exception:  # noqa: BLE001 - a failed cancel leaves the next step (or giving up) to do the job
+        pass
 
 
-def _fetch(conn: sa.Connection, sql: str, max_rows: int) -> tuple[list[str], list[tuple], bool]:
-    """Stream at most ``max_rows + 1`` rows, so a huge result never lands in memory."""
-    options = {"stream_results": True, "max_row_buffer": min(max(max_rows, 1), 1000) + 1, "no_parameters": True}
+def _stoppers(db: Database, conn: sa.Connection) -> list[Callable[[], object]]:
+    """How to stop this connection's statement: the database's own cancel, then cutting its socket."""
+    raw = conn.connection.driver_connection
+    name = conn.dialect.name
+    if name == "sqlite":
+        return [raw.interrupt]
+    if name == "postgresql":
+        cancel = getattr(raw, "cancel_safe", None) or raw.cancel
+        return [cancel, lambda: _shut_socket(raw.pgconn.socket)]
+    if name in ("mysql", "mariadb"):
+        thread_id = int(raw.thread_id())
+
+        def kill(what: str) -> None:
+            with db.engine.connect() as other:
+                other.exec_driver_sql(f"KILL {what} {thread_id}")
+
+        return [lambda: kill("QUERY"), lambda: (_shut_socket(raw._sock.fileno()), kill("CONNECTION"))]
+    interrupt = getattr(raw, "interrupt", None)
+    return [interrupt] if interrupt is not None else []
+
+
+def _shut_socket(fd: int) -> None:
+    """Shut a driver's socket down (not close it): the blocked read returns an error, no file number is reused."""
+    sock = socket.socket(fileno=os.dup(fd))
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    finally:
+        sock.close()
+
+
+def _fetch(conn: sa.Connection, sql: str, config: ExecutionConfig) -> _Fetched:
+    """Stream rows until ``max_rows`` or ``max_result_bytes``, so a huge result never lands in memory."""
+    options = {"stream_results": True, "max_row_buffer": FETCH_BATCH_ROWS, "no_parameters": True}
     result = conn.execution_options(**options).exec_driver_sql(sql)
+    rows: list[tuple] = []
+    size, cut_values, capped, note = 0, 0, False, None
     try:
         if not result.returns_rows:
-            return [], [], False
+            return [], [], False, None
         columns = [str(c) for c in result.keys()]
-        rows = [tuple(r) for r in result.fetchmany(max_rows + 1)]
+        while not capped and (batch := result.fetchmany(FETCH_BATCH_ROWS)):
+            for raw_row in batch:
+                if len(rows) == config.max_rows:
+                    capped = True
+                    break
+                row, cut = _bounded_row(raw_row, config.max_cell_bytes)
+                row_size = sum(_value_size(value) for value in row)
+                if rows and size + row_size > config.max_result_bytes:
+                    capped = True
+                    note = f"the result reached the {_megabytes(config.max_result_bytes)} limit, so fetching stopped"
+                    break
+                rows.append(row)
+                size += row_size
+                cut_values += cut
     finally:
         result.close()
-    return columns, rows[:max_rows], len(rows) > max_rows
+    if cut_values:
+        cut_note = f"{cut_values} value{'s' if cut_values > 1 else ''} longer than " \
+                   f"{_megabytes(config.max_cell_bytes)} {'were' if cut_values > 1 else 'was'} cut"
+        note = f"{note}; {cut_note}" if note else cut_note
+    return columns, rows, capped, note
+
+
+def binary_text(value: bytes | bytearray | memoryview) -> str:
+    """How a binary value is shown everywhere (app, CSV, JSON): ``0x`` and lowercase hex."""
+    return "0x" + bytes(value).hex()
+
+
+def _bounded_row(row: Sequence[Any], max_bytes: int) -> tuple[tuple, int]:
+    """The row with binary values as hex text and every value cut to ``max_bytes``; and how many were cut."""
+    values, cut = [], 0
+    for value in row:
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            whole = len(value) * 2 + 2 <= max_bytes
+            value = binary_text(value if whole else bytes(value[: max(0, (max_bytes - 2) // 2)])) + ("" if whole else "…")
+            cut += not whole
+        elif isinstance(value, str) and len(value) > max_bytes:
+            value, cut = value[:max_bytes] + "…", cut + 1
+        values.append(value)
+    return tuple(values), cut
+
+
+def _value_size(value: Any) -> int:
+    return len(value) if isinstance(value, str) else 16
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / 1_000_000:g} MB"
 
 
 def _refuse_mysql_file_writes(sql: str) -> None:
@@ -180,6 +330,7 @@ def _sqlite_session(conn: sa.Connection, deadline: _Deadline) -> Iterator[None]:
     previous = raw.execute("PRAGMA query_only").fetchone()[0]
     raw.execute("PRAGMA query_only = ON")
     previous_length = raw.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, SQLITE_MAX_VALUE_BYTES)
+    previous_like = raw.setlimit(sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH, SQLITE_MAX_LIKE_PATTERN)
     raw.set_authorizer(_sqlite_authorizer)
     raw.set_progress_handler(lambda: 1 if deadline.passed() else 0, SQLITE_PROGRESS_STEPS)
     try:
@@ -188,6 +339,7 @@ def _sqlite_session(conn: sa.Connection, deadline: _Deadline) -> Iterator[None]:
         raw.set_progress_handler(None, 0)
         raw.set_authorizer(None)
         raw.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, previous_length)
+        raw.setlimit(sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH, previous_like)
         conn.rollback()
         raw.execute(f"PRAGMA query_only = {int(previous)}")
 

@@ -97,7 +97,8 @@ def sqlite_engine(path: Path) -> sa.Engine:
     import sqlite3
 
     return sa.create_engine(
-        "sqlite+pysqlite://", creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False)
+        "sqlite+pysqlite://", creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False),
+        poolclass=sa.pool.QueuePool,  # queries run in worker threads; a per-thread pool would close theirs
     )
 
 
