@@ -244,8 +244,25 @@ def _engine_for(target: str | os.PathLike) -> sa.Engine:
         register_secret(url.password)  # errors naming the URL stay clean
         return sa.create_engine(url, pool_pre_ping=True)
     path = Path(text).expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _private_file(path)
     return sa.create_engine(f"sqlite:///{path}", connect_args={"timeout": 15})
+
+
+def _private_file(path: Path) -> None:
+    """Create the store's folder (0700) and file (0600) private: they hold every user's questions.
+
+    SQLite gives its journal files the database file's mode, so they stay private too.
+    """
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.chmod(0o700)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    try:
+        if path.stat().st_mode & 0o077:  # a store made before this rule: tighten it
+            path.chmod(0o600)
+    except OSError:  # not ours to change; SQLite reports a real problem when it opens the file
+        pass
 
 
 class HistoryStore:
