@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from .config import ModelConfig
 from .errors import ConfigError, GenerationFailed, register_secret
+from .urls import checked_base_url
 from .prompt import ANSWER_END, extract_sql
 
 
@@ -128,7 +129,7 @@ class OpenAIBackend:
                  max_new_tokens: int = 160):
         if not base_url:
             raise ConfigError("The OpenAI-compatible backend needs a base URL, e.g. http://gpu-box:8000/v1.")
-        self.base_url = base_url.rstrip("/")
+        self.base_url = checked_base_url(base_url)  # http(s), no query or fragment to swallow the path
         self.model = model
         self.api_key = api_key
         self.timeout_s = timeout_s
@@ -156,16 +157,24 @@ class OpenAIBackend:
             raise GenerationFailed(f"The model server at {host} could not be reached.", str(error)) from error
         seconds = time.perf_counter() - started
         if response.status_code != 200:
-            raise GenerationFailed(f"The model server at {host} answered with HTTP {response.status_code}.", response.text[:2000])
+            raise GenerationFailed(f"The model server at {host} answered with HTTP {response.status_code}.",
+                                   reply_summary(response))
         try:
             body = response.json()
             choices = body["choices"]
             completion_tokens = body.get("usage", {}).get("completion_tokens", 0)
         except (ValueError, KeyError, TypeError) as error:
-            raise GenerationFailed(f"The model server at {host} did not answer like an OpenAI-compatible API.", response.text[:2000]) from error
+            raise GenerationFailed(f"The model server at {host} did not answer like an OpenAI-compatible API.",
+                                   reply_summary(response)) from error
         per_choice = completion_tokens // max(1, len(choices))
         return [Generation(text=c.get("text", ""), sql=extract_sql(c.get("text", "")), tokens=per_choice, seconds=seconds)
                 for c in choices]
+
+
+def reply_summary(response) -> str:
+    """What a failed reply was, never its body: a user-typed URL must not turn the app into a web proxy."""
+    kind = response.headers.get("Content-Type", "unknown type").split(";")[0]
+    return f"HTTP {response.status_code}, {kind}, {len(response.content)} bytes (the body is not shown)."
 
 
 BACKENDS = {"local": LocalBackend, "openai": OpenAIBackend}
