@@ -27,7 +27,9 @@ from sqlchat import backends, connection, pipeline
 from sqlchat.charts import ChartChoice, chart_data, choose_chart
 from sqlchat.config import DEMO_DATABASES, EMBEDDED_MODEL_NAME, ModelConfig, Settings
 from sqlchat.connection import Database
-from sqlchat.errors import ConnectionFailed, SqlchatError, redact, register_secret
+from sqlchat.deployment import Deployment, load_deployment
+from sqlchat.errors import ConnectionFailed, SqlchatError, redact, secret_scope
+from sqlchat.urls import same_server
 from sqlchat.history import HistoryStore, LoggedQuestion, VerifiedPair, schema_fingerprint
 from sqlchat.pipeline import Answer
 from sqlchat.schema import Schema, Table, reflect_schema
@@ -58,6 +60,9 @@ HISTORY_OFF = "History is unavailable right now: questions are still answered, b
 EXAMPLES_SHOWN = 3
 HISTORY_ROWS = 50
 MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$])")
+# In a sentence (an error message quoting a table name), what could make a link, an image or HTML.
+SENTENCE_SPECIALS = re.compile(r"([\\`*_{}\[\]<>#|~$!])")
+MODEL_SETTINGS_OFF = "The model is set by the operator of this server."
 STATUS_ICONS = {"ok": ":material/check_circle:", "error": ":material/error:", "refused": ":material/block:"}
 BACKEND_LABELS = {"local": "Embedded local model", "openai": "OpenAI-compatible server (e.g. vLLM)"}
 UPLOAD_KINDS = {
@@ -104,6 +109,11 @@ def plain(text: str) -> str:
     return MARKDOWN_SPECIALS.sub(r"\\\1", text)
 
 
+def sentence(text: str) -> str:
+    """A message for st.error/st.caption: names quoted from the data cannot become links, images or HTML."""
+    return SENTENCE_SPECIALS.sub(r"\\\1", text)
+
+
 def utc_text(moment: datetime) -> str:
     """A stored time in UTC (SQLite hands back naive UTC, PostgreSQL an aware time)."""
     aware = moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
@@ -111,7 +121,7 @@ def utc_text(moment: datetime) -> str:
 
 
 def show_problem(problem: Problem) -> None:
-    st.error(redact(problem.message), icon=":material/error:")
+    st.error(sentence(redact(problem.message)), icon=":material/error:")
     if problem.detail:
         with st.expander("Details"):
             st.code(redact(problem.detail), language="text", wrap_lines=True)
@@ -163,13 +173,22 @@ def on_demo(name: str) -> None:
     open_database(lambda: connection.connect(DEMO_DATABASES[name]), "opening the demo database")
 
 
+def operator_policy() -> Deployment:
+    """The operator's ``[sqlchat]`` flags (secrets file); the safe defaults when it cannot be read."""
+    try:
+        return load_deployment(Settings.from_env().secrets_path)
+    except SqlchatError as error:
+        log.error("the secrets file could not be read, so the defaults apply: %s", error.message)
+        return Deployment()
+
+
 def on_url() -> None:
     url = (st.session_state.get(URL_INPUT) or "").strip()
     if not url:
         st.session_state[CONNECT_PROBLEM] = Problem("Type a database URL first.")
         return
-    connection.mask_url(url)  # registers the password, so no message can show it
-    if open_database(lambda: connection.connect(url), "connecting to the database"):
+    allow_paths = operator_policy().allow_sqlite_paths  # a file on this server is not the user's to open
+    if open_database(lambda: connection.connect(url, allow_paths=allow_paths), "connecting to the database"):
         st.session_state[URL_INPUT] = ""  # the raw URL does not linger in the page
 
 
@@ -214,7 +233,7 @@ def sidebar_connect() -> None:
     if st.session_state[CONNECT_PROBLEM] is not None:
         show_problem(st.session_state[CONNECT_PROBLEM])
     elif st.session_state[DB] is not None:
-        st.success(f"Connected to `{st.session_state[DB].display_name}`")
+        st.success(f"Connected to {sentence(st.session_state[DB].display_name)}")
 
 
 # --------------------------------------------------------------------------- model
@@ -226,10 +245,23 @@ def optional_text(label: str, key: str, default: str | None, **kwargs) -> str | 
     return (value or "").strip() or None
 
 
-def sidebar_model_settings() -> Settings:
-    """The sidebar's choices over the environment's defaults (``Settings.from_env``)."""
+def model_settings_allowed(policy: Deployment, env: ModelConfig) -> bool:
+    """The operator's ``allow_model_settings``; unset: only when the server holds no API key to misuse."""
+    return policy.allow_model_settings if policy.allow_model_settings is not None else not env.api_key
+
+
+def server_key_for(base_url: str | None, env: ModelConfig) -> str:
+    """The server's API key goes only to the server's own model URL; anywhere else, no key ('')."""
+    return (env.api_key or "") if same_server(base_url or env.base_url, env.base_url) else ""
+
+
+def sidebar_model_settings(policy: Deployment) -> Settings:
+    """The sidebar's choices over the environment's defaults (``Settings.from_env``), if the operator allows."""
     base = Settings.from_env()
     env = base.model
+    if not model_settings_allowed(policy, env):
+        st.caption(MODEL_SETTINGS_OFF)
+        return base
     adapter = base_url = api_key = None
     with st.expander("Model settings"):
         names = list(BACKEND_LABELS)
@@ -252,9 +284,8 @@ def sidebar_model_settings() -> Settings:
             "SQL candidates", min_value=1, max_value=8, value=env.num_candidates, key="candidates",
             help="The model offers this many queries; the first that runs is the answer. More is slower.",
         )
-    register_secret(api_key)
-    if base_url:
-        connection.mask_url(base_url)  # registers a password embedded in the URL
+    if backend == "openai":
+        api_key = api_key or server_key_for(base_url, env)
     return base.with_model(backend=backend, model=model, adapter=adapter, base_url=base_url, api_key=api_key,
                            num_candidates=int(candidates))
 
@@ -450,6 +481,8 @@ def result_summary(answer: Answer) -> str:
         parts.append("a LIMIT was added because the query had none")
     if answer.capped:
         parts.append(f"capped: only the first {rows} rows were fetched")
+    if answer.cap_note:
+        parts.append(answer.cap_note)
     return " · ".join(parts)
 
 
@@ -514,7 +547,7 @@ def render_footer(turn: Turn, key: str, settings: Settings) -> None:
     """Time of each step, the tables and examples sent to the model, and the feedback buttons."""
     answer = turn.answer
     steps = " · ".join(f"{step} {seconds_text(s)}" for step, s in answer.timings.items())
-    tables = f" · tables sent to the model: {', '.join(answer.tables)}" if answer.tables else ""
+    tables = f" · tables sent to the model: {sentence(', '.join(answer.tables))}" if answer.tables else ""
     st.caption(f":material/timer: {steps}{tables}")
     if turn.examples:
         render_examples(turn.examples)
@@ -603,7 +636,7 @@ def render_schema_browser(db: Database) -> None:
     except Exception as error:  # noqa: BLE001
         show_problem(problem_from(error, "reading the tables"))
         return
-    with st.expander(f"Tables: {names_preview(schema.names)}", icon=":material/table_view:"):
+    with st.expander(f"Tables: {sentence(names_preview(schema.names))}", icon=":material/table_view:"):
         overview, details = st.columns([2, 3])
         with overview:
             st.dataframe(table_overview(schema), hide_index=True)
@@ -612,7 +645,8 @@ def render_schema_browser(db: Database) -> None:
             st.dataframe(column_details(schema[name]), hide_index=True)
         answer = last_question()
         if answer is not None:
-            st.markdown(f"**Sent to the model for the last question** (tables: {', '.join(answer.tables) or 'none'})")
+            st.markdown(f"**Sent to the model for the last question** "
+                        f"(tables: {sentence(', '.join(answer.tables)) or 'none'})")
             st.code(answer.context, language="sql", wrap_lines=True)
 
 
@@ -712,10 +746,18 @@ def render_ask_tab(question: str | None, db: Database, settings: Settings) -> No
 def main() -> None:
     st.set_page_config(page_title="sqlchat", page_icon="💬", layout="wide")
     init_state()
+    policy = operator_policy()
     with st.sidebar:
         sidebar_connect()
-        settings = sidebar_model_settings()
+        settings = sidebar_model_settings(policy)
     db: Database | None = st.session_state[DB]
+    # This session's own secrets (its connection's password, the key it typed) are masked in what it sees;
+    # another session's are not, so they cannot be guessed by what gets masked (errors.secret_scope).
+    with secret_scope([*(db.secrets if db is not None else ()), settings.model.api_key or ""]):
+        render_main(db, settings)
+
+
+def render_main(db: Database | None, settings: Settings) -> None:
     st.title(":material/forum: sqlchat")
     question = st.chat_input(
         "Ask a question, e.g. How many customers are in each country?" if db else "Connect a database first",
@@ -724,7 +766,7 @@ def main() -> None:
     if db is None:
         render_welcome()
         return
-    st.caption(f"Connected to `{db.display_name}` ({db.dialect}). Ask below; the SQL is always shown.")
+    st.caption(f"Connected to {sentence(db.display_name)} ({db.dialect}). Ask below; the SQL is always shown.")
     if not db.executable:
         st.warning(SCHEMA_ONLY_NOTE)
     notice_slot = st.empty()  # filled last, so a history failure anywhere in this run is told here

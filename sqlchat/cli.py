@@ -101,6 +101,8 @@ def _print_answer(answer, as_json: bool) -> int:
         notes = [f"{len(answer.frame)} row(s)"]
         if answer.capped:
             notes.append("capped")
+        if answer.cap_note:
+            notes.append(answer.cap_note)
         if answer.retried:
             notes.append("more candidates asked for: the first found nothing")
         if answer.repaired:

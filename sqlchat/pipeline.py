@@ -54,6 +54,7 @@ class Answer:
     error: str | None = None
     error_detail: str | None = None
     capped: bool = False
+    cap_note: str | None = None  # what the byte caps cut (execution.QueryResult.cap_note), in words
     limit_added: bool = False
     tokens: int = 0
     chosen: str | None = None  # the SQL as written (the model's chosen candidate, or the user's), before check and LIMIT
@@ -84,6 +85,7 @@ class Answer:
             "rows": self.rows,
             "row_count": len(self.frame) if self.frame is not None else 0,
             "capped": self.capped,
+            "cap_note": self.cap_note,
             "limit_added": self.limit_added,
             "tables": self.tables,
             "candidates": self.candidates,
@@ -177,7 +179,7 @@ def _record(answer: Answer, checked: CheckedSQL, result: QueryResult | None) -> 
     answer.sql = checked.sql
     answer.limit_added = checked.limit_added
     if result is not None:
-        answer.frame, answer.capped = result.frame, result.capped
+        answer.frame, answer.capped, answer.cap_note = result.frame, result.capped, result.cap_note
     return answer
 
 
