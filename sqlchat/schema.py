@@ -84,8 +84,8 @@ class Table:
 
         ``keys=False`` leaves out the key clauses, as in the training data's contexts.
         """
-        q = lambda name: quote_identifier(name, fold_case=self.fold_case)  # noqa: E731
-        parts = [f"{q(c.name)} {c.type}".rstrip() for c in self.columns]
+        q = lambda name: quote_identifier(prompt_text(name), fold_case=self.fold_case)  # noqa: E731
+        parts = [f"{q(c.name)} {prompt_text(c.type)}".rstrip() for c in self.columns]
         if not keys:
             return f"CREATE TABLE {q(self.name)} ({', '.join(parts)})"
         if self.primary_key:
@@ -142,6 +142,14 @@ RESERVED_WORDS = frozenset(
     range references regexp rename replace returning right row rows select session_user set some table
     then to trailing true union unique update user using values when where window with""".split()
 )
+
+
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def prompt_text(name: str) -> str:
+    """A name as the prompt shows it: control characters (new lines that fake instructions) dropped."""
+    return _CONTROL_CHARACTERS.sub("", str(name))
 
 
 def quote_identifier(name: str, *, fold_case: bool = False) -> str:
