@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import traceback
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -50,6 +51,7 @@ EDIT_SOURCE = "edit_source"  # the Turn whose SQL the editor was loaded with: a 
 RERUN = "rerun"  # (log id, Turn) of the last Re-run on the History tab, or None
 HISTORY_WARNED = "history_warned"  # the user was told the history store is unavailable (once a session)
 HISTORY_NOTICE = "history_notice"  # that warning, waiting to be shown on this run
+OWNER = "owner"  # who this browser session is, for the history store (see session_owner)
 
 SCHEMA_ONLY_NOTE = (
     "This database has only a schema (from a CREATE TABLE script), so SQL is written and checked "
@@ -88,6 +90,7 @@ class Turn:
     answer: Answer | None = None
     problem: Problem | None = None  # a failure outside the pipeline (model load, a bug)
     fingerprint: str | None = None  # schema the question was asked on: verified pairs are kept per schema
+    database: str | None = None  # connection.Database.identity: history is kept per database and owner
     examples: list[tuple[str, str]] = field(default_factory=list)  # verified pairs the model was shown
     verified_sql: str | None = None  # the SQL saved as this question's verified answer, if any
     corrects: str | None = None  # editor runs: the question whose answer this SQL corrected (and was saved for)
@@ -337,6 +340,19 @@ def show_history_notice(slot: DeltaGenerator) -> None:
         slot.warning(notice, icon=":material/history:")
 
 
+def session_owner() -> str:
+    """Who asks: the signed-in user (Streamlit auth), else this browser session. History is kept per owner,
+    so one user never sees another's questions, nor their unapproved verified answers."""
+    try:
+        if st.user.is_logged_in:
+            return f"user:{st.user.get('email') or st.user.get('sub')}"
+    except Exception:  # noqa: BLE001 - no authentication configured
+        pass
+    if OWNER not in st.session_state:
+        st.session_state[OWNER] = f"session:{uuid.uuid4().hex}"
+    return st.session_state[OWNER]
+
+
 def fingerprint_of(db: Database) -> str | None:
     """The schema's fingerprint, or None if it cannot be read (the question then fails on its own)."""
     try:
@@ -346,11 +362,13 @@ def fingerprint_of(db: Database) -> str | None:
         return None
 
 
-def similar_examples(question: str, fingerprint: str | None, settings: Settings) -> list[tuple[str, str]]:
+def similar_examples(question: str, fingerprint: str | None, db: Database, settings: Settings) -> list[tuple[str, str]]:
+    """Verified pairs like ``question``: approved ones, and this user's own on this database."""
     if fingerprint is None:
         return []
-    found = with_history(settings, "finding examples",
-                         lambda store: store.similar_examples(question, fingerprint, k=EXAMPLES_SHOWN))
+    owner = session_owner()
+    found = with_history(settings, "finding examples", lambda store: store.similar_examples(
+        question, fingerprint, k=EXAMPLES_SHOWN, database=db.identity, owner=owner))
     return found or []
 
 
@@ -366,8 +384,9 @@ def log_turn(turn: Turn, settings: Settings) -> None:
     answer = turn.answer
     sql = (answer.chosen or answer.sql) if answer is not None else None
     error = answer.error if answer is not None else turn.problem and turn.problem.message
-    with_history(settings, "logging the question",
-                 lambda store: store.log_question(turn.question, sql, question_status(turn), error, turn.fingerprint))
+    owner = session_owner()
+    with_history(settings, "logging the question", lambda store: store.log_question(
+        turn.question, sql, question_status(turn), error, turn.fingerprint, database=turn.database, owner=owner))
 
 
 def save_verified(turn: Turn, sql: str, source: str, settings: Settings) -> bool:
@@ -375,8 +394,10 @@ def save_verified(turn: Turn, sql: str, source: str, settings: Settings) -> bool
     db = st.session_state[DB]
     if not turn.question or turn.answer is None or turn.fingerprint is None or db is None:
         return False
+    owner = session_owner()
     saved = with_history(settings, "saving a verified answer", lambda store: store.add_verified(
-        turn.question, sql, turn.answer.context, turn.fingerprint, db.display_name, source=source))
+        turn.question, sql, turn.answer.context, turn.fingerprint, db.display_name, source=source,
+        database=db.identity, owner=owner))
     if saved is not None:
         turn.verified_sql = sql
     return saved is not None
@@ -393,8 +414,8 @@ def on_thumbs_up(turn: Turn, settings: Settings) -> None:
 
 def ask_question(question: str, db: Database, settings: Settings) -> Turn:
     """Load the model (first time only) and answer; failures become a Problem, never a traceback."""
-    turn = Turn(question, fingerprint=fingerprint_of(db))
-    turn.examples = similar_examples(question, turn.fingerprint, settings)
+    turn = Turn(question, fingerprint=fingerprint_of(db), database=db.identity)
+    turn.examples = similar_examples(question, turn.fingerprint, db, settings)
     try:
         with st.spinner("Loading the model (the first time takes a little while)…"):
             backend = shared_backend(settings.model)
@@ -683,17 +704,19 @@ def verified_table(pairs: list[VerifiedPair]) -> pd.DataFrame:
     })
 
 
-def history_of(store: HistoryStore, fingerprint: str) -> tuple[list[LoggedQuestion], list[VerifiedPair]]:
-    """This schema's latest questions and verified pairs (the log is shared by every database, so filter)."""
-    logged = [entry for entry in store.recent_questions(HISTORY_ROWS * 4) if entry.schema_fingerprint == fingerprint]
-    return logged[:HISTORY_ROWS], store.verified_for(fingerprint, HISTORY_ROWS)
+def history_of(store: HistoryStore, fingerprint: str, db: Database) -> tuple[list[LoggedQuestion], list[VerifiedPair]]:
+    """This user's latest questions on this database (and schema), and the verified pairs they may see."""
+    owner = session_owner()
+    logged = [entry for entry in store.recent_questions(HISTORY_ROWS * 4, database=db.identity, owner=owner)
+              if entry.schema_fingerprint == fingerprint]
+    return logged[:HISTORY_ROWS], store.verified_for(fingerprint, HISTORY_ROWS, database=db.identity, owner=owner)
 
 
 def render_history_page(db: Database, settings: Settings) -> None:
     """Past questions on this schema (newest first, each can be re-run) and its verified answers."""
     fingerprint = fingerprint_of(db)
     found = None if fingerprint is None else with_history(settings, "reading the history",
-                                                          lambda store: history_of(store, fingerprint))
+                                                          lambda store: history_of(store, fingerprint, db))
     if found is None:
         st.info(HISTORY_OFF)
         return

@@ -20,6 +20,7 @@ refuses SQLite files named by path before looking at the file system.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import os
@@ -86,11 +87,14 @@ class Database:
     temp_dir: Path | None = field(default=None, repr=False)
     # This connection's passwords: messages about it are redacted with them (errors.secret_scope).
     secrets: frozenset[str] = field(default=frozenset(), repr=False)
+    # Which database this is, for keying history: the server and database, the file, or the uploaded bytes.
+    identity: str = field(default="", repr=False)
     # Per-database memo for other modules (schema.py keeps its reflection here), and its lock.
     cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
     lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
 
     def __post_init__(self) -> None:
+        self.identity = self.identity or identity_of("name", self.dialect, self.display_name)
         # Temp files are removed even if the caller forgets close().
         self._finalizer = weakref.finalize(self, _remove_dir, self.temp_dir)
 
@@ -108,6 +112,14 @@ class Database:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def identity_of(kind: str, *parts: str | bytes) -> str:
+    """A short stable key for one database (``kind``: server, file, upload...), never holding a password."""
+    digest = hashlib.sha256(kind.encode())
+    for part in parts:
+        digest.update(b"\0" + (part if isinstance(part, bytes) else str(part).encode()))
+    return f"{kind}:{digest.hexdigest()[:40]}"
 
 
 def _remove_dir(path: Path | None) -> None:
@@ -192,7 +204,8 @@ def _connect_path(path: Path, timeout_s: float) -> Database:
         raise ConnectionFailed(f"{path.name} is a folder, not a database file.", detail=str(path))
     suffix = path.suffix.lower()
     if suffix in TABULAR_SUFFIXES:
-        return _connect_tabular_sources([(path.name, lambda: path.open("rb"))])  # streamed, not read whole
+        return _connect_tabular_sources([(path.name, lambda: path.open("rb"))],  # streamed, not read whole
+                                        identity_of("file", str(path.resolve())))
     if suffix in SCRIPT_SUFFIXES:
         return connect_schema_script(_read_bytes(path).decode("utf-8", errors="replace"))
     if suffix in SQLITE_SUFFIXES or _has_sqlite_header(path):
@@ -229,6 +242,7 @@ def open_sqlite_file(
     temp_dir: Path | None = None,
     executable: bool = True,
     deep_check: bool = False,
+    identity: str = "",
 ) -> Database:
     """Open an existing SQLite file read-only (``mode=ro``) after checking it really is SQLite."""
     name = display_name or path.name
@@ -242,7 +256,8 @@ def open_sqlite_file(
 
     engine = sa.create_engine("sqlite+pysqlite://", creator=creator, poolclass=QueuePool)
     log.info("opened SQLite database %s read-only", name)
-    return Database(engine, "sqlite", name, executable=executable, temp_dir=temp_dir)
+    return Database(engine, "sqlite", name, executable=executable, temp_dir=temp_dir,
+                    identity=identity or identity_of("file", str(path.resolve())))
 
 
 def _check_sqlite_file(path: Path, name: str, *, deep: bool) -> None:
@@ -289,7 +304,7 @@ def connect_sqlite_bytes(filename: str, data: bytes) -> Database:
         path.write_bytes(data)
         _check_sqlite_file(path, name, deep=True)
         _leave_wal_mode(path, name)
-        return open_sqlite_file(path, display_name=name, temp_dir=temp_dir)
+        return open_sqlite_file(path, display_name=name, temp_dir=temp_dir, identity=identity_of("upload", data))
     except BaseException:
         _remove_dir(temp_dir)
         raise
@@ -332,7 +347,8 @@ def _connect_url(text: str, timeout_s: float, allow_paths: bool = True) -> Datab
     engine = _create_server_engine(url, backend, timeout_s)
     _verify(engine, url, backend, timeout_s)
     log.info("connected to %s", display)
-    return Database(engine, _SQLGLOT_DIALECTS[backend], display)
+    identity = identity_of("server", backend, url.host or "", str(url.port or ""), url.database or "", url.username or "")
+    return Database(engine, _SQLGLOT_DIALECTS[backend], display, identity=identity)
 
 
 def _parse_url(text: str) -> URL:
@@ -462,10 +478,11 @@ def _translate_connect_error(exc: Exception, url: URL, backend: str, timeout_s: 
 
 def connect_tabular_files(files: list[tuple[str, bytes]]) -> Database:
     """Load CSV / Excel uploads into a temporary SQLite database, one table per file or sheet."""
-    return _connect_tabular_sources([(name, lambda data=data: io.BytesIO(data)) for name, data in files])
+    identity = identity_of("upload", *[part for name, data in files for part in (name, data)])
+    return _connect_tabular_sources([(name, lambda data=data: io.BytesIO(data)) for name, data in files], identity)
 
 
-def _connect_tabular_sources(sources: list[Source]) -> Database:
+def _connect_tabular_sources(sources: list[Source], identity: str = "") -> Database:
     if not sources:
         raise ConnectionFailed("No files were given to load.")
     temp_dir = new_temp_dir()
@@ -473,7 +490,8 @@ def _connect_tabular_sources(sources: list[Source]) -> Database:
         path = temp_dir / "tables.sqlite"
         load_tabular_files(path, sources, chunk_rows=CSV_CHUNK_ROWS)
         display = ", ".join(Path(name).name for name, _ in sources)
-        return open_sqlite_file(path, display_name=_shorten(display), temp_dir=temp_dir)
+        identity = identity or identity_of("files", display)
+        return open_sqlite_file(path, display_name=_shorten(display), temp_dir=temp_dir, identity=identity)
     except BaseException:
         _remove_dir(temp_dir)
         raise
@@ -491,7 +509,8 @@ def connect_schema_script(script: str, dialect: str | None = None) -> Database:
         path = temp_dir / "schema.sqlite"
         count = build_schema_database(path, creates)
         name = f"CREATE TABLE script ({count} table{'' if count == 1 else 's'})"
-        return open_sqlite_file(path, display_name=name, temp_dir=temp_dir, executable=False)
+        return open_sqlite_file(path, display_name=name, temp_dir=temp_dir, executable=False,
+                                identity=identity_of("script", script))
     except BaseException:
         _remove_dir(temp_dir)
         raise

@@ -12,6 +12,13 @@ Pairs are reused only on the schema they were verified on (:func:`schema_fingerp
 :meth:`HistoryStore.similar_examples` ranks them by TF-IDF cosine between questions:
 deterministic, no model, no new dependency. The pipeline never imports this module; the
 CLI and the app retrieve examples here and pass them to :func:`sqlchat.pipeline.ask`.
+
+On a shared server the schema is not enough: another upload with the same columns is another
+user's data. So the app records each question and pair with the database's identity
+(``connection.Database.identity``) and its owner (the signed-in user, else the browser session),
+and reads back only its own questions; a verified pair is shown to other users only once an
+operator approved it (:meth:`HistoryStore.approve`; imported pairs are approved). Without
+``database``/``owner`` (the CLI, one local user) every pair of the schema counts, as before.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ STATUSES = ("ok", "error", "refused")
 MIN_SIMILARITY = 0.2  # cosine below this is an unrelated question: no example beats a misleading one
 MAX_CANDIDATES = 5000  # newest verified pairs considered per schema (retrieval stays in milliseconds)
 LABEL_CHARS = 200
+OWNER_CHARS = 200
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 # Function and filler words ("show", "list"); "top", "count", "average" carry the question's intent and stay.
@@ -82,6 +90,9 @@ VERIFIED_PAIRS = sa.Table(
     sa.Column("database_label", sa.String(LABEL_CHARS), nullable=False, default=""),
     sa.Column("source", sa.String(16), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("database_key", sa.String(64), index=True),  # connection.Database.identity; None: not recorded
+    sa.Column("owner", sa.String(OWNER_CHARS)),  # who verified it; None: the operator or a local user
+    sa.Column("approved", sa.Boolean),  # an operator shared it with every user of the schema
 )
 QUESTION_LOG = sa.Table(
     "question_log",
@@ -93,6 +104,8 @@ QUESTION_LOG = sa.Table(
     sa.Column("error", sa.Text),
     sa.Column("schema_fingerprint", sa.String(64), index=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("database_key", sa.String(64), index=True),
+    sa.Column("owner", sa.String(OWNER_CHARS)),
 )
 
 
@@ -109,6 +122,9 @@ class VerifiedPair:
     database_label: str
     source: str
     created_at: datetime
+    database_key: str | None = None
+    owner: str | None = None
+    approved: bool | None = None
 
     def to_know_sql(self) -> dict[str, str]:
         """The training row: the same three fields as sql-create-context."""
@@ -124,6 +140,8 @@ class LoggedQuestion:
     error: str | None
     schema_fingerprint: str | None
     created_at: datetime
+    database_key: str | None = None
+    owner: str | None = None
 
 
 # --------------------------------------------------------------------------- fingerprint
@@ -265,6 +283,28 @@ def _private_file(path: Path) -> None:
         pass
 
 
+def _add_missing_columns(engine: sa.Engine) -> None:
+    """A store made by an older version gets the newer (nullable) columns; its old rows stay private."""
+    inspector = sa.inspect(engine)
+    with engine.begin() as conn:
+        for table in METADATA.sorted_tables:
+            present = {column["name"] for column in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in present:
+                    kind = column.type.compile(dialect=engine.dialect)
+                    conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}")
+
+
+def _visible_pairs(query: sa.Select, database: str | None, owner: str | None) -> sa.Select:
+    """Pairs this user may see: approved ones, and their own on this database (all, without ``database``)."""
+    if database is None:
+        return query
+    pairs = VERIFIED_PAIRS.c
+    own = sa.and_(pairs.database_key == database, pairs.owner == owner) if owner is not None else sa.false()
+    imported = sa.and_(pairs.approved.is_(None), pairs.source == "import")  # seeded before approval existed
+    return query.where(sa.or_(pairs.approved.is_(True), imported, own))
+
+
 class HistoryStore:
     """Verified (question, SQL) pairs and the question log, in any SQLAlchemy database.
 
@@ -275,6 +315,7 @@ class HistoryStore:
         try:
             self.engine = _engine_for(url_or_path)
             METADATA.create_all(self.engine)
+            _add_missing_columns(self.engine)
         except sa.exc.SQLAlchemyError as exc:
             raise ConnectionFailed("The history store could not be opened.", detail=str(exc)) from exc
         except OSError as exc:
@@ -306,12 +347,19 @@ class HistoryStore:
     # -- verified pairs
 
     def add_verified(
-        self, question: str, sql: str, context: str, fingerprint: str, label: str, source: str = "thumbs_up"
+        self, question: str, sql: str, context: str, fingerprint: str, label: str, source: str = "thumbs_up",
+        *, database: str | None = None, owner: str | None = None,
     ) -> int:
-        """Store a pair a user approved (``thumbs_up``), corrected (``edited``) or imported; returns its id."""
+        """Store a pair a user approved (``thumbs_up``), corrected (``edited``) or imported; returns its id.
+
+        Imported pairs (the operator's) are approved for every user; a user's own stay theirs until approved.
+        """
         if not question.strip() or not sql.strip():
             raise ConfigError("A verified answer needs both a question and SQL.")
         return self._write(VERIFIED_PAIRS, {
+            "database_key": database,
+            "owner": None if owner is None else owner[:OWNER_CHARS],
+            "approved": source == "import",
             "question": _clean(question.strip()),
             "sql": _clean(sql.strip().rstrip(";").strip()),
             "context": _clean(context or ""),
@@ -321,22 +369,33 @@ class HistoryStore:
             "created_at": _now(),
         })
 
-    def verified_for(self, fingerprint: str | None, limit: int | None = None) -> list[VerifiedPair]:
-        """Verified pairs of one schema (all schemas for None), newest first."""
-        query = sa.select(VERIFIED_PAIRS).order_by(VERIFIED_PAIRS.c.id.desc())
+    def approve(self, pair_id: int, approved: bool = True) -> None:
+        """An operator shares a verified pair with every user of its schema (or withdraws it)."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(sa.update(VERIFIED_PAIRS).where(VERIFIED_PAIRS.c.id == pair_id).values(approved=approved))
+        except sa.exc.SQLAlchemyError as exc:
+            raise SqlchatError("The history store could not save this.", detail=str(exc)) from exc
+
+    def verified_for(self, fingerprint: str | None, limit: int | None = None, *, database: str | None = None,
+                     owner: str | None = None) -> list[VerifiedPair]:
+        """Verified pairs of one schema (all schemas for None) that this user may see, newest first."""
+        query = _visible_pairs(sa.select(VERIFIED_PAIRS).order_by(VERIFIED_PAIRS.c.id.desc()), database, owner)
         if fingerprint is not None:
             query = query.where(VERIFIED_PAIRS.c.schema_fingerprint == fingerprint)
         if limit is not None:
             query = query.limit(limit)
         return [VerifiedPair(**row._mapping) for row in self._read(query)]
 
-    def similar_examples(self, question: str, fingerprint: str, k: int = 3) -> list[tuple[str, str]]:
+    def similar_examples(self, question: str, fingerprint: str, k: int = 3, *, database: str | None = None,
+                         owner: str | None = None) -> list[tuple[str, str]]:
         """Up to ``k`` verified (question, sql) pairs of this schema most like ``question``, best first."""
         if k <= 0 or not question.strip():
             return []
         pairs = VERIFIED_PAIRS.c
         query = (sa.select(pairs.id, pairs.question, pairs.sql).where(pairs.schema_fingerprint == fingerprint)
                  .order_by(pairs.id.desc()).limit(MAX_CANDIDATES))  # no context: it is large and not compared
+        query = _visible_pairs(query, database, owner)
         ranked = rank_similar(question, self._read(query), k)
         return [(row.question, row.sql) for _, row in ranked]
 
@@ -360,10 +419,13 @@ class HistoryStore:
     # -- question log
 
     def log_question(
-        self, question: str, sql: str | None, status: str, error: str | None = None, fingerprint: str | None = None
+        self, question: str, sql: str | None, status: str, error: str | None = None, fingerprint: str | None = None,
+        *, database: str | None = None, owner: str | None = None,
     ) -> int:
         """Record one question and how it went (``ok``, ``error``, ``refused``); returns its id."""
         return self._write(QUESTION_LOG, {
+            "database_key": database,
+            "owner": None if owner is None else owner[:OWNER_CHARS],
             "question": _clean(question),
             "sql": _clean(sql),
             "status": _choice(status, STATUSES, "status"),
@@ -372,9 +434,13 @@ class HistoryStore:
             "created_at": _now(),
         })
 
-    def recent_questions(self, limit: int = 50) -> list[LoggedQuestion]:
-        """The last ``limit`` logged questions, newest first."""
+    def recent_questions(self, limit: int = 50, *, database: str | None = None,
+                         owner: str | None = None) -> list[LoggedQuestion]:
+        """The last ``limit`` logged questions, newest first; given ``database``, only ``owner``'s on it."""
         query = sa.select(QUESTION_LOG).order_by(QUESTION_LOG.c.id.desc()).limit(limit)
+        if database is not None:
+            log = QUESTION_LOG.c
+            query = query.where(log.database_key == database, log.owner == owner)
         return [LoggedQuestion(**row._mapping) for row in self._read(query)]
 
 

@@ -19,7 +19,9 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from sqlchat.config import DEMO_DATABASES
-from tests.test_app import APP, CHINOOK, connect_demo, last_reply, rendered_text, run_editor_sql, walk
+from tests.test_app import (  # noqa: F401 - scripted_model is a fixture
+    APP, CHINOOK, connect_demo, last_reply, rendered_text, run_editor_sql, scripted_model,
+)
 
 SERVER_KEY = "sk-server-Key-4411"
 
@@ -222,3 +224,33 @@ def test_names_from_the_data_never_render_as_links_or_images(tmp_path: Path) -> 
     assert any("attacker.example/phish" in text for text in texts)  # the names are shown...
     unescaped_link = re.compile(r"(?<!\\)\]\(")
     assert not [text for text in texts if unescaped_link.search(text)]  # ...as text, never as a link or image
+
+
+# --------------------------------------------------------------------------- 8. history per database and owner
+
+
+PHISHING_SQL = "SELECT 'Your session expired: sign in again at http://phish.example' AS notice"
+
+
+def upload_sales(at: AppTest, rows: bytes) -> AppTest:
+    at.file_uploader(key="uploads").set_value([("sales.csv", b"region,amount\n" + rows, "text/csv")]).run()
+    assert not at.exception
+    return at
+
+
+def test_one_users_questions_and_answers_stay_theirs(scripted_model) -> None:
+    alice = upload_sales(start(), b"North,10\nSouth,20\n")
+    scripted_model.candidates = ["SELECT region FROM sales ORDER BY amount DESC LIMIT 1"]
+    ask(alice, "Which region sells the most for Alice?")
+    alice.button(key="up:0").click().run()
+    alice.button(key="edit:0").click().run()
+    run_editor_sql(alice, PHISHING_SQL)  # a "correction" of her own answer: saved as her verified pair
+    ask(alice, "Which region sells the most?")
+    assert "Alice" in scripted_model.prompts[-1]  # her own pairs still help her
+
+    bob = upload_sales(start(), b"East,5\nWest,7\n")  # the same columns, other data
+    history = "\n".join(m.value for m in bob.tabs[1].markdown) + str(bob.tabs[1].dataframe)
+    assert "Alice" not in history and "phish" not in history
+    ask(bob, "Which region sells the most?")
+    assert "Alice" not in scripted_model.prompts[-1] and "phish.example" not in scripted_model.prompts[-1]
+    assert "phish.example" not in rendered_text(bob)
