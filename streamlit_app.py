@@ -30,6 +30,7 @@ from sqlchat.config import DEMO_DATABASES, EMBEDDED_MODEL_NAME, ModelConfig, Set
 from sqlchat.connection import Database
 from sqlchat.deployment import Deployment, load_deployment
 from sqlchat.errors import ConnectionFailed, SqlchatError, redact, secret_scope
+from sqlchat.export import csv_bytes
 from sqlchat.urls import same_server
 from sqlchat.history import HistoryStore, LoggedQuestion, VerifiedPair, schema_fingerprint
 from sqlchat.pipeline import Answer
@@ -536,7 +537,7 @@ def render_result(answer: Answer, key: str) -> None:
         with chart:
             render_chart(frame, choice)
     st.download_button(
-        "Download CSV", frame.to_csv(index=False).encode("utf-8"), file_name=f"sqlchat-answer-{key}.csv",
+        "Download CSV", csv_bytes(frame), file_name=f"sqlchat-answer-{key}.csv",
         mime="text/csv", key=f"csv:{key}", on_click="ignore", icon=":material/download:",
     )
 

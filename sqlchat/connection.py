@@ -247,7 +247,7 @@ def open_sqlite_file(
     """Open an existing SQLite file read-only (``mode=ro``) after checking it really is SQLite."""
     name = display_name or path.name
     _check_sqlite_file(path, name, deep=deep_check)
-    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    uri = _read_only_uri(path)
 
     def creator() -> sqlite3.Connection:
         conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=timeout_s)
@@ -273,7 +273,7 @@ def _check_sqlite_file(path: Path, name: str, *, deep: bool) -> None:
     if header != SQLITE_HEADER:
         raise ConnectionFailed(f"{name} is not a valid SQLite database.", detail="The file has no SQLite header.")
     try:
-        conn = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True)
+        conn = sqlite3.connect(_read_only_uri(path), uri=True)
         try:
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
             if deep:
@@ -284,6 +284,19 @@ def _check_sqlite_file(path: Path, name: str, *, deep: bool) -> None:
             conn.close()
     except sqlite3.Error as exc:
         raise ConnectionFailed(f"{name} is not a valid SQLite database.", detail=str(exc)) from exc
+
+
+def _read_only_uri(path: Path) -> str:
+    """``mode=ro``; a WAL-mode file nobody has open (no ``-wal`` file) also ``immutable=1``, since
+    reading it would otherwise leave ``-wal`` and ``-shm`` files beside it."""
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    try:
+        with path.open("rb") as fh:
+            wal_mode = fh.read(20)[18:20] == b"\x02\x02"
+    except OSError:
+        return uri
+    wal_file = path.with_name(path.name + "-wal")
+    return uri + "&immutable=1" if wal_mode and not wal_file.exists() else uri
 
 
 def new_temp_dir() -> Path:
@@ -365,10 +378,15 @@ def _parse_url(text: str) -> URL:
             "The database URL is malformed; expected something like postgresql://user@host:5432/dbname.",
             detail=f"{redact(text)}: {exc}",
         ) from None  # the chained driver text could carry the raw URL
+    return with_default_driver(url)
+
+
+def with_default_driver(url: URL) -> URL:
+    """A bare ``mysql://`` or ``postgres://`` gets the installed driver (PyMySQL, psycopg), not MySQLdb/psycopg2."""
     if url.drivername in _DEFAULT_DRIVERS:
-        url = url.set(drivername=_DEFAULT_DRIVERS[url.drivername])
-    elif url.drivername.startswith("postgres+"):
-        url = url.set(drivername="postgresql+" + url.drivername.split("+", 1)[1])
+        return url.set(drivername=_DEFAULT_DRIVERS[url.drivername])
+    if url.drivername.startswith("postgres+"):
+        return url.set(drivername="postgresql+" + url.drivername.split("+", 1)[1])
     return url
 
 

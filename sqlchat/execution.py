@@ -344,8 +344,12 @@ def _sqlite_session(conn: sa.Connection, deadline: _Deadline) -> Iterator[None]:
         raw.execute(f"PRAGMA query_only = {int(previous)}")
 
 
-def _sqlite_authorizer(action: int, arg1: str | None, arg2: str | None, *_: object) -> int:
+def _sqlite_authorizer(action: int, arg1: str | None, arg2: str | None, db_name: str | None = None, *_: object) -> int:
     """Allow reading tables and calling ordinary functions; deny every other action."""
+    if action == sqlite3.SQLITE_UPDATE and arg1 == "sqlite_master" and db_name == "main":
+        # json_each()/json_tree() declare their columns through the schema parser, which asks this; the file
+        # is read-only and sqlite_master is never writable without a PRAGMA (denied), so nothing can change.
+        return sqlite3.SQLITE_OK
     if action not in _SQLITE_ALLOWED_ACTIONS:
         return sqlite3.SQLITE_DENY
     if action == sqlite3.SQLITE_FUNCTION and str(arg2 or "").lower() in _SQLITE_DENIED_FUNCTIONS:

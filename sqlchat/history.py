@@ -38,6 +38,7 @@ from typing import Any, Protocol, TypeVar
 import sqlalchemy as sa
 
 from .config import SchemaConfig
+from .connection import with_default_driver
 from .errors import ConfigError, ConnectionFailed, SqlchatError, redact, register_secret
 from .schema import Schema, _words, render_context, select_tables
 
@@ -258,7 +259,7 @@ def _engine_for(target: str | os.PathLike) -> sa.Engine:
     """An engine for a URL, or for a SQLite file (its folder created)."""
     text = os.fspath(target)
     if is_url(text):
-        url = sa.make_url(text.strip())
+        url = with_default_driver(sa.make_url(text.strip()))  # mysql:// uses PyMySQL, as connections do
         register_secret(url.password)  # errors naming the URL stay clean
         return sa.create_engine(url, pool_pre_ping=True)
     path = Path(text).expanduser()

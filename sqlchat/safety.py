@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.mysql import MySQL
 from sqlglot.errors import SqlglotError
 
 from sqlchat.errors import InvalidSQL, UnsafeSQL
@@ -444,10 +445,37 @@ def _with_limit(tree: exp.Expression, row_limit: int | None) -> tuple[exp.Expres
     return tree.limit(int(row_limit), copy=False), True
 
 
+class _MariaDBSafe(MySQL):
+    """MySQL output that MariaDB runs too: ``x REGEXP y`` (MariaDB has no ``REGEXP_LIKE``)."""
+
+    class Generator(MySQL.Generator):
+        TRANSFORMS = {
+            **MySQL.Generator.TRANSFORMS,
+            exp.RegexpLike: lambda self, e: (self.binary(e, "REGEXP") if not e.args.get("flag")
+                                             else self.function_fallback_sql(e)),
+        }
+
+
+def _column_aliases_into_selects(tree: exp.Expression) -> exp.Expression:
+    """``(SELECT 1, 2) AS a(x, y)`` as ``(SELECT 1 AS x, 2 AS y) AS a``: sqlglot drops the list for SQLite."""
+    for alias in list(tree.find_all(exp.TableAlias)):
+        columns = alias.args.get("columns")
+        inner = alias.parent.this if isinstance(alias.parent, exp.Subquery) else None
+        if not columns or not isinstance(inner, exp.Select) or len(inner.expressions) != len(columns):
+            continue
+        if any(isinstance(e, exp.Star) or isinstance(getattr(e, "this", None), exp.Star) for e in inner.expressions):
+            continue
+        inner.set("expressions", [exp.alias_(e.unalias(), c.name) for e, c in zip(inner.expressions, columns)])
+        alias.set("columns", None)
+    return tree
+
+
 def _render(tree: exp.Expression, dialect: str) -> str:
     """Generate the target dialect's text, without comments (MySQL runs ``/*! ... */``)."""
     try:
-        return tree.sql(dialect=dialect, comments=False)
+        if dialect in ("sqlite", "mysql"):  # neither takes a derived table's column list (MariaDB 10)
+            tree = _column_aliases_into_selects(tree)
+        return tree.sql(dialect=_MariaDBSafe() if dialect == "mysql" else dialect, comments=False)
     except (SqlglotError, ValueError, KeyError, TypeError) as exc:
         raise InvalidSQL(
             f"The SQL could not be translated for this {dialect} database.", detail=str(exc)

