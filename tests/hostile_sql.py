@@ -254,6 +254,17 @@ _BASE: dict[str, list[str]] = {
         "SELECT query FROM pg_stat_activity",
         "SELECT * FROM information_schema.processlist",
     ],
+    # System catalogues a web user has no business reading (issue 18): foreign-server passwords,
+    # other sessions' SQL, the schema's own definitions.
+    "catalogue": [
+        "SELECT * FROM information_schema.user_mapping_options",
+        "SELECT * FROM information_schema._pg_user_mappings",
+        "SELECT umoptions FROM pg_catalog.pg_user_mappings",
+        "SELECT trx_query FROM information_schema.INNODB_TRX",
+        "SELECT sql_text FROM performance_schema.events_statements_current",
+        "SELECT sql FROM sqlite_master",
+        "SELECT table_name FROM information_schema.tables",
+    ],
     "grant": [
         "GRANT ALL ON customers TO PUBLIC",
         "GRANT SELECT ON orders TO sqlchat_hostile_probe",
