@@ -369,3 +369,18 @@ def test_history_on_a_bare_mysql_url_uses_pymysql(mysql_url: str) -> None:
     with HistoryStore(bare) as store:
         store.log_question("How many?", None, "ok")
         assert [q.question for q in store.recent_questions()] == ["How many?"]
+
+
+def test_a_history_store_from_before_gains_the_owner_columns(tmp_path: Path) -> None:
+    from sqlchat.history import HistoryStore
+
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as conn:  # the question log as the previous version created it
+        conn.execute("CREATE TABLE question_log (id INTEGER PRIMARY KEY, question TEXT NOT NULL, sql TEXT, "
+                     "status VARCHAR(16) NOT NULL, error TEXT, schema_fingerprint VARCHAR(64), created_at DATETIME NOT NULL)")
+        conn.execute("INSERT INTO question_log VALUES (1, 'Old question', NULL, 'ok', NULL, 'f', '2026-01-01 00:00:00')")
+    conn.close()
+    with HistoryStore(path) as store:
+        store.log_question("New question", None, "ok", database="upload:x", owner="session:a")
+        assert [q.question for q in store.recent_questions(database="upload:x", owner="session:a")] == ["New question"]
+        assert [q.question for q in store.recent_questions()] == ["New question", "Old question"]
