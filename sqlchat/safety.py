@@ -460,6 +460,9 @@ def _column_aliases_into_selects(tree: exp.Expression) -> exp.Expression:
     """``(SELECT 1, 2) AS a(x, y)`` as ``(SELECT 1 AS x, 2 AS y) AS a``: sqlglot drops the list for SQLite."""
     for alias in list(tree.find_all(exp.TableAlias)):
         columns = alias.args.get("columns")
+        if columns and isinstance(alias.parent, exp.Values):
+            _values_as_aliased_selects(alias.parent, [c.name for c in columns])
+            continue
         inner = alias.parent.this if isinstance(alias.parent, exp.Subquery) else None
         if not columns or not isinstance(inner, exp.Select) or len(inner.expressions) != len(columns):
             continue
@@ -468,6 +471,18 @@ def _column_aliases_into_selects(tree: exp.Expression) -> exp.Expression:
         inner.set("expressions", [exp.alias_(e.unalias(), c.name) for e, c in zip(inner.expressions, columns)])
         alias.set("columns", None)
     return tree
+
+
+def _values_as_aliased_selects(values: exp.Values, names: list[str]) -> None:
+    """``(VALUES (1, 2)) AS a(x, y)`` as ``(SELECT 1 AS x, 2 AS y UNION ALL ...) AS a``."""
+    rows = [_row_values(row) for row in values.expressions]
+    if not rows or any(len(row) != len(names) for row in rows):
+        return
+    selects = [exp.select(*[exp.alias_(v.copy(), n) for v, n in zip(row, names)]) for row in rows]
+    union = selects[0]
+    for select in selects[1:]:
+        union = exp.union(union, select, distinct=False)
+    values.replace(exp.Subquery(this=union, alias=exp.TableAlias(this=values.args["alias"].this.copy())))
 
 
 def _render(tree: exp.Expression, dialect: str) -> str:

@@ -303,6 +303,12 @@ def test_derived_table_column_aliases_are_kept(dialect: str, chinook_path: Path)
             assert execute(db, checked, ONE_SECOND).frame.values.tolist() == [[1, 2]]
 
 
+def test_values_column_aliases_are_kept_on_sqlite(chinook_path: Path) -> None:
+    checked = check_sql("SELECT x + y AS s FROM (VALUES (1, 2), (3, 4)) AS a(x, y)", "sqlite")
+    with connect(chinook_path) as db:
+        assert execute(db, checked, ONE_SECOND).frame["s"].tolist() == [3, 7]
+
+
 def test_regexp_stays_regexp_for_mariadb() -> None:
     assert "REGEXP_LIKE" not in check_sql("SELECT Name FROM Artist WHERE Name REGEXP '^A'", "mysql").sql
 
