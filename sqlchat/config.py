@@ -6,10 +6,16 @@ Flags, environment variables and the app's sidebar all end up in a
 Environment variables (all optional):
 
 ``SQLCHAT_BACKEND``      ``local`` (default) or ``openai``
-``SQLCHAT_MODEL``        HF id, local folder or ``.gguf`` file; default: the embedded SmolLM2-135M-Instruct
-``SQLCHAT_ADAPTER``      PEFT adapter folder, ``none`` for the bare model; default: the bundled adapter
+``SQLCHAT_MODEL``        an embedded model's short name (``qwen2.5-coder-1.5b``, ``qwen2.5-coder-0.5b``,
+                         ``smollm2-135m``), a ``.gguf`` file, an HF folder or id; default: see ``sqlchat models``
+``SQLCHAT_ADAPTER``      adapter (PEFT folder, or GGUF LoRA for llama.cpp), ``none`` for the bare model;
+                         default: the project's published adapter for the model, if there is one
 ``SQLCHAT_BASE_URL``     OpenAI-compatible endpoint, e.g. ``http://gpu-box:8000/v1``
 ``SQLCHAT_API_KEY``      API key for that endpoint (``OPENAI_API_KEY`` is read too)
+``SQLCHAT_OPENAI_API``   ``completions`` (default: the prompt rendered here) or ``chat`` (``/chat/completions``)
+``SQLCHAT_PROMPT_STYLE`` ``chat`` (default: the model's chat template) or ``seed`` (plain SYSTEM/USER/ASSISTANT
+                         text), for models the engine cannot ask (a server, a folder)
+``SQLCHAT_THREADS``      llama.cpp threads (default: all cores)
 ``SQLCHAT_CANDIDATES``   how many SQL candidates to generate (execution-guided choice)
 ``SQLCHAT_RETRY_CANDIDATES`` when none of them gives an informative answer, how many to ask for once more (0: never)
 ``SQLCHAT_CACHE_DIR``    where the converted embedded model is cached (default ``~/.cache/sqlchat``)
@@ -39,21 +45,24 @@ DEMO_DATABASES: dict[str, Path] = {
     "Chinook (music store)": DEMO_DIR / "chinook.sqlite",
     "Northwind (food trading)": DEMO_DIR / "northwind.sqlite",
 }
-DEFAULT_ADAPTER_DIR = PACKAGE_DIR / "adapters" / "default"
 DEFAULT_HISTORY_PATH = Path("~/.cache/sqlchat/history.sqlite").expanduser()
-EMBEDDED_MODEL_NAME = "SmolLM2-135M-Instruct"
 NO_ADAPTER = "none"
+ADAPTER_FILES = ("adapter_config.json", "adapter.gguf")  # a PEFT adapter, or a GGUF LoRA for llama.cpp
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     """Which model writes the SQL, and how."""
 
-    backend: str = "local"  # "local" (transformers) or "openai" (OpenAI-compatible HTTP)
-    model: str | None = None  # None: the embedded SmolLM2-135M-Instruct
-    adapter: str | None = None  # None: the bundled default adapter; "none": the bare model
+    backend: str = "local"  # "local" (llama.cpp or transformers, in-process) or "openai" (OpenAI-compatible HTTP)
+    model: str | None = None  # None: the default embedded model (sqlchat.model_registry.DEFAULT_MODEL)
+    adapter: str | None = None  # None: the project's published adapter for the model, if any; "none": the bare model
     base_url: str | None = None
     api_key: str | None = field(default=None, repr=False)
+    openai_api: str = "completions"  # or "chat": /chat/completions with messages (Ollama, hosted services)
+    prompt_style: str = "chat"  # for models the engine cannot ask: "chat" (ChatML) or "seed" (plain text)
+    threads: int | None = None  # llama.cpp threads; None: all cores
+    context_tokens: int = 4096  # llama.cpp context window
     num_candidates: int = 1
     # When no candidate gives an informative answer (all fail, or come back empty / 0 / NULL), ask once
     # more for this many by beam search; the extra latency is paid only by such questions. 0: never.
@@ -62,10 +71,15 @@ class ModelConfig:
     request_timeout_s: float = 60.0
     cache_dir: Path = Path("~/.cache/sqlchat").expanduser()
 
-    def adapter_path(self) -> str | None:
-        """The adapter to load, resolving the default and ``none``."""
+    def adapter_path(self, spec=None) -> str | None:
+        """The adapter to load: ``none`` is none; unset is ``spec``'s published adapter when it has one.
+
+        ``spec`` is the embedded model's :class:`~sqlchat.model_registry.ModelSpec` (None for a file or
+        folder of the user's, which has no default adapter).
+        """
         if self.adapter is None:
-            return str(DEFAULT_ADAPTER_DIR) if (DEFAULT_ADAPTER_DIR / "adapter_config.json").exists() else None
+            folder = getattr(spec, "adapter_dir", None)
+            return str(folder) if folder is not None and any((folder / f).exists() for f in ADAPTER_FILES) else None
         if self.adapter.lower() == NO_ADAPTER:
             return None
         return self.adapter
@@ -119,6 +133,9 @@ class Settings:
             adapter=env.get("SQLCHAT_ADAPTER") or None,
             base_url=env.get("SQLCHAT_BASE_URL") or None,
             api_key=env.get("SQLCHAT_API_KEY") or env.get("OPENAI_API_KEY") or None,
+            openai_api=env.get("SQLCHAT_OPENAI_API") or ModelConfig.openai_api,
+            prompt_style=env.get("SQLCHAT_PROMPT_STYLE") or ModelConfig.prompt_style,
+            threads=int(env["SQLCHAT_THREADS"]) if env.get("SQLCHAT_THREADS") else None,
             num_candidates=int(env.get("SQLCHAT_CANDIDATES", "1")),
             retry_candidates=int(env.get("SQLCHAT_RETRY_CANDIDATES", ModelConfig.retry_candidates)),
             cache_dir=Path(env.get("SQLCHAT_CACHE_DIR", "~/.cache/sqlchat")).expanduser(),

@@ -29,7 +29,7 @@ from .config import Settings
 from .connection import Database
 from .errors import InvalidSQL, SqlchatError, UnsafeSQL, redact
 from .execution import QueryResult, execute, is_informative
-from .prompt import build_prompt
+from .prompt import Prompt, build_prompt
 from .readable import make_readable
 from .repair import schema_names, with_repairs
 from .safety import CheckedSQL, check_sql
@@ -183,7 +183,7 @@ def _record(answer: Answer, checked: CheckedSQL, result: QueryResult | None) -> 
 
 def prompt_for(
     question: str, db: Database, settings: Settings, answer: Answer, examples: list[tuple[str, str]] | None = None
-) -> str:
+) -> Prompt:
     """Reflect the schema, choose the tables for ``question`` and build the prompt (with few-shot ``examples``)."""
     with _timed(answer.timings, "schema"):
         schema = reflect_schema(db)
@@ -219,7 +219,7 @@ def ask(
         answer.timings["total"] = time.perf_counter() - started
 
 
-def _add_candidates(answer: Answer, backend: Backend, prompt: str, n: int) -> None:
+def _add_candidates(answer: Answer, backend: Backend, prompt: Prompt, n: int) -> None:
     with _timed(answer.timings, "generate"):
         generations = backend.generate(prompt, n=n)
     answer.candidates.extend(sql for sql in dict.fromkeys(g.sql for g in generations) if sql not in answer.candidates)
@@ -232,7 +232,7 @@ def needs_more_candidates(ok: bool, informative: bool, settings: Settings) -> bo
     return not (ok and informative) and settings.model.retry_candidates > settings.model.num_candidates
 
 
-def _retried(answer: Answer, backend: Backend, prompt: str, db: Database, settings: Settings) -> Answer:
+def _retried(answer: Answer, backend: Backend, prompt: Prompt, db: Database, settings: Settings) -> Answer:
     """Choose again among the first candidates plus ``retry_candidates`` more (beam search).
 
     The first candidates stay first, so the choice can only move to a later candidate whose result

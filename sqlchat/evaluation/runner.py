@@ -29,7 +29,7 @@ from sqlchat.evaluation.metrics import exact_match, has_order_by, is_informative
 from sqlchat.evaluation.replay import ReplayBackend
 from sqlchat.evaluation.synthesize import DEFAULT_ATTEMPTS, Synthesis, run_query, synthesize
 from sqlchat.pipeline import Answer, ask, candidate_tries, choose_candidate, needs_more_candidates
-from sqlchat.prompt import build_prompt
+from sqlchat.prompt import Prompt, build_prompt
 from sqlchat.safety import check_sql
 from sqlchat.schema import reflect_schema
 from sqlchat.values import ValueLookup, matching_values_sql
@@ -155,7 +155,7 @@ class MeteredBackend:
         self.tokens = 0
         self.seconds = 0.0
 
-    def generate(self, prompt: str, n: int = 1) -> list[Generation]:
+    def generate(self, prompt: Prompt, n: int = 1) -> list[Generation]:
         generations = self.inner.generate(prompt, n=n)
         self.tokens += sum(g.tokens for g in generations)
         # every candidate of one call reports that call's time: count it once
@@ -321,7 +321,7 @@ def _choose_synthetic(candidates: list[str], synthesis: Synthesis, settings: Set
     return choose_candidate(tries, lambda sql: _run_synthetic(sql, synthesis, settings), informative)
 
 
-def _generate(backend: Backend, prompt: str, n: int) -> tuple[list[str], str | None]:
+def _generate(backend: Backend, prompt: Prompt, n: int) -> tuple[list[str], str | None]:
     """The candidates' SQL, or no candidates and the backend's error (a model failure scores 0)."""
     try:
         return [g.sql for g in backend.generate(prompt, n=n)], None
