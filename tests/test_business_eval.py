@@ -94,13 +94,14 @@ def _file(tmp_path: Path, rows: list[dict]) -> Path:
     return path
 
 
-# ch-002 everyday count; ch-009 everyday top 5 with the amount; nw-026 hard self-join; nw-029 hard subquery
+# ch-002 everyday count; ch-009 everyday top 2 with the amount; nw-026 hard self-join; nw-029 hard subquery
 PICKED = ("ch-002", "ch-009", "nw-026", "nw-029")
 SCRIPTED = {
     "ch-002": "SELECT COUNT(*) FROM Customer WHERE Country = 'Brazil'",  # right, as the gold
     # right answer, columns in another order: strict execution accuracy says no, answer accuracy yes
     "ch-009": "SELECT SUM(Invoice.Total) AS spent, Customer.LastName, Customer.FirstName FROM Customer JOIN Invoice"
-              " ON Invoice.CustomerId = Customer.CustomerId GROUP BY Customer.CustomerId ORDER BY spent DESC LIMIT 5",
+              " ON Invoice.CustomerId = Customer.CustomerId WHERE Invoice.InvoiceDate LIKE '2024%'"
+              " GROUP BY Customer.CustomerId ORDER BY spent DESC LIMIT 2",
     # the wrong manager: wrong on both
     "nw-026": "SELECT e.FirstName, e.LastName FROM Employees AS e JOIN Employees AS m ON e.ReportsTo = m.EmployeeID"
               " WHERE m.LastName = 'Fuller'",
