@@ -201,3 +201,18 @@ def test_the_command_reports_a_missing_file_without_a_traceback(tmp_path, capsys
     args = _parse(["--business", str(tmp_path / "missing.jsonl"), "--no-progress"])
     assert run_eval_command(args, FakeBackend({}), Settings()) == 2
     assert "could not be read" in capsys.readouterr().err
+
+
+def test_sqlchat_eval_business_runs_from_the_real_command_line(tmp_path, capsys):
+    """`sqlchat eval --business FILE --replay RUN.json`: the flag is registered on the real parser."""
+    from sqlchat.cli import main
+
+    rows = _rows(*PICKED)
+    stored = {"backend": "fake", "num_candidates": 1, "records": [
+        {"question": r["question"], "candidates": [SCRIPTED[r["id"]]]} for r in rows]}
+    run = tmp_path / "run.json"
+    run.write_text(json.dumps(stored), encoding="utf-8")
+    assert main(["eval", "--business", str(_file(tmp_path, rows)), "--replay", str(run), "--json", "--no-progress"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert (printed["execution_accuracy"], printed["answer_accuracy"]) == (0.25, 0.75)
+    assert set(printed["by_level"]) == {"everyday", "hard"}
