@@ -280,7 +280,9 @@ def _fraction(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
-def _failure_record(question: str, gold: str, exc: Exception, db_id: str | None = None, answer: bool | None = None) -> QuestionRecord:
+def _failure_record(
+    question: str, gold: str, exc: Exception, db_id: str | None = None, answer: bool | None = None,
+) -> QuestionRecord:
     """A question the evaluator itself failed on: wrong on every metric it is scored on."""
     return QuestionRecord(question, gold, None, em=False, ex=False, valid=False, latency_s=0.0,
                           error=_message(exc, prefix="evaluation failed: "), db_id=db_id, answer=answer)
@@ -537,7 +539,6 @@ def frame_rows(frame: pd.DataFrame | None) -> list[tuple]:
         return []
     cleaned = frame.astype(object).where(frame.notna(), None)
     return list(cleaned.itertuples(index=False, name=None))
-
 
 
 # -- the business set -------------------------------------------------------------------------
