@@ -4,7 +4,8 @@ Migration tools and ORMs leave mixed-case names behind: ``"Customer"``, ``"First
 ``"Order Details"``. This script makes such copies, so sqlchat can be tried on them as a new user
 would: every table and column keeps its exact spelling (quoted where the server needs it), with
 its rows, primary keys and foreign keys. Column types are what a migration tool would choose
-(``DATETIME`` becomes a timestamp, ``NVARCHAR(40)`` a ``VARCHAR(40)``, ``NUMERIC(10,2)`` a numeric);
+(``DATETIME`` becomes a timestamp, ``NVARCHAR(40)`` a ``VARCHAR(40)``, ``NUMERIC(10,2)`` a numeric;
+``--dates-as-text`` keeps dates as SQLite's text);
 the demo's views become tables holding the views' rows, so the model is shown the same tables.
 
 PostgreSQL: each demo goes into its own schema (``chinook``, ``northwind``) of the database the URL
@@ -19,6 +20,7 @@ MariaDB (``--mariadb``): each demo becomes its own database (``chinook``, ``nort
 Idempotent: the script drops and recreates its own schemas / databases, nothing else.
 
     python scripts/copy_demo_to_postgres.py [--url URL] [--mariadb [URL]] [--prefix P] [--only chinook]
+                                            [--dates-as-text] [--no-postgres]
 """
 
 from __future__ import annotations
@@ -83,9 +85,14 @@ class Source:
 # --------------------------------------------------------------------------- types
 
 
-def target_type(declared: str, kinds: set[str], key: bool, server: str) -> sa.types.TypeEngine:
-    """The type a migration tool would give a SQLite column (declared type, else the stored values' kind)."""
+def target_type(declared: str, kinds: set[str], key: bool, server: str, dates_as_text: bool = False) -> sa.types.TypeEngine:
+    """The type a migration tool would give a SQLite column (declared type, else the stored values' kind).
+
+    ``dates_as_text`` keeps dates and timestamps as the text SQLite stores, so a copy differs from
+    the original in its names only (``InvoiceDate LIKE '2021%'`` then runs on both)."""
     word = declared.upper()
+    if dates_as_text and word in ("DATE", "DATETIME", "TIMESTAMP"):
+        word = "TEXT"
     if not word:  # a view's computed column: judge by what it holds
         word = "REAL" if "real" in kinds else "INTEGER" if kinds <= {"integer", "null"} and kinds != {"null"} else "TEXT"
     if "INT" in word:
@@ -121,7 +128,7 @@ def _convert(value: Any, kind: sa.types.TypeEngine) -> Any:
 # --------------------------------------------------------------------------- copying
 
 
-def copy_demo(source_path: Path, engine: sa.Engine, schema: str | None) -> dict[str, int]:
+def copy_demo(source_path: Path, engine: sa.Engine, schema: str | None, dates_as_text: bool = False) -> dict[str, int]:
     """Copy ``source_path`` into ``engine`` (into ``schema`` on PostgreSQL); {table: rows copied}."""
     source = Source(source_path)
     server = "mysql" if engine.dialect.name in ("mysql", "mariadb") else engine.dialect.name
@@ -135,7 +142,7 @@ def copy_demo(source_path: Path, engine: sa.Engine, schema: str | None) -> dict[
         columns = []
         for column, declared, not_null, pk in source.columns(name):
             key = bool(pk) or (name, column) in key_columns
-            kind = target_type(declared, source.value_kinds(name, column), key, server)
+            kind = target_type(declared, source.value_kinds(name, column), key, server, dates_as_text)
             columns.append(sa.Column(column, kind, primary_key=bool(pk) and name in source.tables,
                                      nullable=not (not_null or pk), autoincrement=False))
         tables[name] = sa.Table(name, metadata, *columns)
@@ -160,7 +167,7 @@ def copy_demo(source_path: Path, engine: sa.Engine, schema: str | None) -> dict[
     return counts
 
 
-def copy_to_postgres(url: str, names: Iterable[str], prefix: str = "") -> dict[str, dict[str, int]]:
+def copy_to_postgres(url: str, names: Iterable[str], prefix: str = "", dates_as_text: bool = False) -> dict[str, dict[str, int]]:
     """Each demo into its own schema ``prefix + name`` of the database ``url`` names (dropped first)."""
     engine = sa.create_engine(url)
     done = {}
@@ -170,13 +177,13 @@ def copy_to_postgres(url: str, names: Iterable[str], prefix: str = "") -> dict[s
             with engine.begin() as conn:
                 conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {_quote(schema)} CASCADE")
                 conn.exec_driver_sql(f"CREATE SCHEMA {_quote(schema)}")
-            done[schema] = copy_demo(DEMOS[name], engine, schema)
+            done[schema] = copy_demo(DEMOS[name], engine, schema, dates_as_text)
     finally:
         engine.dispose()
     return done
 
 
-def copy_to_mariadb(url: str, names: Iterable[str], prefix: str = "") -> dict[str, dict[str, int]]:
+def copy_to_mariadb(url: str, names: Iterable[str], prefix: str = "", dates_as_text: bool = False) -> dict[str, dict[str, int]]:
     """Each demo into its own database ``prefix + name`` on the server ``url`` names (dropped first)."""
     admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     done = {}
@@ -188,7 +195,7 @@ def copy_to_mariadb(url: str, names: Iterable[str], prefix: str = "") -> dict[st
                 conn.exec_driver_sql(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
             engine = sa.create_engine(sa.make_url(url).set(database=database))
             try:
-                done[database] = copy_demo(DEMOS[name], engine, None)
+                done[database] = copy_demo(DEMOS[name], engine, None, dates_as_text)
             finally:
                 engine.dispose()
     finally:
@@ -218,14 +225,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--mariadb", nargs="?", const=DEFAULT_MARIADB_URL, metavar="URL",
                         help=f"also copy to MariaDB, one database per demo (default server {DEFAULT_MARIADB_URL})")
     parser.add_argument("--prefix", default="", help="prefix of the schema / database names (default none)")
+    parser.add_argument("--dates-as-text", action="store_true",
+                        help="keep dates as the text SQLite stores (the copy then differs in its names only)")
     parser.add_argument("--only", choices=sorted(DEMOS), action="append", help="copy only this demo (repeatable)")
     args = parser.parse_args(argv)
     names = args.only or sorted(DEMOS)
     results = {}
     if not args.no_postgres:
-        results.update({f"postgres {k}": v for k, v in copy_to_postgres(args.url, names, args.prefix).items()})
+        results.update({f"postgres {k}": v for k, v in copy_to_postgres(args.url, names, args.prefix, args.dates_as_text).items()})
     if args.mariadb:
-        results.update({f"mariadb {k}": v for k, v in copy_to_mariadb(args.mariadb, names, args.prefix).items()})
+        results.update({f"mariadb {k}": v for k, v in copy_to_mariadb(args.mariadb, names, args.prefix, args.dates_as_text).items()})
     for target, counts in results.items():
         print(f"{target}: {len(counts)} tables, {sum(counts.values())} rows")
     return 0

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sqlite3
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -209,35 +212,79 @@ def _script(name: str):
     return module
 
 
-@pytest.fixture(params=[pytest.param("postgres", marks=pytest.mark.postgres),
-                        pytest.param("mariadb", marks=pytest.mark.mariadb)])
-def chinook_copy(request):
-    """Chinook copied with its names as spelled (twice: the script must be idempotent); its URL."""
+SERVERS = [pytest.param("postgres", marks=pytest.mark.postgres), pytest.param("mariadb", marks=pytest.mark.mariadb)]
+
+
+@contextmanager
+def _demo_copy(request, name: str) -> Iterator[str]:
+    """``name`` copied with its names as spelled (twice: the script must be idempotent); its URL."""
     request.getfixturevalue("pg_url" if request.param == "postgres" else "mysql_url")  # skips when the server is down
     copy, prefix = _script("copy_demo_to_postgres"), f"sqlchat_case_{uuid.uuid4().hex[:8]}_"
     pg, maria = (PG_ADMIN_URL, None) if request.param == "postgres" else (None, MYSQL_ADMIN_URL)
     try:
         for _ in range(2):
-            if pg:
-                counts = copy.copy_to_postgres(pg, ["chinook"], prefix)
-            else:
-                counts = copy.copy_to_mariadb(maria, ["chinook"], prefix)
-        assert counts[prefix + "chinook"]["InvoiceLine"] == 2240
-        yield (f"{pg}?options=-csearch_path%3D{prefix}chinook" if pg
-               else sa.make_url(maria).set(database=prefix + "chinook").render_as_string(hide_password=False))
+            counts = copy.copy_to_postgres(pg, [name], prefix) if pg else copy.copy_to_mariadb(maria, [name], prefix)
+        with closing(sqlite3.connect(DEMO_DIR / f"{name}.sqlite")) as original:
+            tables = [row[0] for row in original.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
+                                                         "AND name NOT LIKE 'sqlite_%'")]
+            assert counts[prefix + name] == {t: original.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables}
+        yield (f"{pg}?options=-csearch_path%3D{prefix}{name}" if pg
+               else sa.make_url(maria).set(database=prefix + name).render_as_string(hide_password=False))
     finally:
-        copy.drop_copies(pg, maria, ["chinook"], prefix)
+        copy.drop_copies(pg, maria, [name], prefix)
+
+
+@pytest.fixture(params=SERVERS)
+def chinook_copy(request) -> Iterator[str]:
+    with _demo_copy(request, "chinook") as url:
+        yield url
+
+
+@pytest.fixture(params=SERVERS)
+def northwind_copy(request) -> Iterator[str]:
+    with _demo_copy(request, "northwind") as url:
+        yield url
+
+
+def _differences(pairs: list[dict[str, str]], original: str, copy_url: str) -> list[str]:
+    compare = _script("compare_copies")
+    with connect(DEMO_DIR / original) as sqlite, connect(copy_url) as copy:
+        results = [compare.compare_sql(pair, sqlite, copy, SETTINGS) for pair in pairs]
+    return [f"{r.question}: {r.copy_sql} {r.errors}" for r in results if not r.same]
 
 
 def test_the_chinook_copy_answers_like_the_original(chinook_copy):
-    compare = _script("compare_copies")
     from sqlchat.history import load_pairs_file
-    pairs = load_pairs_file(DEMO_DIR / "verified" / "chinook.jsonl")
-    with connect(DEMO_DIR / "chinook.sqlite") as sqlite, connect(chinook_copy) as copy:
-        results = [compare.compare_sql(pair, sqlite, copy, SETTINGS) for pair in pairs]
+    assert _differences(load_pairs_file(DEMO_DIR / "verified" / "chinook.jsonl"), "chinook.sqlite", chinook_copy) == []
+    with connect(chinook_copy) as copy:
         keys = sa.inspect(copy.engine).get_foreign_keys("InvoiceLine")
-    assert [r.question for r in results if not r.same] == []
-    assert {key["referred_table"] for key in keys} == {"Invoice", "Track"}
+        assert {key["referred_table"] for key in keys} == {"Invoice", "Track"}
+        assert sa.inspect(copy.engine).get_pk_constraint("PlaylistTrack")["constrained_columns"] == ["PlaylistId", "TrackId"]
+
+
+# SQL as the model writes it for Northwind: a table with a space, views (copied as tables), dates, text keys.
+NORTHWIND_SQL = [
+    "SELECT ProductName, UnitPrice FROM Products ORDER BY UnitPrice DESC LIMIT 5",
+    'SELECT CategoryName, SUM(od.UnitPrice * od.Quantity) AS sales FROM "Order Details" od '
+    "JOIN Products p ON p.ProductID = od.ProductID JOIN Categories c ON c.CategoryID = p.CategoryID GROUP BY CategoryName",
+    "select count(*) from orders where shipcountry = 'Germany'",
+    "SELECT e.FirstName, e.LastName, COUNT(*) AS orders FROM Employees e JOIN Orders o ON o.EmployeeID = e.EmployeeID "
+    "GROUP BY e.EmployeeID, e.FirstName, e.LastName",
+    "SELECT strftime('%Y', OrderDate) AS year, COUNT(*) FROM Orders GROUP BY year",
+    "SELECT ProductName FROM \"Alphabetical list of products\" WHERE CategoryName = 'Beverages'",
+    "SELECT AVG(Freight) FROM Orders",
+    "SELECT OrderDate, ShippedDate FROM Orders WHERE OrderID = 10248",
+    "SELECT c.CompanyName, SUM(od.UnitPrice * od.Quantity * (1 - od.Discount)) AS revenue FROM Customers c "
+    "JOIN Orders o ON o.CustomerID = c.CustomerID JOIN [Order Details] od ON od.OrderID = o.OrderID "
+    "GROUP BY c.CustomerID, c.CompanyName ORDER BY revenue DESC LIMIT 3",
+    "SELECT FirstName, BirthDate FROM Employees WHERE BirthDate < '1955-01-01'",
+    "SELECT r.regiondescription, COUNT(*) FROM territories t JOIN regions r ON r.regionid = t.regionid GROUP BY r.regiondescription",
+]
+
+
+def test_the_northwind_copy_answers_like_the_original(northwind_copy):
+    pairs = [{"question": sql, "sql": sql} for sql in NORTHWIND_SQL]
+    assert _differences(pairs, "northwind.sqlite", northwind_copy) == []
 
 
 @pytest.mark.slow
