@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 # Dialects that read a name's letter case (PostgreSQL folds unquoted names; MySQL table names can be case-sensitive).
 CASE_SENSITIVE_DIALECTS = frozenset({"postgres", "mysql"})
 _CACHE_KEY = "names"
+_TREE_ERRORS = (SqlglotError, ValueError, KeyError, TypeError, AttributeError, RecursionError)
 
 OtherSchema = Callable[[str], "tuple[str, dict[str, Table]] | None"]
 """lower-case schema name -> (its spelling, {lower-case table name: table}); None when there is no such schema."""
@@ -83,18 +84,21 @@ class Spelling:
         """Rewrite, in place, every table and column reference of ``tree`` as the database spells it."""
         if self.dialect not in CASE_SENSITIVE_DIALECTS:
             return
-        resolved = self._respell_tables(tree)
-        done: set[int] = set()
         try:
-            scopes = traverse_scope(tree)
-        except (SqlglotError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
-            log.debug("no scopes for name spelling (%s); columns by name only", exc)
-            scopes = []
-        for scope in scopes:
-            for column in scope.columns:
-                if id(column) not in done and self._respell_column(column, scope, resolved):
-                    done.add(id(column))
-        self._respell_remaining_columns(tree, resolved, done)
+            resolved = self._respell_tables(tree)
+            done: set[int] = set()
+            try:
+                scopes = traverse_scope(tree)
+            except _TREE_ERRORS as exc:
+                log.debug("no scopes for name spelling (%s); columns by name only", exc)
+                scopes = []
+            for scope in scopes:
+                for column in scope.columns:
+                    if id(column) not in done and self._respell_column(column, scope, resolved):
+                        done.add(id(column))
+            self._respell_remaining_columns(tree, resolved, done)
+        except _TREE_ERRORS as exc:  # a shape this module does not know: the database will name what is wrong
+            log.debug("name spelling stopped: %s", exc)
 
     # -- tables ------------------------------------------------------------------------
 
