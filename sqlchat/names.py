@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+from sqlalchemy.engine.reflection import ObjectKind
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.scope import Scope, traverse_scope
@@ -276,11 +277,9 @@ def _other_schema(db: "Database", lowered: str) -> tuple[str, dict[str, Table]] 
         spelled = next((s for s in inspector.get_schema_names() if s.lower() == lowered), None)
         if spelled is None:
             return None
-        tables = {}
-        for name in inspector.get_table_names(schema=spelled) + inspector.get_view_names(schema=spelled):
-            columns = [Column(c["name"], "") for c in inspector.get_columns(name, schema=spelled)]
-            tables[name.lower()] = Table(name, columns)
-        return spelled, tables
+        found = inspector.get_multi_columns(schema=spelled, kind=ObjectKind.ANY)  # one query on PostgreSQL
+        return spelled, {name.lower(): Table(name, [Column(c["name"], "") for c in columns])
+                         for (_, name), columns in found.items()}
     except sa.exc.SQLAlchemyError as exc:
         log.debug("schema %s not reflected: %s", lowered, exc)
         return None

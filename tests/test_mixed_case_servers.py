@@ -200,6 +200,16 @@ def test_other_schemas_and_the_search_path(pg_url):
         assert answer.context.startswith('CREATE TABLE "Orders" ("OrderId" INTEGER')
 
 
+@pytest.mark.mariadb
+def test_another_mariadb_database_named_in_the_query(mysql_url):
+    _build(mysql_url)
+    other = sa.make_url(mysql_url).database
+    with connect(MYSQL_ADMIN_URL) as db:  # connected to `test`; the query names the other database
+        answer = run_sql(f"SELECT c.firstname FROM {other}.customer c JOIN {other}.`order` o "
+                         "ON o.customerid = c.customerid WHERE o.groupid = 2", db, SETTINGS)
+        assert _values(answer) == [["Leonie"]] and f"FROM {other}.Customer AS c JOIN {other}.`Order`" in answer.sql
+
+
 # --------------------------------------------------------------------------- the demo copies
 
 
