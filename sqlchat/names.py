@@ -250,15 +250,17 @@ def _aliases(tree: exp.Expression) -> Iterable[str]:
 
 
 def database_spelling(db: "Database") -> Spelling | None:
-    """The :class:`Spelling` of ``db`` (cached with its reflection); None where case does not matter."""
+    """The :class:`Spelling` of ``db``, kept beside its reflection (rebuilt when that is); None where case does not matter."""
     if db.dialect not in CASE_SENSITIVE_DIALECTS:
         return None
+    schema = reflect_schema(db)
     cache = getattr(db, "cache", None)
-    if cache is not None and _CACHE_KEY in cache:
-        return cache[_CACHE_KEY]
-    spelling = Spelling.of(reflect_schema(db), db.dialect, _default_schema(db), lambda name: _other_schema(db, name))
+    hit = cache.get(_CACHE_KEY) if cache is not None else None
+    if hit is not None and hit[0] is schema:
+        return hit[1]
+    spelling = Spelling.of(schema, db.dialect, _default_schema(db), lambda name: _other_schema(db, name))
     if cache is not None:
-        cache[_CACHE_KEY] = spelling
+        cache[_CACHE_KEY] = (schema, spelling)
     return spelling
 
 

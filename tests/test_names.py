@@ -133,3 +133,11 @@ def test_the_safety_check_still_judges_the_respelled_query():
     from sqlchat.errors import UnsafeSQL
     with pytest.raises(UnsafeSQL):
         spell("DELETE FROM customer")
+
+
+def test_sqlite_databases_need_no_spelling(chinook_path):
+    from sqlchat.connection import connect
+    from sqlchat.names import database_spelling
+
+    with connect(chinook_path) as db:
+        assert database_spelling(db) is None
