@@ -29,6 +29,7 @@ from .config import Settings
 from .connection import Database
 from .errors import InvalidSQL, SqlchatError, UnsafeSQL, redact
 from .execution import QueryResult, execute, is_informative
+from .names import database_spelling
 from .prompt import Prompt, build_prompt
 from .readable import make_readable
 from .repair import schema_names, with_repairs
@@ -166,7 +167,8 @@ def _known_columns(db: Database) -> set[str]:
 
 def _check_and_run(sql: str, db: Database, settings: Settings, answer: Answer) -> tuple[CheckedSQL, QueryResult | None]:
     with _timed(answer.timings, "check"):
-        checked = check_sql(sql, db.dialect, row_limit=settings.execution.row_limit, known_columns=_known_columns(db))
+        checked = check_sql(sql, db.dialect, row_limit=settings.execution.row_limit, known_columns=_known_columns(db),
+                            names=database_spelling(db))
     if not db.executable:
         return checked, None
     with _timed(answer.timings, "execute"):

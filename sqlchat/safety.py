@@ -17,12 +17,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from sqlchat.errors import InvalidSQL, UnsafeSQL
+
+if TYPE_CHECKING:
+    from sqlchat.names import Spelling
 
 __all__ = ["CheckedSQL", "InvalidSQL", "UnsafeSQL", "check_sql", "find_unsafe"]
 
@@ -175,17 +179,22 @@ def check_sql(
     row_limit: int | None = 1000,
     source_dialect: str = "sqlite",
     known_columns: Iterable[str] | None = None,
+    names: Spelling | None = None,
 ) -> CheckedSQL:
     """Return ``sql`` as one safe, read-only statement in ``dialect``, or raise UnsafeSQL.
 
     ``known_columns`` (optional) names the schema's columns, so a SQLite-style
     ``"double quoted"`` word that is really a column is not turned into a string.
+    ``names`` (optional, :func:`sqlchat.names.database_spelling`) writes every table and
+    column reference as the database spells it, quoted where ``dialect`` needs it.
     Raises :class:`InvalidSQL` (a subclass of UnsafeSQL) when the text cannot be parsed.
     """
     tree, read = _parse_one(sql, dialect, source_dialect)
     _refuse_unsafe(tree, dialect)
     if read == "sqlite":
         quoted_words_to_strings(tree, known_columns or ())
+    if names is not None:
+        names.respell(tree)
     tree, limit_added = _with_limit(_values_to_select(_unwrap(tree)), row_limit)
     text = _render(tree, dialect)
     _recheck(text, dialect)
