@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import URL, make_url
 
+from sqlchat.config import Settings
 from sqlchat.errors import ConfigError, register_secret
 
 # The keys Streamlit's SQLConnection builds a URL from (besides ``url``).
@@ -89,6 +90,18 @@ class Deployment:
         except KeyError:
             known = ", ".join(sorted(self.connections)) or "none are configured"
             raise ConfigError(f"There is no named connection called '{name}' (known: {known}).") from None
+
+
+def settings_for(settings: Settings, named: NamedConnection | None) -> Settings:
+    """``settings`` with a named connection's ``row_limit`` and ``timeout`` in place of the defaults."""
+    if named is None:
+        return settings
+    execution = settings.execution
+    if named.row_limit is not None:
+        execution = replace(execution, row_limit=named.row_limit, max_rows=min(execution.max_rows, named.row_limit))
+    if named.timeout is not None:
+        execution = replace(execution, statement_timeout_s=named.timeout)
+    return replace(settings, execution=execution)
 
 
 _FLAGS: dict[str, Any] = {"allow_urls": True, "allow_uploads": True, "allow_sqlite_paths": False,

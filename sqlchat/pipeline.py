@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
+from .access import permitted_examples, policy_for
 from .backends import Backend
 from .config import Settings
 from .connection import Database
@@ -166,7 +167,8 @@ def _known_columns(db: Database) -> set[str]:
 
 def _check_and_run(sql: str, db: Database, settings: Settings, answer: Answer) -> tuple[CheckedSQL, QueryResult | None]:
     with _timed(answer.timings, "check"):
-        checked = check_sql(sql, db.dialect, row_limit=settings.execution.row_limit, known_columns=_known_columns(db))
+        checked = check_sql(sql, db.dialect, row_limit=settings.execution.row_limit, known_columns=_known_columns(db),
+                            access=policy_for(db))
     if not db.executable:
         return checked, None
     with _timed(answer.timings, "execute"):
@@ -190,7 +192,7 @@ def prompt_for(
         tables = select_tables(schema, question, settings.schema.token_budget, focus=settings.schema.focus)
         answer.tables = [table.name for table in tables]
         answer.context = render_context(tables, keys=settings.schema.include_keys)
-    return build_prompt(answer.context, question, examples=examples)
+    return build_prompt(answer.context, question, examples=permitted_examples(examples, db))
 
 
 def ask(
