@@ -88,6 +88,11 @@ class AccessPolicy:
     def hidden_of(self, table: str) -> frozenset[str]:
         return self.rules.hidden_columns_of(table)
 
+    @property
+    def all_hidden(self) -> frozenset[str]:
+        """Every hidden column name, whatever its table."""
+        return frozenset(column for _, column in self.rules.hidden_columns)
+
 
 def open_named(named: "NamedConnection", timeout_s: float = 10.0) -> "Database":
     """Open a named connection read-only, carrying its rules; shown by its title, never by its URL."""
@@ -260,12 +265,15 @@ def _resolve(scope: Scope | None, alias: str) -> exp.Table | Scope | None:
 
 
 def _check_columns(scope: Scope, policy: AccessPolicy, rewrite_stars: bool) -> None:
-    for column in list(scope.columns):
+    nodes = list(walk_in_scope(scope.expression))
+    # scope.columns leaves out some (an aggregate's argument in HAVING): take every Column node in the scope too
+    columns = {id(c): c for c in [*scope.columns, *(n for n in nodes if isinstance(n, exp.Column))]}
+    for column in columns.values():
         if not isinstance(column.this, exp.Star):
             _check_column(column, scope, policy)
     for join in scope.expression.args.get("joins") or []:
         _check_join(join, scope, policy)
-    for node in list(walk_in_scope(scope.expression)):
+    for node in nodes:
         bare_star = isinstance(node, exp.Star) and not isinstance(node.parent, exp.Column)
         if bare_star or (isinstance(node, exp.Column) and isinstance(node.this, exp.Star)):
             if node is not scope.expression:
@@ -276,8 +284,10 @@ def _check_column(column: exp.Column, scope: Scope, policy: AccessPolicy) -> Non
     name = column.name.lower()
     if column.table:
         source = _resolve(scope, column.table)
-        if isinstance(source, Scope):
-            return  # a derived table or CTE: what it reads is judged in its own scope
+        if isinstance(source, Scope):  # a derived table or CTE: what it reads is judged in its own scope
+            if name not in {n.lower() for n in source.expression.named_selects} and name in policy.all_hidden:
+                raise _refuse(f"{column.table}.{column.name}")  # the database would say no such column: say it first
+            return
         table_name = source.name if isinstance(source, exp.Table) else column.table
         unknown = source is None and table_name.lower() not in policy.visible  # not a source of this query
         if unknown or name in policy.hidden_of(table_name):
