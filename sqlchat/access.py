@@ -41,6 +41,7 @@ from sqlchat.errors import UnsafeSQL
 from sqlchat.schema import Schema, Table
 
 if TYPE_CHECKING:
+    from sqlchat.config import Settings
     from sqlchat.connection import Database
     from sqlchat.deployment import NamedConnection
 
@@ -104,13 +105,29 @@ def open_named(named: "NamedConnection", timeout_s: float = 10.0) -> "Database":
     return db
 
 
+def open_target(target: str, settings: "Settings") -> tuple["Database", "Settings"]:
+    """``--db``: a named connection of the operator's secrets file, else a URL or a file path.
+
+    Returns the database and the settings to use with it (a named connection's own row limit and timeout).
+    """
+    from sqlchat.connection import connect
+    from sqlchat.deployment import load_deployment, settings_for
+
+    deployment = load_deployment(settings.secrets_path)
+    named = deployment.connections.get(target)
+    if named is None:
+        return connect(target, timeout_s=settings.execution.statement_timeout_s), settings
+    settings = settings_for(settings, named)
+    return open_named(named, settings.execution.statement_timeout_s), settings
+
+
 # --------------------------------------------------------------------------- the schema
 
 
 def visible_schema(db: "Database", full: Schema, rules: AccessRules) -> Schema:
     """``full`` without what ``rules`` hide: tables, columns, keys touching them, and views reading them."""
     tables = [_visible_table(t, rules) for t in full if not t.is_view and not rules.hides_table(t.name)]
-    candidates = [t for t in full if t.is_view and not rules.hides_table(t.name)]
+    candidates = [_visible_table(t, rules) for t in full if t.is_view and not rules.hides_table(t.name)]
     definitions = {view.name: _view_definition(db, view.name) for view in candidates}
     views = _clean_views(candidates, definitions, tables, rules, db.dialect)
     kept = {t.name.lower() for t in tables + views}

@@ -81,6 +81,8 @@ class Deployment:
     allow_sqlite_paths: bool = False  # users may type sqlite: URLs or paths of files on the server
     # None: the caller decides (off when the server has an API key configured).
     allow_model_settings: bool | None = None
+    # The file has an [auth] section: Streamlit's login is meant to guard the app (sqlchat only checks it is active).
+    auth: bool = False
     source: Path | None = None  # the file read; None when there was none
 
     def connection(self, name: str) -> NamedConnection:
@@ -130,7 +132,7 @@ def parse_deployment(data: Mapping[str, Any], *, source: Path | None = None) -> 
         name: _parse_connection(name, _table(raw, None, f"[connections.{name}]"))
         for name, raw in _table(data, "connections", "[connections]").items()
     }
-    return Deployment(connections=connections, source=source, **flags)
+    return Deployment(connections=connections, auth="auth" in data, source=source, **flags)
 
 
 def _table(data: Any, key: str | None, where: str) -> Mapping[str, Any]:

@@ -62,6 +62,7 @@ class Answer:
     repaired: bool = False  # the chosen SQL is a candidate corrected against the schema (names, join keys, stored values)
     columns_added: bool = False  # name or measure columns were added to make the result readable
     retried: bool = False  # the first candidates gave nothing informative, so more were asked for
+    executed: list[str] = field(default_factory=list)  # every statement sent to the database, for the audit log
 
     @property
     def ok(self) -> bool:
@@ -171,6 +172,7 @@ def _check_and_run(sql: str, db: Database, settings: Settings, answer: Answer) -
                             access=policy_for(db))
     if not db.executable:
         return checked, None
+    answer.executed.append(checked.sql)
     with _timed(answer.timings, "execute"):
         return checked, execute(db, checked, settings.execution)
 
@@ -241,7 +243,7 @@ def _retried(answer: Answer, backend: Backend, prompt: str, db: Database, settin
     is informative; if the model offers nothing new, or fails, the first answer stands.
     """
     retry = Answer(question=answer.question, context=answer.context, tables=answer.tables, timings=answer.timings,
-                   candidates=list(answer.candidates), tokens=answer.tokens, retried=True)
+                   candidates=list(answer.candidates), tokens=answer.tokens, retried=True, executed=answer.executed)
     try:
         _add_candidates(retry, backend, prompt, settings.model.retry_candidates)
     except SqlchatError:

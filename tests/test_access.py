@@ -366,3 +366,13 @@ def test_rules_come_from_the_named_connection() -> None:
     rules = AccessRules.of(deployment.connection("a"))
     assert rules is not None and rules.hides_table("employee") and rules.hides_table("Other")
     assert not rules.hides_table("X") and rules.hidden_columns_of("CUSTOMER") == {"email", "phone"}
+
+
+def test_a_column_of_a_visible_view_can_be_hidden_too(sqlite_shop: Shop) -> None:
+    db = _named(sqlite_shop.url, hidden_columns=["Customer.Email", "CustomerNames.FirstName"])
+    try:
+        assert [c.name for c in reflect_schema(db)["CustomerNames"].columns] == ["CustomerId"]
+        assert pipeline.run_sql("SELECT * FROM CustomerNames", db, settings()).columns == ["CustomerId"]
+        assert pipeline.run_sql("SELECT FirstName FROM CustomerNames", db, settings()).error_kind == "refused"
+    finally:
+        db.close()

@@ -61,7 +61,7 @@ allow_model_settings = false
     deployment = load_deployment(path)
     assert (deployment.allow_urls, deployment.allow_uploads, deployment.allow_sqlite_paths,
             deployment.allow_model_settings) == (False, False, True, False)
-    assert deployment.source == path
+    assert deployment.source == path and deployment.auth
     chinook = deployment.connection("chinook")
     assert chinook.title == "Chinook (music store)" and chinook.description == "Sales of a record shop"
     assert chinook.hidden_tables == ("Employee",)
