@@ -156,6 +156,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _examples_for(question: str, db: "Database", settings: Settings) -> list[tuple[str, str]] | None:
     """Verified pairs like ``question`` from the history store, if there is one; a broken store only warns."""
+    from .access import permitted_examples
     from .history import open_existing_store, schema_fingerprint
     from .schema import reflect_schema
 
@@ -164,7 +165,7 @@ def _examples_for(question: str, db: "Database", settings: Settings) -> list[tup
         if store is None:
             return None
         with store:
-            return store.similar_examples(question, schema_fingerprint(reflect_schema(db)))
+            return permitted_examples(store.similar_examples(question, schema_fingerprint(reflect_schema(db))), db)
     except SqlchatError as error:
         print(f"warning: no examples from the history store: {error.message}", file=sys.stderr)
         return None

@@ -376,3 +376,19 @@ def test_a_column_of_a_visible_view_can_be_hidden_too(sqlite_shop: Shop) -> None
         assert pipeline.run_sql("SELECT FirstName FROM CustomerNames", db, settings()).error_kind == "refused"
     finally:
         db.close()
+
+
+def test_join_corrections_and_name_repair_never_reach_a_hidden_column(sqlite_shop: Shop) -> None:
+    from sqlchat.joins import join_missing_tables
+    from sqlchat.repair import repair_sql, schema_names
+    from sqlchat.schema import _reflect_all
+
+    visible = list(reflect_schema(sqlite_shop.db))
+    full = list(_reflect_all(sqlite_shop.db))
+    sql = "SELECT i.Total, Email FROM Invoice i"
+    assert "JOIN" in join_missing_tables(sql, full, "sqlite")  # unfiltered, it would join Customer for Email
+    assert join_missing_tables(sql, visible, "sqlite") == sql
+    salary = "SELECT FirstName, Salary FROM Customer"
+    assert "Employee" in join_missing_tables(salary, full, "sqlite") and join_missing_tables(salary, visible) == salary
+    assert "Email" not in repair_sql("SELECT Emial FROM Customer", schema_names(visible), "sqlite")
+    assert "Email" in repair_sql("SELECT Emial FROM Customer", schema_names(full), "sqlite")

@@ -123,3 +123,31 @@ def test_a_mistake_in_the_operator_file_stops_the_page_with_one_sentence(tmp_pat
     at = start(tmp_path, monkeypatch, "\n[sqlchat]\nallow_url = false\n")
     assert "allow_url" in at.error[0].value
     assert not at.sidebar.button and not at.chat_input
+
+
+def test_with_login_configured_nothing_shows_before_the_user_logs_in(tmp_path, monkeypatch) -> None:
+    operator_file(tmp_path, monkeypatch)
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.user = {"is_logged_in": False}
+    at.run()
+    assert not at.exception
+    assert [b.label for b in at.button] == ["Log in"]
+    assert not at.sidebar.button and not at.chat_input and not at.dataframe
+
+
+def test_the_logged_in_user_is_shown_and_audited(tmp_path, monkeypatch, history_file) -> None:
+    operator_file(tmp_path, monkeypatch)
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.user = {"is_logged_in": True, "email": "ann@example.com", "name": "Ann"}
+    at.run()
+    assert not at.exception
+    assert "ann@example" in at.sidebar.caption[0].value and at.sidebar.button[0].label == "Log out"
+    run_editor_sql(at, "SELECT COUNT(*) FROM Customer")
+    with HistoryStore(history_file) as store:
+        assert [(e.user, e.connection, e.row_count) for e in store.audit_entries()] == [("ann@example.com", "chinook", 1)]
+
+
+def test_login_asked_for_in_a_file_streamlit_does_not_read_stops_the_page(tmp_path, monkeypatch) -> None:
+    at = start(tmp_path, monkeypatch, '\n[auth]\nredirect_uri = "http://localhost:8501/oauth2callback"\n')
+    assert "Streamlit does not read that file" in at.error[0].value
+    assert not at.sidebar.button and not at.chat_input

@@ -132,3 +132,38 @@ def test_an_unknown_name_lists_the_known_ones():
     deployment = parse_deployment({"connections": {"b": {"url": "sqlite:///b.db"}, "a": {"url": "sqlite:///a.db"}}})
     with pytest.raises(ConfigError, match="'zz' .*known: a, b"):
         deployment.connection("zz")
+
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / ".streamlit" / "secrets.example.toml"
+
+
+def test_the_shipped_example_names_the_demos_and_hides_customer_email(monkeypatch):
+    from sqlchat.access import open_named
+    from sqlchat.schema import reflect_schema
+
+    monkeypatch.chdir(ROOT)  # its sqlite: paths are relative to where the app starts
+    deployment = load_deployment(EXAMPLE)
+    assert list(deployment.connections) == ["chinook", "northwind"] and not deployment.auth
+    assert deployment.connection("chinook").hidden_columns == ("Customer.Email",)
+    for named in deployment.connections.values():
+        db = open_named(named)
+        try:
+            schema = reflect_schema(db)
+            assert len(schema) > 5 and db.display_name == named.title
+            if named.name == "chinook":
+                assert schema["Customer"].column("Email") is None and schema["Customer"].column("Phone") is not None
+        finally:
+            db.close()
+
+
+def test_the_cli_lists_the_examples_connection_by_name(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SQLCHAT_SECRETS": str(EXAMPLE), "SQLCHAT_HISTORY_URL": str(tmp_path / "h.sqlite")}
+    result = subprocess.run([sys.executable, "-m", "sqlchat", "schema", "--db", "chinook"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "CREATE TABLE Customer (" in result.stdout and "Email" not in result.stdout.split("CREATE TABLE Customer")[1].split(";")[0]
