@@ -231,10 +231,16 @@ def enforce(tree: exp.Expression, policy: AccessPolicy, *, rewrite_stars: bool =
     schema qualifiers (view definitions MySQL stores as ``db.table``).
     """
     try:
-        scopes = list(traverse_scope(tree))
-    except (SqlglotError, ValueError, KeyError, RecursionError) as exc:
+        _enforce(tree, policy, rewrite_stars, any_schema)
+    except UnsafeSQL:
+        raise
+    except (SqlglotError, ValueError, KeyError, AttributeError, TypeError, RecursionError) as exc:  # fail closed
         raise UnsafeSQL("This query was not run: its tables and columns could not be checked against "
-                        "this connection's access rules.", detail=str(exc)) from None
+                        "this connection's access rules.", detail=f"{type(exc).__name__}: {exc}") from None
+
+
+def _enforce(tree: exp.Expression, policy: AccessPolicy, rewrite_stars: bool, any_schema: bool) -> None:
+    scopes = list(traverse_scope(tree))
     seen: set[int] = set()
     for scope in scopes:
         _check_tables(scope, policy, seen, any_schema)
@@ -310,6 +316,8 @@ def _check_column(column: exp.Column, scope: Scope, policy: AccessPolicy) -> Non
         if unknown or name in policy.hidden_of(table_name):
             raise _refuse(f"{column.table}.{column.name}")
         return
+    if isinstance(scope.expression, exp.SetOperation) and name in policy.all_hidden:
+        raise _refuse(column.name)  # ORDER BY of a UNION: its branches' tables are in their own scopes
     for alias, table in _real_tables(scope):
         if name in policy.hidden_of(table.name):
             raise _refuse(column.name)

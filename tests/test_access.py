@@ -215,6 +215,12 @@ COMMON_ATTACKS = [
     "SELECT CASE WHEN Email LIKE 'a%' THEN 1 ELSE 0 END FROM Customer",
     "SELECT COALESCE(Phone, 'none') FROM Customer",
     "SELECT FirstName FROM Customer UNION SELECT Email FROM Customer",
+    "SELECT FirstName FROM Customer UNION SELECT FirstName FROM Customer ORDER BY Email",
+    "SELECT FirstName, ROW_NUMBER() OVER (ORDER BY Email) FROM Customer",
+    "SELECT FirstName FROM Customer c WHERE EXISTS (SELECT 1 FROM Invoice i WHERE i.CustomerId = c.CustomerId "
+    "AND c.Email IS NOT NULL)",
+    "SELECT FirstName FROM Customer WHERE (SELECT Email) IS NOT NULL",
+    "SELECT FirstName FROM Customer c1 JOIN Customer c2 ON c1.Phone = c2.Phone",
     "SELECT a.FirstName FROM Customer a JOIN Customer b USING (Email)",
     "SELECT FirstName FROM Customer NATURAL JOIN Invoice",
     "SELECT * FROM Employee",
@@ -251,6 +257,9 @@ DIALECT_ATTACKS = {
         "SELECT most_common_vals::text FROM pg_stats",
         "SELECT definition FROM pg_views",
         "SELECT column_name FROM information_schema.columns",
+        'SELECT DISTINCT ON ("Email") "FirstName" FROM "Customer"',
+        'SELECT a."FirstName" FROM "Customer" a, LATERAL (SELECT a."Phone") x',
+        'SELECT "FirstName" FROM "Customer" WINDOW w AS (ORDER BY "Email")',
     ],
     "mysql": [
         "SELECT `Email` FROM `Customer`",
@@ -392,3 +401,23 @@ def test_join_corrections_and_name_repair_never_reach_a_hidden_column(sqlite_sho
     assert "Employee" in join_missing_tables(salary, full, "sqlite") and join_missing_tables(salary, visible) == salary
     assert "Email" not in repair_sql("SELECT Emial FROM Customer", schema_names(visible), "sqlite")
     assert "Email" in repair_sql("SELECT Emial FROM Customer", schema_names(full), "sqlite")
+
+
+def test_the_legitimate_corpus_passes_and_the_hostile_one_never_crashes_the_access_check(tmp_path: Path) -> None:
+    from tests.helpers.business_db import build_business_sqlite
+    from tests.hostile_sql import HOSTILE, LEGITIMATE
+
+    path = build_business_sqlite(tmp_path / "business.sqlite")
+    deployment = parse_deployment({"connections": {"b": {"url": f"sqlite:///{path}", "hidden_columns": ["customers.email"]}}})
+    db = open_named(deployment.connection("b"))
+    try:
+        policy = policy_for(db)
+        for dialect in ("sqlite", "postgres", "mysql"):
+            for sql in LEGITIMATE:
+                if "email" not in sql.lower():
+                    check_sql(sql, dialect, access=policy)  # raises if the rules refused an innocent query
+            for _, sql in HOSTILE:
+                with pytest.raises(UnsafeSQL):  # refused, as without rules; never another exception
+                    check_sql(sql, dialect, access=policy)
+    finally:
+        db.close()
