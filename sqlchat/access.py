@@ -27,7 +27,9 @@ can only hide more.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -386,6 +388,41 @@ def _replace_star(select: exp.Select, star: exp.Expression, sources: list[tuple[
     for projection in select.expressions:
         projections.extend(_expanded(sources, policy) if projection is star else [projection])
     select.set("expressions", projections)
+
+
+# --------------------------------------------------------------------------- SQLite's own check
+
+
+@contextmanager
+def sqlite_read_guard(conn: sa.Connection, db: "Database") -> Iterator[None]:
+    """On SQLite, let the database itself refuse to read hidden tables and columns while a statement runs.
+
+    SQLite reports every column a statement reads to its authorizer, through views too, so a
+    query that got past :func:`enforce` by a bug still fails ("not authorized"). The read-only
+    authorizer :mod:`sqlchat.execution` installed keeps deciding everything else, and is put back after.
+    Servers have no such hook: give their database user column-level grants (docs/security.md).
+    """
+    rules = getattr(db, "rules", None)
+    if rules is None or conn.dialect.name != "sqlite":
+        yield
+        return
+    from sqlchat.execution import _sqlite_authorizer as read_only  # the session's own, which this one extends
+
+    raw = conn.connection.driver_connection
+    raw.set_authorizer(_hiding_authorizer(rules, read_only))
+    try:
+        yield
+    finally:
+        raw.set_authorizer(read_only)
+
+
+def _hiding_authorizer(rules: AccessRules, then: Callable[..., int]) -> Callable[..., int]:
+    def authorize(action: int, table: str | None, column: str | None, *rest: object) -> int:
+        if action == sqlite3.SQLITE_READ and table and (
+                rules.hides_table(table) or (column or "").lower() in rules.hidden_columns_of(table)):
+            return sqlite3.SQLITE_DENY
+        return then(action, table, column, *rest)
+    return authorize
 
 
 def hidden_names(rules: AccessRules) -> Iterable[str]:

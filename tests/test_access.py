@@ -421,3 +421,24 @@ def test_the_legitimate_corpus_passes_and_the_hostile_one_never_crashes_the_acce
                     check_sql(sql, dialect, access=policy)
     finally:
         db.close()
+
+
+def test_on_sqlite_the_database_itself_refuses_hidden_reads_when_the_check_is_bypassed(sqlite_shop: Shop) -> None:
+    from sqlchat.errors import ExecutionFailed
+    from sqlchat.execution import execute
+    from sqlchat.safety import CheckedSQL
+
+    config = settings().execution
+    let_through = []
+    for sql in _attacks("sqlite"):
+        try:
+            result = execute(sqlite_shop.db, CheckedSQL(sql, "sqlite", False), config)
+        except ExecutionFailed as failure:
+            assert not _leaks(failure.message, failure.detail)
+            continue
+        if _leaks(result.frame.to_csv()):
+            let_through.append(sql)
+    assert let_through == []
+    visible = execute(sqlite_shop.db, CheckedSQL("SELECT FirstName FROM CustomerNames ORDER BY 1", "sqlite", False), config)
+    assert visible.frame["FirstName"].tolist() == ["Ada", "Grace"]  # a clean view and COUNT(*) still run
+    assert execute(sqlite_shop.db, CheckedSQL("SELECT COUNT(*) FROM Customer", "sqlite", False), config).frame.iloc[0, 0] == 2
