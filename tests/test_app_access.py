@@ -151,3 +151,17 @@ def test_login_asked_for_in_a_file_streamlit_does_not_read_stops_the_page(tmp_pa
     at = start(tmp_path, monkeypatch, '\n[auth]\nredirect_uri = "http://localhost:8501/oauth2callback"\n')
     assert "Streamlit does not read that file" in at.error[0].value
     assert not at.sidebar.button and not at.chat_input
+
+
+def test_a_fresh_clone_with_the_example_file_shows_its_named_connections(monkeypatch) -> None:
+    root = APP.parent
+    monkeypatch.chdir(root)  # the example's sqlite: paths are relative to where the app starts
+    monkeypatch.setenv("SQLCHAT_SECRETS", str(root / ".streamlit" / "secrets.example.toml"))
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.run()
+    assert not at.exception
+    assert [b.key for b in at.sidebar.button][:2] == ["named:chinook", "named:northwind"]
+    at.selectbox(key="schema_table").select("Customer").run()
+    assert "Email" not in at.dataframe[1].value["column"].tolist()
+    at.sidebar.button(key="named:northwind").click().run()
+    assert "Northwind (food trading)" in at.sidebar.success[0].value
