@@ -389,8 +389,8 @@ def on_thumbs_up(turn: Turn, settings: Settings) -> None:
 def ask_question(question: str, db: Database, settings: Settings) -> Turn:
     """Load the model (first time only) and answer; failures become a Problem, never a traceback."""
     turn = Turn(question, fingerprint=fingerprint_of(db))
-    turn.examples = access.permitted_examples(similar_examples(question, turn.fingerprint, settings), db) or []
     try:
+        turn.examples = access.permitted_examples(similar_examples(question, turn.fingerprint, settings), db) or []
         with st.spinner("Loading the model (the first time takes a little while)…"):
             backend = shared_backend(settings.model)
         with st.spinner("Writing the SQL and running it…"):

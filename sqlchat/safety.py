@@ -17,16 +17,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
+from sqlchat.access import AccessPolicy, enforce
 from sqlchat.errors import InvalidSQL, UnsafeSQL
-
-if TYPE_CHECKING:
-    from sqlchat.access import AccessPolicy
 
 __all__ = ["CheckedSQL", "InvalidSQL", "UnsafeSQL", "check_sql", "find_unsafe"]
 
@@ -179,7 +176,7 @@ def check_sql(
     row_limit: int | None = 1000,
     source_dialect: str = "sqlite",
     known_columns: Iterable[str] | None = None,
-    access: "AccessPolicy | None" = None,
+    access: AccessPolicy | None = None,
 ) -> CheckedSQL:
     """Return ``sql`` as one safe, read-only statement in ``dialect``, or raise UnsafeSQL.
 
@@ -195,8 +192,6 @@ def check_sql(
         quoted_words_to_strings(tree, known_columns or ())
     tree = _values_to_select(_unwrap(tree))
     if access is not None:
-        from sqlchat.access import enforce
-
         enforce(tree, access)
     tree, limit_added = _with_limit(tree, row_limit)
     text = _render(tree, dialect)
@@ -450,7 +445,7 @@ def _render(tree: exp.Expression, dialect: str) -> str:
         ) from exc
 
 
-def _recheck(text: str, dialect: str, access: "AccessPolicy | None" = None) -> None:
+def _recheck(text: str, dialect: str, access: AccessPolicy | None = None) -> None:
     """Judge the text that will be sent, as the target dialect reads it (access rules included)."""
     try:
         statements = [s for s in _quiet_parse(text, dialect) if s is not None]
@@ -461,6 +456,4 @@ def _recheck(text: str, dialect: str, access: "AccessPolicy | None" = None) -> N
     tree = _single(statements)
     _refuse_unsafe(tree, dialect)
     if access is not None:
-        from sqlchat.access import enforce
-
         enforce(tree, access, rewrite_stars=False)
