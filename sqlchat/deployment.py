@@ -166,9 +166,9 @@ def _parse_connection(name: str, raw: Mapping[str, Any]) -> NamedConnection:
         url=_connection_url(raw, where),
         label=_text(raw, "label", where),
         description=_text(raw, "description", where),
-        hidden_tables=_names(raw.get("hidden_tables", []), "hidden_tables", where),
+        hidden_tables=_tables(raw.get("hidden_tables", []), "hidden_tables", where),
         hidden_columns=_columns(raw.get("hidden_columns", []), where),
-        visible_tables=None if visible is None else _names(visible, "visible_tables", where),
+        visible_tables=None if visible is None else _tables(visible, "visible_tables", where),
         row_limit=_number(raw, "row_limit", where, int),
         timeout=_number(raw, "timeout", where, float),
     )
@@ -219,11 +219,20 @@ def _names(value: Any, key: str, where: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value)
 
 
+def _tables(value: Any, key: str, where: str) -> tuple[str, ...]:
+    """Table names as the default schema holds them: a schema prefix would silently match nothing."""
+    names = _names(value, key, where)
+    for name in names:
+        if "." in name:
+            raise ConfigError(f"{where} {key} entry '{name}' must be a table name without a schema.")
+    return names
+
+
 def _columns(value: Any, where: str) -> tuple[str, ...]:
     names = _names(value, "hidden_columns", where)
     for name in names:
-        table, _, column = name.rpartition(".")
-        if not table or not column:
+        table, _, column = name.partition(".")
+        if not table.strip() or not column.strip() or "." in column:
             raise ConfigError(f"{where} hidden_columns entry '{name}' must be written Table.Column.")
     return names
 
