@@ -170,3 +170,14 @@ def test_the_cli_lists_the_examples_connection_by_name(tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "CREATE TABLE Customer (" in result.stdout and "Email" not in result.stdout.split("CREATE TABLE Customer")[1].split(";")[0]
+
+
+def test_a_connections_row_limit_and_timeout_replace_the_defaults():
+    from sqlchat.deployment import settings_for
+
+    deployment = parse_deployment({"connections": {"a": {"url": "sqlite:///a.db", "row_limit": 50, "timeout": 2.5},
+                                                   "b": {"url": "sqlite:///b.db"}}})
+    base = Settings()
+    limited = settings_for(base, deployment.connection("a")).execution
+    assert (limited.row_limit, limited.max_rows, limited.statement_timeout_s) == (50, 50, 2.5)
+    assert settings_for(base, deployment.connection("b")) == base and settings_for(base, None) == base
