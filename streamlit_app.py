@@ -23,13 +23,14 @@ import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from sqlchat import backends, connection, pipeline
+from sqlchat import access, audit, backends, connection, pipeline
 from sqlchat.charts import ChartChoice, chart_data, choose_chart
 from sqlchat.config import DEMO_DATABASES, ModelConfig, Settings
 from sqlchat.model_registry import DEFAULT_MODEL, MODELS
 from sqlchat.connection import Database
+from sqlchat.deployment import Deployment, load_deployment, settings_for
 from sqlchat.errors import ConnectionFailed, SqlchatError, redact, register_secret
-from sqlchat.history import HistoryStore, LoggedQuestion, VerifiedPair, schema_fingerprint
+from sqlchat.history import AuditEntry, HistoryStore, LoggedQuestion, VerifiedPair, schema_fingerprint
 from sqlchat.pipeline import Answer
 from sqlchat.schema import Schema, Table, reflect_schema
 
@@ -49,6 +50,7 @@ EDIT_SOURCE = "edit_source"  # the Turn whose SQL the editor was loaded with: a 
 RERUN = "rerun"  # (log id, Turn) of the last Re-run on the History tab, or None
 HISTORY_WARNED = "history_warned"  # the user was told the history store is unavailable (once a session)
 HISTORY_NOTICE = "history_notice"  # that warning, waiting to be shown on this run
+USER = "user"  # who is asking: the logged-in user's e-mail or name, or "anonymous" without a login
 
 SCHEMA_ONLY_NOTE = (
     "This database has only a schema (from a CREATE TABLE script), so SQL is written and checked "
@@ -164,7 +166,14 @@ def on_demo(name: str) -> None:
     open_database(lambda: connection.connect(DEMO_DATABASES[name]), "opening the demo database")
 
 
-def on_url() -> None:
+def on_named(deployment: Deployment, name: str) -> None:
+    """Open an operator's named connection: its rules travel with the Database, its URL is never shown."""
+    open_database(lambda: access.open_named(deployment.connection(name)), "connecting to the database")
+
+
+def on_url(deployment: Deployment) -> None:
+    if not deployment.allow_urls:  # the expander is not shown; refuse a stale or forged callback too
+        return
     url = (st.session_state.get(URL_INPUT) or "").strip()
     if not url:
         st.session_state[CONNECT_PROBLEM] = Problem("Type a database URL first.")
@@ -174,23 +183,40 @@ def on_url() -> None:
         st.session_state[URL_INPUT] = ""  # the raw URL does not linger in the page
 
 
-def on_upload() -> None:
+def on_upload(deployment: Deployment) -> None:
     files = st.session_state.get(UPLOADS) or []
-    if files:
+    if files and deployment.allow_uploads:
         data = [(f.name, f.getvalue()) for f in files]
         open_database(lambda: open_uploads(data), "reading the uploaded files")
 
 
-def on_script() -> None:
+def on_script(deployment: Deployment) -> None:
     script = st.session_state.get(SCRIPT) or ""
-    open_database(lambda: connection.connect_schema_script(script), "reading the CREATE TABLE script")
+    if deployment.allow_uploads:
+        open_database(lambda: connection.connect_schema_script(script), "reading the CREATE TABLE script")
 
 
-def sidebar_connect() -> None:
+def sidebar_connect(deployment: Deployment) -> None:
     st.header("Connect")
-    st.caption("Try a demo database in one click:")
-    for name in DEMO_DATABASES:
-        st.button(name, key=f"demo:{name}", on_click=on_demo, args=(name,), width="stretch")
+    if deployment.connections:  # the operator's connections replace the demos (which would bypass their rules)
+        for name, named in deployment.connections.items():
+            st.button(named.title, key=f"named:{name}", on_click=on_named, args=(deployment, name), width="stretch",
+                      help=named.description or None)
+    else:
+        st.caption("Try a demo database in one click:")
+        for name in DEMO_DATABASES:
+            st.button(name, key=f"demo:{name}", on_click=on_demo, args=(name,), width="stretch")
+    if deployment.allow_urls:
+        sidebar_url(deployment)
+    if deployment.allow_uploads:
+        sidebar_uploads(deployment)
+    if st.session_state[CONNECT_PROBLEM] is not None:
+        show_problem(st.session_state[CONNECT_PROBLEM])
+    elif st.session_state[DB] is not None:
+        st.success(f"Connected to `{st.session_state[DB].display_name}`")
+
+
+def sidebar_url(deployment: Deployment) -> None:
     with st.expander("Database URL"):
         st.text_input(
             "SQLAlchemy URL",
@@ -199,7 +225,10 @@ def sidebar_connect() -> None:
             placeholder="postgresql://user:password@host:5432/db",
             help="PostgreSQL, MySQL/MariaDB or SQLite. Opened read-only; the password is never shown.",
         )
-        st.button("Connect", key="connect_url", on_click=on_url)
+        st.button("Connect", key="connect_url", on_click=on_url, args=(deployment,))
+
+
+def sidebar_uploads(deployment: Deployment) -> None:
     with st.expander("Upload files"):
         st.file_uploader(
             "A SQLite file, CSV/Excel files (a table each) or a CREATE TABLE script",
@@ -207,15 +236,12 @@ def sidebar_connect() -> None:
             accept_multiple_files=True,
             key=UPLOADS,
             on_change=on_upload,
+            args=(deployment,),
         )
     with st.expander("Schema only (CREATE TABLE script)"):
         st.text_area("CREATE TABLE statements", key=SCRIPT, placeholder="CREATE TABLE orders (id INTEGER, ...);")
-        st.button("Use this schema", key="connect_script", on_click=on_script)
+        st.button("Use this schema", key="connect_script", on_click=on_script, args=(deployment,))
         st.caption("SQL is written and checked, but cannot run without data.")
-    if st.session_state[CONNECT_PROBLEM] is not None:
-        show_problem(st.session_state[CONNECT_PROBLEM])
-    elif st.session_state[DB] is not None:
-        st.success(f"Connected to `{st.session_state[DB].display_name}`")
 
 
 # --------------------------------------------------------------------------- model
@@ -371,8 +397,8 @@ def on_thumbs_up(turn: Turn, settings: Settings) -> None:
 def ask_question(question: str, db: Database, settings: Settings) -> Turn:
     """Load the model (first time only) and answer; failures become a Problem, never a traceback."""
     turn = Turn(question, fingerprint=fingerprint_of(db))
-    turn.examples = similar_examples(question, turn.fingerprint, settings)
     try:
+        turn.examples = access.permitted_examples(similar_examples(question, turn.fingerprint, settings), db) or []
         with st.spinner("Loading the model (the first time takes a little while)…"):
             backend = shared_backend(settings.model)
         with st.spinner("Writing the SQL and running it…"):
@@ -380,6 +406,7 @@ def ask_question(question: str, db: Database, settings: Settings) -> Turn:
     except Exception as error:  # noqa: BLE001
         turn.problem = problem_from(error, "answering your question")
     log_turn(turn, settings)
+    audit_turn(turn, db, settings)
     return turn
 
 
@@ -390,7 +417,16 @@ def run_turn(sql: str, db: Database, settings: Settings) -> Turn:
         turn.answer = pipeline.run_sql(sql, db, settings)
     except Exception as error:  # noqa: BLE001
         turn.problem = problem_from(error, "running your SQL")
+    audit_turn(turn, db, settings)
     return turn
+
+
+def audit_turn(turn: Turn, db: Database, settings: Settings) -> None:
+    """Who asked what (or ran which SQL), what executed and how many rows came back: the audit log."""
+    answer = turn.answer or Answer(question=turn.question, error=turn.problem and turn.problem.message,
+                                   error_kind="error")
+    with_history(settings, "writing the audit log",
+                 lambda store: audit.record(store, answer, db, st.session_state.get(USER)))
 
 
 def normal_sql(sql: str) -> str:
@@ -663,6 +699,33 @@ def history_of(store: HistoryStore, fingerprint: str) -> tuple[list[LoggedQuesti
     return logged[:HISTORY_ROWS], store.verified_for(fingerprint, HISTORY_ROWS)
 
 
+def audit_table(entries: list[AuditEntry]) -> pd.DataFrame:
+    return pd.DataFrame({
+        "time": [utc_text(e.created_at) for e in entries],
+        "user": [e.user for e in entries],
+        "question": [e.question or "(SQL from the editor)" for e in entries],
+        "sql": [e.sql for e in entries],
+        "status": [e.status for e in entries],
+        "rows": [e.row_count for e in entries],
+    })
+
+
+def render_audit_log(db: Database, settings: Settings) -> None:
+    """A named connection's audit log: who asked what, which SQL ran, how many rows came back.
+
+    Ad-hoc databases are audited too (``sqlchat audit``), but their page keeps to the question log above.
+    """
+    if db.connection_name is None:
+        return
+    entries = with_history(settings, "reading the audit log",
+                           lambda store: store.audit_entries(audit.connection_label(db), limit=HISTORY_ROWS))
+    if entries:
+        st.subheader("Audit log")
+        st.caption(f"Everything asked and run on {db.display_name}, newest first "
+                   f"(`sqlchat audit --db {audit.connection_label(db)}` exports it all).")
+        st.dataframe(audit_table(entries), hide_index=True)
+
+
 def render_history_page(db: Database, settings: Settings) -> None:
     """Past questions on this schema (newest first, each can be re-run) and its verified answers."""
     fingerprint = fingerprint_of(db)
@@ -683,6 +746,7 @@ def render_history_page(db: Database, settings: Settings) -> None:
         st.dataframe(verified_table(pairs), hide_index=True)
     else:
         st.caption("None yet: approve a good answer, or correct its SQL in the editor.")
+    render_audit_log(db, settings)
 
 
 # --------------------------------------------------------------------------- page
@@ -699,12 +763,43 @@ def render_welcome() -> None:
     st.info("Pick a demo database or connect your own in the sidebar, then ask a question in plain English.")
 
 
-def init_state() -> None:
-    """Fresh sessions open on the first demo (Chinook), so a question can be asked at once."""
+def init_state(deployment: Deployment) -> None:
+    """Fresh sessions open on the operator's first connection, else the first demo (Chinook), ready to ask."""
     if DB in st.session_state:
         return
     st.session_state.update(fresh_session(None))
-    on_demo(next(iter(DEMO_DATABASES)))
+    if deployment.connections:
+        on_named(deployment, next(iter(deployment.connections)))
+    else:
+        on_demo(next(iter(DEMO_DATABASES)))
+
+
+def operator_file() -> Deployment:
+    """The operator's secrets file; a mistake in it stops the page (its rules cannot be half applied)."""
+    try:
+        return load_deployment(Settings.from_env().secrets_path)
+    except SqlchatError as error:
+        show_problem(Problem(error.message, error.detail))
+        st.stop()
+        raise
+
+
+def logged_in_user(deployment: Deployment) -> str:
+    """Who is asking. With Streamlit's login configured, nothing else shows until the user has logged in."""
+    info = st.user
+    if "is_logged_in" not in info:  # no [auth] in Streamlit's secrets
+        if deployment.auth:  # sqlchat's file asks for a login that Streamlit does not see: fail closed
+            show_problem(Problem("Login is configured in the secrets file, but Streamlit does not read that file, "
+                                 "so nobody can log in.", "Put the [auth] section in .streamlit/secrets.toml "
+                                 "(see docs/security.md)."))
+            st.stop()
+        return audit.ANONYMOUS
+    if not info.get("is_logged_in"):
+        st.title(":material/forum: sqlchat")
+        st.info("Please log in to ask questions about the company's data.")
+        st.button("Log in", on_click=st.login, type="primary", icon=":material/login:")
+        st.stop()
+    return audit.user_name(info)
 
 
 def render_ask_tab(question: str | None, db: Database, settings: Settings) -> None:
@@ -719,11 +814,19 @@ def render_ask_tab(question: str | None, db: Database, settings: Settings) -> No
 
 def main() -> None:
     st.set_page_config(page_title="sqlchat", page_icon="💬", layout="wide")
-    init_state()
+    deployment = operator_file()
+    user = logged_in_user(deployment)
+    init_state(deployment)
+    st.session_state[USER] = user
     with st.sidebar:
-        sidebar_connect()
+        if user != audit.ANONYMOUS:
+            st.caption(f":material/person: Logged in as **{plain(user)}**")
+            st.button("Log out", on_click=st.logout, type="tertiary", icon=":material/logout:")
+        sidebar_connect(deployment)
         settings = sidebar_model_settings()
     db: Database | None = st.session_state[DB]
+    if db is not None:
+        settings = settings_for(settings, deployment.connections.get(db.connection_name or ""))
     st.title(":material/forum: sqlchat")
     question = st.chat_input(
         "Ask a question, e.g. How many customers are in each country?" if db else "Connect a database first",

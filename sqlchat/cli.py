@@ -1,4 +1,4 @@
-"""``sqlchat ask|sql|schema|eval|models|export-training``: the engine from a terminal (and for the evaluator and scripts).
+"""``sqlchat ask|sql|schema|audit|eval|models|export-training``: the engine from a terminal (and for the evaluator and scripts).
 
 Exit codes: 0 success; 1 the question or SQL failed (refused, invalid, database error);
 2 the command could not start (bad flags, unreachable database, model not loadable).
@@ -22,7 +22,8 @@ EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
 
 
 def _add_database(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", required=True, help="a SQLAlchemy URL or a path to a SQLite/CSV/Excel/.sql file")
+    parser.add_argument("--db", required=True, help="a named connection (SQLCHAT_SECRETS, else .streamlit/secrets.toml), "
+                        "a SQLAlchemy URL or a path to a SQLite/CSV/Excel/.sql file")
 
 
 def _add_model(parser: argparse.ArgumentParser) -> None:
@@ -56,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     schema = commands.add_parser("schema", help="print the CREATE TABLE context the model would get")
     _add_database(schema)
     schema.add_argument("--question", help="show only the tables chosen for this question")
+
+    audit = commands.add_parser("audit", help="export the audit log: who asked what, which SQL ran, how many rows")
+    audit.add_argument("--db", help="only this connection (its name, or the display name of an ad-hoc one)")
+    audit.add_argument("--since", help="only entries from this date (UTC), e.g. 2026-11-30 or 2026-11-30T14:00")
+    audit.add_argument("--json", action="store_true", help="one JSON object per line")
+    _add_history(audit)
 
     evaluate = commands.add_parser("eval", help="score the model: exact match, execution accuracy, latency")
     _add_model(evaluate)
@@ -121,7 +128,7 @@ def _print_answer(answer, as_json: bool) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .connection import connect
+    from .access import open_target
 
     settings = settings_from_args(args)
     if args.command == "eval":
@@ -134,7 +141,9 @@ def _run(args: argparse.Namespace) -> int:
         from .model_commands import install_model, list_models
 
         return install_model(args.name, settings) if args.action == "install" else list_models(settings, args.json)
-    db = connect(args.db, timeout_s=settings.execution.statement_timeout_s)
+    if args.command == "audit":
+        return _export_audit(args, settings)
+    db, settings = open_target(args.db, settings)
     try:
         if args.command == "schema":
             from .schema import reflect_schema, render_context, select_tables
@@ -146,18 +155,20 @@ def _run(args: argparse.Namespace) -> int:
         if args.command == "sql":
             from .pipeline import run_sql
 
-            return _print_answer(run_sql(args.sql, db, settings), args.json)
+            return _print_answer(_audited(run_sql(args.sql, db, settings), db, settings), args.json)
         from .backends import load_backend
         from .pipeline import ask
 
         examples = None if args.no_examples else _examples_for(args.question, db, settings)
-        return _print_answer(ask(args.question, db, load_backend(settings.model), settings, examples=examples), args.json)
+        answer = ask(args.question, db, load_backend(settings.model), settings, examples=examples)
+        return _print_answer(_audited(answer, db, settings), args.json)
     finally:
         db.close()
 
 
 def _examples_for(question: str, db: "Database", settings: Settings) -> list[tuple[str, str]] | None:
     """Verified pairs like ``question`` from the history store, if there is one; a broken store only warns."""
+    from .access import permitted_examples
     from .history import open_existing_store, schema_fingerprint
     from .schema import reflect_schema
 
@@ -166,10 +177,41 @@ def _examples_for(question: str, db: "Database", settings: Settings) -> list[tup
         if store is None:
             return None
         with store:
-            return store.similar_examples(question, schema_fingerprint(reflect_schema(db)))
+            return permitted_examples(store.similar_examples(question, schema_fingerprint(reflect_schema(db))), db)
     except SqlchatError as error:
         print(f"warning: no examples from the history store: {error.message}", file=sys.stderr)
         return None
+
+
+def _audited(answer, db: "Database", settings: Settings):
+    """Record ``answer`` in the audit log: always for a named connection, else when a history store exists."""
+    from .audit import record
+    from .history import HistoryStore, open_existing_store
+
+    try:
+        store = HistoryStore(settings.history_target) if db.connection_name else open_existing_store(settings.history_target)
+        if store is not None:
+            with store:
+                record(store, answer, db, None)
+    except SqlchatError as error:
+        print(f"warning: not recorded in the audit log: {error.message}", file=sys.stderr)
+    return answer
+
+
+def _export_audit(args: argparse.Namespace, settings: Settings) -> int:
+    from .audit import as_lines, parse_since
+    from .history import open_existing_store
+
+    since = parse_since(args.since) if args.since else None
+    store = open_existing_store(settings.history_target)
+    entries = [] if store is None else store.audit_entries(args.db, since)
+    if store is not None:
+        store.close()
+    for line in as_lines(entries, args.json):
+        print(line)
+    if not args.json:
+        print(f"({len(entries)} entr{'y' if len(entries) == 1 else 'ies'})", file=sys.stderr)
+    return EXIT_OK
 
 
 def _export_training(out: str, settings: Settings) -> int:

@@ -26,6 +26,8 @@ Environment variables (all optional):
 ``SQLCHAT_READABLE_RESULTS`` ``1``: add name and measure columns to answers; ``0``: the model's columns only
 ``SQLCHAT_PREFER_INFORMATIVE`` ``1``: among candidates that run, take the first whose result is not empty/all 0 or NULL; ``0``: the first that runs
 ``SQLCHAT_LINK_VALUES``  ``1``: compare with the stored spelling of a value (``'rock'`` -> ``'Rock'``); ``0``: as written
+``SQLCHAT_SECRETS``     the operator's secrets file (named connections, ``[sqlchat]`` policy flags, ``[auth]``);
+                         default ``./.streamlit/secrets.toml`` (see :mod:`sqlchat.deployment`)
 ``SQLCHAT_HISTORY_URL``  verified answers and question log: a SQLAlchemy URL (PostgreSQL, shared by
                          several app instances) or a file; default ``~/.cache/sqlchat/history.sqlite``
 """
@@ -46,6 +48,7 @@ DEMO_DATABASES: dict[str, Path] = {
     "Northwind (food trading)": DEMO_DIR / "northwind.sqlite",
 }
 DEFAULT_HISTORY_PATH = Path("~/.cache/sqlchat/history.sqlite").expanduser()
+DEFAULT_SECRETS_PATH = Path(".streamlit/secrets.toml")  # Streamlit's own place, relative to where it runs
 NO_ADAPTER = "none"
 ADAPTER_FILES = ("adapter_config.json", "adapter.gguf")  # a PEFT adapter, or a GGUF LoRA for llama.cpp
 
@@ -117,6 +120,7 @@ class Settings:
     execution: ExecutionConfig = ExecutionConfig()
     schema: SchemaConfig = SchemaConfig()
     history_url: str | None = field(default=None, repr=False)  # None: DEFAULT_HISTORY_PATH; may hold a password
+    secrets_path: Path = DEFAULT_SECRETS_PATH  # named connections and policy flags (sqlchat.deployment)
 
     @property
     def history_target(self) -> str:
@@ -151,7 +155,8 @@ class Settings:
             token_budget=int(env.get("SQLCHAT_SCHEMA_TOKENS", SchemaConfig.token_budget)),
             focus=_flag(env, "SQLCHAT_SCHEMA_FOCUS", SchemaConfig.focus),
         )
-        return cls(model=model, execution=execution, schema=schema, history_url=env.get("SQLCHAT_HISTORY_URL") or None)
+        return cls(model=model, execution=execution, schema=schema, history_url=env.get("SQLCHAT_HISTORY_URL") or None,
+                   secrets_path=Path(env.get("SQLCHAT_SECRETS") or DEFAULT_SECRETS_PATH).expanduser())
 
     def with_model(self, **changes) -> "Settings":
         """A copy with some model settings changed (flags over environment)."""

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlglot.dialects.mysql import MySQL
 from sqlglot.tokens import TokenType
 
+from sqlchat.access import sqlite_read_guard
 from sqlchat.config import ExecutionConfig
 from sqlchat.errors import ExecutionFailed, SqlchatError
 from sqlchat.safety import CheckedSQL
@@ -106,7 +107,7 @@ def execute(db: Database, checked: CheckedSQL, config: ExecutionConfig) -> Query
     started = time.perf_counter()
     deadline = _Deadline(config.statement_timeout_s)
     try:
-        with db.engine.connect() as conn, read_only_session(conn, config, deadline):
+        with db.engine.connect() as conn, read_only_session(conn, config, deadline), sqlite_read_guard(conn, db):
             columns, rows, capped = _fetch(conn, checked.sql, config.max_rows)
     except SqlchatError:
         raise

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
+from .access import permitted_examples, policy_for
 from .backends import Backend
 from .config import Settings
 from .connection import Database
@@ -62,6 +63,7 @@ class Answer:
     repaired: bool = False  # the chosen SQL is a candidate corrected against the schema (names, join keys, stored values)
     columns_added: bool = False  # name or measure columns were added to make the result readable
     retried: bool = False  # the first candidates gave nothing informative, so more were asked for
+    executed: list[str] = field(default_factory=list)  # every statement sent to the database, for the audit log
 
     @property
     def ok(self) -> bool:
@@ -168,9 +170,10 @@ def _known_columns(db: Database) -> set[str]:
 def _check_and_run(sql: str, db: Database, settings: Settings, answer: Answer) -> tuple[CheckedSQL, QueryResult | None]:
     with _timed(answer.timings, "check"):
         checked = check_sql(sql, db.dialect, row_limit=settings.execution.row_limit, known_columns=_known_columns(db),
-                            names=database_spelling(db))
+                            names=database_spelling(db), access=policy_for(db))
     if not db.executable:
         return checked, None
+    answer.executed.append(checked.sql)
     with _timed(answer.timings, "execute"):
         return checked, execute(db, checked, settings.execution)
 
@@ -192,7 +195,7 @@ def prompt_for(
         tables = select_tables(schema, question, settings.schema.token_budget, focus=settings.schema.focus)
         answer.tables = [table.name for table in tables]
         answer.context = render_context(tables, keys=settings.schema.include_keys)
-    return build_prompt(answer.context, question, examples=examples)
+    return build_prompt(answer.context, question, examples=permitted_examples(examples, db))
 
 
 def ask(
@@ -241,7 +244,7 @@ def _retried(answer: Answer, backend: Backend, prompt: Prompt, db: Database, set
     is informative; if the model offers nothing new, or fails, the first answer stands.
     """
     retry = Answer(question=answer.question, context=answer.context, tables=answer.tables, timings=answer.timings,
-                   candidates=list(answer.candidates), tokens=answer.tokens, retried=True)
+                   candidates=list(answer.candidates), tokens=answer.tokens, retried=True, executed=answer.executed)
     try:
         _add_candidates(retry, backend, prompt, settings.model.retry_candidates)
     except SqlchatError:

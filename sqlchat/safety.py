@@ -23,6 +23,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
+from sqlchat.access import AccessPolicy, enforce
 from sqlchat.errors import InvalidSQL, UnsafeSQL
 
 if TYPE_CHECKING:
@@ -180,6 +181,7 @@ def check_sql(
     source_dialect: str = "sqlite",
     known_columns: Iterable[str] | None = None,
     names: Spelling | None = None,
+    access: AccessPolicy | None = None,
 ) -> CheckedSQL:
     """Return ``sql`` as one safe, read-only statement in ``dialect``, or raise UnsafeSQL.
 
@@ -187,6 +189,8 @@ def check_sql(
     ``"double quoted"`` word that is really a column is not turned into a string.
     ``names`` (optional, :func:`sqlchat.names.database_spelling`) writes every table and
     column reference as the database spells it, quoted where ``dialect`` needs it.
+    ``access`` (a named connection's rules, :mod:`sqlchat.access`) refuses a query reading
+    a hidden table or column and narrows its stars to the visible columns.
     Raises :class:`InvalidSQL` (a subclass of UnsafeSQL) when the text cannot be parsed.
     """
     tree, read = _parse_one(sql, dialect, source_dialect)
@@ -195,9 +199,12 @@ def check_sql(
         quoted_words_to_strings(tree, known_columns or ())
     if names is not None:
         names.respell(tree)
-    tree, limit_added = _with_limit(_values_to_select(_unwrap(tree)), row_limit)
+    tree = _values_to_select(_unwrap(tree))
+    if access is not None:
+        enforce(tree, access)
+    tree, limit_added = _with_limit(tree, row_limit)
     text = _render(tree, dialect)
-    _recheck(text, dialect)
+    _recheck(text, dialect, access)
     return CheckedSQL(sql=text, dialect=dialect, limit_added=limit_added)
 
 
@@ -447,12 +454,15 @@ def _render(tree: exp.Expression, dialect: str) -> str:
         ) from exc
 
 
-def _recheck(text: str, dialect: str) -> None:
-    """Judge the text that will be sent, as the target dialect reads it."""
+def _recheck(text: str, dialect: str, access: AccessPolicy | None = None) -> None:
+    """Judge the text that will be sent, as the target dialect reads it (access rules included)."""
     try:
         statements = [s for s in _quiet_parse(text, dialect) if s is not None]
     except (SqlglotError, ValueError, RecursionError, TypeError, KeyError, AttributeError) as exc:
         raise InvalidSQL(
             f"The SQL could not be translated for this {dialect} database.", detail=str(exc)
         ) from exc
-    _refuse_unsafe(_single(statements), dialect)
+    tree = _single(statements)
+    _refuse_unsafe(tree, dialect)
+    if access is not None:
+        enforce(tree, access, rewrite_stars=False)
