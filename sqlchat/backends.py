@@ -26,6 +26,7 @@ class Generation:
     sql: str  # the first statement in it
     tokens: int  # tokens generated
     seconds: float
+    logprob: float | None = None  # mean log-probability per generated token; None when the backend cannot tell
 
 
 class Backend(Protocol):
