@@ -257,8 +257,9 @@ def _add_candidates(answer: Answer, backend: Backend, prompt: str, n: int, first
 
 
 def _schema_gaps(question: str, db: Database, settings: Settings, answer: Answer) -> tuple[str, ...]:
-    """The question's words the database has nothing for (``sqlchat.declining``), when declining is on."""
-    if not (settings.trust.decline and settings.trust.schema_gaps_decline):
+    """The question's words the database has nothing for (``sqlchat.declining``): they decline the question, or
+    (declining off) make the answer ``low``. ``schema_gaps_decline`` off skips the look-up."""
+    if not settings.trust.schema_gaps_decline:
         return ()
     with _timed(answer.timings, "decline check"):
         tables = list(reflect_schema(db))

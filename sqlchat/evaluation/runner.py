@@ -437,7 +437,7 @@ def as_scored(settings: Settings) -> Settings:
     execution = settings.execution
     return replace(settings, execution=replace(
         execution, row_limit=max(execution.row_limit, execution.max_rows), readable_results=False),
-        trust=replace(settings.trust, decline=False))
+        trust=replace(settings.trust, decline=False, schema_gaps_decline=False))
 
 
 def score_spider_row(row: SpiderRow, databases: SpiderDatabases, backend: MeteredBackend, settings: Settings) -> QuestionRecord:
