@@ -437,6 +437,7 @@ def run_sql(sql: str, db: Database, settings: Settings) -> Answer:
     try:
         _record(answer, *_check_and_run(sql, db, settings, answer))
         answer.chosen = sql
+        answer.explanation = explain(sql, list(reflect_schema(db)), db.dialect)
         return answer
     except Exception as error:  # noqa: BLE001
         return _fail(answer, error)
