@@ -112,7 +112,7 @@ class TrustConfig:
     preview_rows: int = 5  # rows kept of each alternative answer
     max_alternatives: int = 3  # distinct other answers offered when unsure
     high_agreement: float = 0.6  # share of compared candidates with the chosen result needed for "high"
-    low_agreement: float = 0.5  # below this share (2+ compared) the answer is "low"
+    low_agreement: float = 0.5  # at or below this share (2+ compared) the answer is "low": half the candidates disagree
     high_logprob: float = -0.15  # mean log-probability per token at or above which the model is sure
     low_logprob: float = -0.6  # below this the answer is "low"
     retry_is_low: bool = True  # the first candidates found nothing informative: "low"

@@ -69,7 +69,7 @@ def confidence(signals: Signals, config: TrustConfig) -> str:
         return LOW
     if signals.retried and config.retry_is_low:
         return LOW
-    if agreement is not None and agreement < config.low_agreement:
+    if agreement is not None and agreement <= config.low_agreement:
         return LOW
     if logprob is not None and logprob < config.low_logprob:
         return LOW

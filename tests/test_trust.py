@@ -67,7 +67,8 @@ def settings(candidates: int = 1, **trust) -> Settings:
 @pytest.mark.parametrize(("signals", "level"), [
     (Signals(informative=True, compared=3, agreeing=3), HIGH),
     (Signals(informative=True, compared=3, agreeing=2), HIGH),  # 2/3 >= 0.6
-    (Signals(informative=True, compared=4, agreeing=2), MEDIUM),  # 0.5: neither sure nor in doubt
+    (Signals(informative=True, compared=7, agreeing=4), MEDIUM),  # 0.57: neither sure nor in doubt
+    (Signals(informative=True, compared=2, agreeing=1), LOW),  # two candidates, two answers
     (Signals(informative=True, compared=3, agreeing=1), LOW),  # most candidates found something else
     (Signals(informative=True, logprob=-0.05), HIGH),
     (Signals(informative=True, logprob=-0.3), MEDIUM),
@@ -83,11 +84,11 @@ def test_confidence_rule(signals, level):
 
 
 def test_thresholds_live_in_the_config_and_retune_a_stored_signal():
-    stored = json.loads(json.dumps(Signals(informative=True, compared=4, agreeing=2, logprob=-0.1).to_json()))
+    stored = json.loads(json.dumps(Signals(informative=True, compared=7, agreeing=4, logprob=-0.1).to_json()))
     signals = Signals.from_json(stored)
     assert decide(signals, CONFIG).confidence == MEDIUM
     assert decide(signals, replace(CONFIG, high_agreement=0.5)).confidence == HIGH
-    assert decide(signals, replace(CONFIG, low_agreement=0.75)).confidence == LOW
+    assert decide(signals, replace(CONFIG, low_agreement=0.6)).confidence == LOW
 
 
 def test_decline_from_the_model_or_the_schema_and_only_when_on():
