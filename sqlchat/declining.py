@@ -74,6 +74,8 @@ ASKING_WORDS = frozenset(_stem(w) for w in """
     issue issued handle handled handles carry carried carries process processed place placed make made ship
     shipped deliver delivered receive received send sent register registered sign signed belong belongs
     work works worked serve served assign assigned contain contained live lives lived come comes came
+    bill billed billing bring brings brought take takes took taken measure measured never always ever
+    catalogue catalog everything anything does doing done
 """.split())
 
 # Everyday words for what business schemas name otherwise; a question word in a group matches a schema
@@ -100,7 +102,7 @@ SYNONYMS: tuple[frozenset[str], ...] = tuple(frozenset(_stem(w) for w in group.s
     "size bytes",
     "hire hired hiring employed",
     "born birth birthday",
-    "freight shipping",
+    "freight ship ships shipped shipping shipment shipments delivery deliveries",
     "discount discounts",
     "stock inventory",
     "region regions territory territories area",
@@ -135,12 +137,18 @@ def schema_terms(tables: Sequence[Table]) -> set[str]:
 def question_words(question: str) -> list[str]:
     """The question's content words, stemmed, in order: no stop words, numbers or words shorter than 3."""
     found = []
-    for word in _words(question):
-        if len(word) < _MIN_TERM or word.isdigit() or word in _STOPWORDS or word in ASKING_WORDS:
+    for raw in _raw_words(question):
+        word = _stem(raw)
+        if len(word) < _MIN_TERM or word.isdigit() or {raw, word} & (_STOPWORDS | ASKING_WORDS):
             continue
         if word not in found:
             found.append(word)
     return found
+
+
+def _raw_words(text: str) -> list[str]:
+    """A question's lower-case words before stemming ("does" must meet the stop word, not "doe")."""
+    return re.findall(r"[^\W_]+", text.lower())
 
 
 def _names_it(word: str, terms: set[str]) -> bool:
