@@ -149,6 +149,28 @@ def report(records: list[Record], config: TrustConfig) -> str:
     return "\n".join(lines)
 
 
+def schema_only(questions: list[dict], unanswerable: list[dict], settings: Settings) -> str:
+    """The schema's check alone (no model): how many questions have words no name, synonym or stored value matches."""
+    from sqlchat.declining import schema_gaps, stored_words
+    from sqlchat.schema import reflect_schema
+
+    databases = {name: connect(path) for name, path in DEMOS.items()}
+    try:
+        def gaps(row: dict) -> list[str]:
+            db = databases[row["db"]]
+            tables = list(reflect_schema(db))
+            return schema_gaps(row["question"], tables, stored_words(db, tables, settings.execution))
+        wrongly = [(row["question"], found) for row in questions if (found := gaps(row))]
+        declined = sum(bool(gaps(row)) for row in unanswerable)
+    finally:
+        for db in databases.values():
+            db.close()
+    lines = [f"- unanswerable questions declined by the schema alone: {_share(declined, len(unanswerable))}",
+             f"- answerable questions the schema alone would decline: {_share(len(wrongly), len(questions))}"]
+    lines += [f"  - {question} (no match for: {', '.join(found)})" for question, found in wrongly]
+    return "\n".join(lines)
+
+
 def tuned(config: TrustConfig, assignments: list[str]) -> TrustConfig:
     """``config`` with ``name=value`` assignments, typed like each field's default."""
     types = {f.name: type(getattr(config, f.name)) for f in fields(config)}
@@ -171,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, help="at most this many of each file")
     parser.add_argument("--json", help="store every question's signals here (re-score with --signals)")
     parser.add_argument("--signals", help="a stored run: re-score it without the model")
+    parser.add_argument("--schema-only", action="store_true", help="only the schema's declining check, no model")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a TrustConfig threshold")
     _add_model(parser)
     args = parser.parse_args(argv)
@@ -182,10 +205,13 @@ def main(argv: list[str] | None = None) -> int:
     else:
         if not args.questions or not args.unanswerable:
             parser.error("give --questions and --unanswerable, or --signals")
-        from sqlchat.backends import load_backend
-
         questions = load_jsonl(args.questions)[: args.limit]
         unanswerable = load_jsonl(args.unanswerable)[: args.limit]
+        if args.schema_only:
+            print(schema_only(questions, unanswerable, settings))
+            return 0
+        from sqlchat.backends import load_backend
+
         records = run_bench(questions, unanswerable, load_backend(settings.model), settings)
         if args.json:
             Path(args.json).write_text(json.dumps({"model": settings.model.model, "candidates": settings.model.num_candidates,

@@ -37,6 +37,10 @@ DECLINE_MARKER = "-- cannot answer:"
 """What the model may answer instead of SQL, followed by what is missing:
 ``-- cannot answer: the database stores no salaries``."""
 
+DECLINE_INSTRUCTION = (f"If these tables cannot answer the question, write only {DECLINE_MARKER} "
+                       "followed by what the tables do not hold.")
+"""The sentence a prompt may carry so the model can decline (``sqlchat.prompt`` decides where)."""
+
 _MARKER = re.compile(r"--\s*cannot\s+answer\s*:?(?P<reason>[^\n]*)", re.IGNORECASE)
 _MIN_TERM = 3
 _MAX_TERMS_LOOKED_UP = 6  # stored-value lookups per question, at most: a question with more unknown words is odd anyway

@@ -95,3 +95,14 @@ def test_a_bad_threshold_name_is_a_clear_error(bench, tmp_path: Path) -> None:
     stored.write_text(json.dumps({"records": []}))
     with pytest.raises(SystemExit, match="not a TrustConfig field"):
         bench.main(["--signals", str(stored), "--set", "nonsense=1"])
+
+
+def test_the_schema_check_alone_needs_no_model(bench, tmp_path: Path, capsys: pytest.CaptureFixture,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(backends, "load_backend", lambda config: pytest.fail("no model for --schema-only"))
+    questions = write_jsonl(tmp_path / "questions.jsonl", QUESTIONS)
+    unanswerable = write_jsonl(tmp_path / "unanswerable.jsonl", UNANSWERABLE)
+    assert bench.main(["--questions", questions, "--unanswerable", unanswerable, "--schema-only"]) == 0
+    printed = capsys.readouterr().out
+    assert "unanswerable questions declined by the schema alone: 1/2 = 50.0 %" in printed  # "rain" is in track names
+    assert "answerable questions the schema alone would decline: 0/4 = 0.0 %" in printed
