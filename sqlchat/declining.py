@@ -166,9 +166,8 @@ def _names_it(word: str, terms: set[str]) -> bool:
 def schema_gaps(question: str, tables: Sequence[Table], holds_value: ValueHolder | None = None) -> list[str]:
     """The question's words that match no table or column name, synonym of one, or stored value.
 
-    Without ``holds_value`` (a database with no data), no stored value can be checked, so only
-    words that look like names of things are kept... which every proper noun does: then nothing is
-    reported, rather than declining "customers in Brazil".
+    Without ``holds_value`` (a database with no data, from a CREATE TABLE script) a missing thing
+    cannot be told from a value ("customers in Brazil"), so nothing is reported: the model decides alone.
     """
     terms = schema_terms(tables)
     unknown = [word for word in question_words(question) if not _names_it(word, terms)]

@@ -22,7 +22,7 @@ import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -281,8 +281,7 @@ def _retried(answer: Answer, backend: Backend, prompt: str, db: Database, settin
     """
     retry = Answer(question=answer.question, context=answer.context, tables=answer.tables, timings=answer.timings,
                    candidates=list(answer.candidates), tokens=answer.tokens, retried=True,
-                   evidence=Evidence(dict(answer.evidence.logprobs), answer.evidence.declines, answer.evidence.generated,
-                                     answer.evidence.model_reason))
+                   evidence=replace(answer.evidence, logprobs=dict(answer.evidence.logprobs), found=[]))
     try:
         _add_candidates(retry, backend, prompt, settings.model.retry_candidates)
     except SqlchatError:

@@ -12,6 +12,7 @@ can be re-scored under other :class:`~sqlchat.config.TrustConfig` thresholds wit
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -136,8 +137,6 @@ class Alternative:
     candidates: int = 1  # how many compared candidates returned it
 
     def to_json(self) -> dict[str, Any]:
-        import json
-
         rows = json.loads(self.preview.to_json(orient="values", date_format="iso", default_handler=str))
         return {"sql": self.sql, "explanation": self.explanation, "columns": [str(c) for c in self.preview.columns],
                 "rows": rows, "row_count": self.row_count, "candidates": self.candidates}
