@@ -39,7 +39,7 @@ from .readable import make_readable
 from .repair import schema_names, with_repairs
 from .safety import CheckedSQL, check_sql
 from .schema import Table, reflect_schema, render_context, select_tables
-from .trust import Alternative, Evidence, Found, Signals, decide, model_declines
+from .trust import Alternative, Evidence, Found, Signals, alternatives, decide, model_declines
 from .values import ValueLookup, link_values, stored_values, with_linked_values
 
 T = TypeVar("T")
@@ -387,20 +387,8 @@ def settle(answer: Answer, db: Database, settings: Settings, gaps: Sequence[str]
     if answer.ok:
         tables = list(reflect_schema(db))
         answer.explanation = explain(answer.chosen, tables, db.dialect)
-        answer.alternatives = _alternatives(evidence, tables, db.dialect, settings)
+        answer.alternatives = alternatives(evidence, lambda sql: explain(sql, tables, db.dialect), settings.trust)
     return answer
-
-
-def _alternatives(evidence: Evidence, tables: Sequence[Table], dialect: str, settings: Settings) -> list[Alternative]:
-    """The distinct informative results other than the chosen one, the most often found first."""
-    groups: dict[tuple, list[Found]] = {}
-    for found in evidence.found:
-        if found.key is not None and found.key != evidence.chosen_key and _says_something(found.frame):
-            groups.setdefault(found.key, []).append(found)
-    ranked = sorted(groups.values(), key=len, reverse=True)[: settings.trust.max_alternatives]
-    return [Alternative(sql=group[0].sql, explanation=explain(group[0].sql, tables, dialect),
-                        preview=group[0].frame.head(settings.trust.preview_rows), row_count=len(group[0].frame),
-                        candidates=len(group)) for group in ranked]
 
 
 def _informative(outcome: tuple[CheckedSQL, QueryResult | None]) -> bool:

@@ -13,7 +13,7 @@ can be re-scored under other :class:`~sqlchat.config.TrustConfig` thresholds wit
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -21,6 +21,7 @@ import pandas as pd
 
 from .config import TrustConfig
 from .declining import gaps_sentence
+from .execution import is_informative
 
 HIGH, MEDIUM, LOW = "high", "medium", "low"
 LEVELS = (HIGH, MEDIUM, LOW)
@@ -166,4 +167,17 @@ class Evidence:
     found: list[Found] = field(default_factory=list)  # the compared candidates' outcomes, in order
     chosen_from: str | None = None  # the candidate the chosen SQL came from
     chosen_key: tuple | None = None  # the chosen result, as compared
+
+
+def alternatives(evidence: Evidence, describe: Callable[[str], str | None], config: TrustConfig) -> list[Alternative]:
+    """The distinct informative results other than the chosen one, the most often found first, each
+    with ``describe(sql)`` (its explanation) and its first rows."""
+    groups: dict[tuple, list[Found]] = {}
+    for found in evidence.found:
+        if (found.key is not None and found.key != evidence.chosen_key and found.sql
+                and is_informative(found.frame.itertuples(index=False, name=None))):
+            groups.setdefault(found.key, []).append(found)
+    ranked = sorted(groups.values(), key=len, reverse=True)[: config.max_alternatives]
+    return [Alternative(sql=group[0].sql, explanation=describe(group[0].sql), preview=group[0].frame.head(config.preview_rows),
+                        row_count=len(group[0].frame), candidates=len(group)) for group in ranked]
 
