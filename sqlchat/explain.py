@@ -88,6 +88,7 @@ class Source:
     noun: str  # its rows, plural: "tracks"
     one: str  # one of its rows: "track"
     table: Table | None = None
+    columns: dict[str, str] = field(default_factory=dict)  # a CTE's or sub-result's named columns, as phrases
 
 
 @dataclass
@@ -139,7 +140,7 @@ class Explainer:
             for cte in with_.expressions:
                 alias = cte.alias_or_name
                 steps.append(f"works out {words(alias)}: {_lower_first(self.statement(cte.this, named).rstrip('.'))}")
-                named[alias.lower()] = Source(alias, words(alias), words(alias))
+                named[alias.lower()] = Source(alias, words(alias), words(alias), columns=self._columns_of(cte.this, named))
             prefix = "First " + "; then ".join(steps) + ". Then "
         body = self._body(node, named)
         return prefix + (_lower_first(body) if prefix else body)
@@ -199,7 +200,7 @@ class Explainer:
             elif isinstance(item, exp.Subquery):
                 alias = item.alias_or_name
                 inner = self.statement(item.this, named).rstrip(".")
-                source = Source(alias or "sub-result", "rows of a sub-result", "row")
+                source = Source(alias or "sub-result", "rows of a sub-result", "row", columns=self._columns_of(item.this, named))
                 extra.append(f"The rows it reads come from a step that {_lower_first(inner)}.")
             else:
                 raise ValueError(f"unreadable source: {type(item).__name__}")
@@ -210,6 +211,13 @@ class Explainer:
         scope = Scope(sources, parent=parent, named=named)
         scope.aliases = {e.alias.lower(): e.this for e in select.expressions if isinstance(e, exp.Alias)}
         return scope, path, extra
+
+    def _columns_of(self, query: exp.Expression, named: dict[str, Source]) -> dict[str, str]:
+        """``{alias: phrase}`` of a CTE's or sub-result's projections: ``cnt`` is "the number of tracks"."""
+        if not isinstance(query, exp.Select):
+            return {}
+        scope, _, _ = self._scope(query, named, None)
+        return {e.alias.lower(): self.phrase(e.this, scope) for e in query.expressions if isinstance(e, exp.Alias)}
 
     def rows_noun(self, scope: Scope) -> str:
         """What one row of the joined tables is: the table no other joined table references
@@ -249,6 +257,9 @@ class Explainer:
 
     def _measure_verb(self, node: exp.Expression, scope: Scope) -> str:
         """One aggregate as the sentence's verb: "Counts tracks", "Adds up unit price × quantity"."""
+        if isinstance(node, (exp.Round, exp.Cast, exp.Paren)) and _has_aggregate(node.this):
+            verb = self._measure_verb(node.this, scope)
+            return verb + " (rounded)" if isinstance(node, exp.Round) else verb
         if isinstance(node, exp.Count):
             inner = node.this
             if isinstance(inner, exp.Distinct):
@@ -311,6 +322,8 @@ class Explainer:
         if not column.table and column.name.lower() in scope.aliases and not _is_schema_column(column, scope):
             return self.phrase(scope.aliases[column.name.lower()], scope)
         owner = scope.owner(column)
+        if owner is not None and column.name.lower() in owner.columns:
+            return owner.columns[column.name.lower()]
         table = owner.table if owner is not None else None
         real = table.column(column.name) if table is not None else None
         text = words(real.name if real is not None else column.name)
@@ -356,7 +369,7 @@ class Explainer:
             return self.phrase(node.this, scope, in_list)
         if isinstance(node, exp.Round):
             return f"{self.phrase(node.this, scope)} (rounded)"
-        if isinstance(node, (exp.TimeToStr, exp.Extract)) or type(node) in _DATE_FUNCTIONS:
+        if isinstance(node, (exp.TimeToStr, exp.Extract, exp.TimestampTrunc, exp.DateTrunc)) or type(node) in _DATE_FUNCTIONS:
             return self._date_part(node, scope)
         if isinstance(node, exp.Window):
             return self._window(node, scope)
@@ -378,6 +391,10 @@ class Explainer:
         if isinstance(node, exp.Extract):
             part = node.this.name.lower() if isinstance(node.this, (exp.Var, exp.Identifier)) else "part"
             return f"the {part} of {self.phrase(node.expression, scope)}"
+        if isinstance(node, (exp.TimestampTrunc, exp.DateTrunc)):
+            unit = node.args.get("unit")
+            part = unit.name.lower() if isinstance(unit, (exp.Var, exp.Identifier, exp.Literal)) else "period"
+            return f"the {part} of {self.phrase(node.this, scope)}"
         return f"the {_DATE_FUNCTIONS[type(node)]} of {self.phrase(node.this, scope)}"
 
     def _window(self, node: exp.Window, scope: Scope) -> str:
@@ -561,7 +578,8 @@ def _positional(node: exp.Expression, select: exp.Select) -> exp.Expression:
 
 
 def _number(node: exp.Expression | None) -> int | None:
-    value = node.expression if node is not None else None
+    """LIMIT n, OFFSET n, FETCH FIRST n ROWS: the n, when it is a plain number."""
+    value = node.args.get("count") if isinstance(node, exp.Fetch) else node.expression if node is not None else None
     if isinstance(value, exp.Literal) and not value.is_string:
         try:
             return int(value.this)

@@ -96,7 +96,13 @@ CHINOOK_CASES = [
      "Lists the country of customers; keeping only what also appears when it lists the country of employees."),
     # CTE, window functions
     ("WITH totals AS (SELECT CustomerId, SUM(Total) AS spent FROM Invoice GROUP BY CustomerId) SELECT AVG(spent) FROM totals",
-     "First works out totals: adds up invoice total across invoices for each customer. Then averages spent across totals."),
+     "First works out totals: adds up invoice total across invoices for each customer. "
+     "Then averages the sum of invoice total across totals."),
+    ("SELECT AVG(cnt) FROM (SELECT COUNT(*) AS cnt FROM Track GROUP BY AlbumId)",
+     "Averages the number of tracks across rows of a sub-result. "
+     "The rows it reads come from a step that counts tracks for each album."),
+    ("SELECT strftime('%Y-%m', InvoiceDate) AS month, ROUND(SUM(Total), 2) FROM Invoice GROUP BY month ORDER BY month",
+     "Adds up invoice total across invoices (rounded) for each month of invoice date, sorted by the month of invoice date."),
     ("SELECT Name, RANK() OVER (PARTITION BY GenreId ORDER BY Milliseconds DESC) FROM Track",
      "Lists the name and the rank by milliseconds (highest first) within each genre id of tracks."),
     ("SELECT Name, SUM(Milliseconds) OVER (ORDER BY TrackId) FROM Track",
@@ -141,6 +147,12 @@ def test_every_noun_comes_from_the_query_or_the_schema(chinook_tables):
 def test_other_dialects_are_read_in_their_own_syntax(chinook_tables):
     sentence = explain('SELECT "Name" FROM "Artist" WHERE "Name" ILIKE \'%ac%\'', chinook_tables, dialect="postgres")
     assert sentence == "Lists the name of artists where artist name contains 'ac'."
+    assert explain('SELECT DATE_TRUNC(\'month\', "InvoiceDate"), SUM("Total") FROM "Invoice" GROUP BY 1', chinook_tables,
+                   dialect="postgres") == "Adds up invoice total across invoices for each month of invoice date."
+    assert explain('SELECT "Name" FROM "Track" ORDER BY "Milliseconds" DESC FETCH FIRST 5 ROWS ONLY', chinook_tables,
+                   dialect="postgres") == "Lists the name of tracks, sorted by milliseconds from highest to lowest, first 5 only."
+    assert explain("SELECT YEAR(InvoiceDate), SUM(Total) FROM Invoice GROUP BY YEAR(InvoiceDate)", chinook_tables,
+                   dialect="mysql") == "Adds up invoice total across invoices for each year of invoice date."
 
 
 def test_what_it_cannot_read_gets_a_plain_fallback_and_never_raises(chinook_tables):
