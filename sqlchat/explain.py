@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sqlglot
 from sqlglot import exp
@@ -89,6 +89,7 @@ class Source:
     one: str  # one of its rows: "track"
     table: Table | None = None
     columns: dict[str, str] = field(default_factory=dict)  # a CTE's or sub-result's named columns, as phrases
+    alias: str = ""  # as the query names it; shown only when one table is read twice (a self join)
 
 
 @dataclass
@@ -162,10 +163,14 @@ class Explainer:
 
     def select(self, select: exp.Select, named: dict[str, Source], parent: Scope | None = None) -> str:
         scope, path, extra = self._scope(select, named, parent)
-        parts = [self._what(select, scope)]
-        group = self._grouping(select, scope)
-        if group:
-            parts.append(f"for each {group}")
+        groups = self._group_names(select, scope)
+        ranking = self._ranking_measure(select, scope) if groups else None
+        if ranking:  # "Which country has the most customers?": the groups, ranked by a measure not shown
+            parts = [f"Ranks {_join([many for _, many in groups])} by {ranking}"]
+        else:
+            parts = [self._what(select, scope)]
+            if groups:
+                parts.append(f"for each {_join([one for one, _ in groups])}")
         if len(path) > 1:
             parts.append(f"({ARROW.join(path)})")
         where = select.args.get("where")
@@ -204,7 +209,9 @@ class Explainer:
                 extra.append(f"The rows it reads come from a step that {_lower_first(inner)}.")
             else:
                 raise ValueError(f"unreadable source: {type(item).__name__}")
-            sources[(item.alias_or_name or source.label).lower()] = source
+            alias = item.alias_or_name or source.label
+            source = replace(source, alias=alias)
+            sources[alias.lower()] = source
             path.append(source.label)
         if not sources and parent is None:
             sources = {}
@@ -275,23 +282,37 @@ class Explainer:
         text = self.phrase(node, scope)
         return plural(text) if isinstance(node, exp.Column) else text
 
+    def _ranking_measure(self, select: exp.Select, scope: Scope) -> str | None:
+        """The aggregate a grouped SELECT orders by without showing any: "the number of customers"."""
+        order = select.args.get("order")
+        if order is None or not order.expressions or any(_has_aggregate(e.unalias()) for e in select.expressions):
+            return None
+        key = _positional(order.expressions[0].this, select)
+        return self.phrase(key, scope) if _has_aggregate(key) else None
+
     def _grouping(self, select: exp.Select, scope: Scope) -> str:
+        return _join([one for one, _ in self._group_names(select, scope)])
+
+    def _group_names(self, select: exp.Select, scope: Scope) -> list[tuple[str, str]]:
+        """What a SELECT groups by, as (one, many): ("artist", "artists") for its key or name,
+        ("customer", "customers") for a foreign key to Customer, else the expression's phrase."""
         group = select.args.get("group")
         if group is None:
-            return ""
-        names: list[str] = []
+            return []
+        names: list[tuple[str, str]] = []
         for key in group.expressions:
             key = _positional(key, select)
             owner = scope.owner(key) if isinstance(key, exp.Column) else None
             table = owner.table if owner is not None else None
             referenced = _referenced_table(table, key.name) if isinstance(key, exp.Column) and table is not None else None
             if isinstance(key, exp.Column) and table is not None and _identifies(table, key.name):
-                names.append(owner.one)
+                names.append((owner.one, owner.noun))
             elif referenced is not None:
-                names.append(singular(referenced))
+                names.append((singular(referenced), plural(referenced)))
             else:
-                names.append(self.phrase(key, scope).removeprefix("the "))
-        return _join(list(dict.fromkeys(names)))
+                text = self.phrase(key, scope).removeprefix("the ")
+                names.append((text, _plural_phrase(text)))
+        return list(dict.fromkeys(names))
 
     def _order(self, select: exp.Select, scope: Scope) -> str:
         order = select.args.get("order")
@@ -327,6 +348,8 @@ class Explainer:
         table = owner.table if owner is not None else None
         real = table.column(column.name) if table is not None else None
         text = words(real.name if real is not None else column.name)
+        if table is not None and sum(s.table is table for s in scope.sources.values()) > 1:
+            return f"{text} ({owner.alias})"  # a self join: which of the two rows
         if owner is None or (in_list and scope.single):
             return text
         one = owner.one
@@ -360,7 +383,8 @@ class Explainer:
             return f"the number of {self.rows_noun(scope)}"
         for kind, word in _AGGREGATE_WORDS.items():
             if isinstance(node, kind):
-                return f"{word} {self.phrase(node.this, scope)}"
+                inner = self.phrase(node.this, scope)
+                return f"{word} of {inner}" if inner.startswith("the ") and not word.endswith(" of") else f"{word} {inner}"
         for kind, sign in _ARITHMETIC.items():
             if isinstance(node, kind):
                 return f"{self.phrase(node.this, scope)} {sign} {self.phrase(node.expression, scope)}"
@@ -381,6 +405,10 @@ class Explainer:
             return "a value chosen case by case"
         if isinstance(node, exp.DPipe):
             return _join([self.phrase(e, scope) for e in node.flatten()])
+        if isinstance(node, exp.Func):
+            name = node.name if isinstance(node, exp.Anonymous) else node.sql_name()
+            args = [self.phrase(a, scope) for a in node.iter_expressions()]
+            return f"{words(name)} of {_join(args)}" if args else words(name)
         return node.sql()
 
     def _date_part(self, node: exp.Expression, scope: Scope) -> str:
@@ -534,6 +562,12 @@ _DATE_FUNCTIONS: dict[type, str] = {
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _plural_phrase(text: str) -> str:
+    """"year of invoice date" -> "years of invoice date"; "billing country" -> "billing countries"."""
+    head, of, rest = text.partition(" of ")
+    return plural(head) + (f" of {rest}" if of else "")
 
 
 def _lower_first(text: str) -> str:

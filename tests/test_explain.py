@@ -108,6 +108,21 @@ CHINOOK_CASES = [
     ("SELECT Name, SUM(Milliseconds) OVER (ORDER BY TrackId) FROM Track",
      "Lists the name and the sum of milliseconds so far, in order of track id of tracks."),
     ("SELECT * FROM Employee", "Lists employees with all their columns."),
+    # grouped, ranked by a measure it does not show: "Which country has the most customers?"
+    ("SELECT Country FROM Customer GROUP BY Country ORDER BY COUNT(*) DESC LIMIT 1",
+     "Ranks customer countries by the number of customers, only the highest."),
+    ("SELECT strftime('%Y', InvoiceDate) FROM Invoice GROUP BY 1 ORDER BY SUM(Total) DESC LIMIT 1",
+     "Ranks years of invoice date by the sum of invoice total, only the highest."),
+    # a self join says which of the two rows each column is read from
+    ("SELECT e.FirstName FROM Employee e JOIN Employee m ON e.ReportsTo = m.EmployeeId WHERE e.HireDate < m.HireDate",
+     "Lists the first name (e) (Employee → Employee) where hire date (e) is less than hire date (m)."),
+    # an aggregate of an aggregate, and a function the reader has no words for
+    ("SELECT FirstName FROM Customer c JOIN Invoice i ON c.CustomerId = i.CustomerId GROUP BY c.CustomerId "
+     "HAVING SUM(Total) > (SELECT AVG(s) FROM (SELECT SUM(Total) AS s FROM Invoice GROUP BY CustomerId))",
+     "Lists the first name for each customer (Customer → Invoice) keeping only those where the sum of invoice total "
+     "is more than the average of the sum of invoice total of all rows of a sub-result."),
+    ("SELECT AVG(JULIANDAY('now') - JULIANDAY(BirthDate)) FROM Employee",
+     "Averages julianday of 'now' − julianday of birth date across employees."),
     ("SELECT Name FROM Artist LIMIT 3 OFFSET 6", "Lists the name of artists, first 3 rows only, skipping the first 6."),
 ]
 
