@@ -120,6 +120,7 @@ class TrustConfig:
     high_needs_evidence: bool = True
     decline: bool = True  # decline questions the schema cannot answer (the evaluator turns this off)
     schema_gaps_decline: bool = True  # question words that match no table, column or stored value decline alone
+    value_check_s: float = 3.0  # time for looking question words up among stored values; a word not settled is no gap
     gaps_need_doubt: bool = False  # ... only when the answer is not "high" as well
     model_decline_share: float = 0.5  # decline when at least this share of the model's first answers say it cannot
 

@@ -17,7 +17,9 @@ a model, and rows, from some unrelated query. Two signals, each usable alone:
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import sqlglot
@@ -231,19 +233,29 @@ def _has_word(value: object, word: str) -> bool:
     return isinstance(value, str) and re.search(rf"(?<![^\W_]){re.escape(word)}", value.lower()) is not None
 
 
-def stored_words(db: "Database", tables: Sequence[Table], config: ExecutionConfig) -> ValueHolder:
+def stored_words(db: "Database", tables: Sequence[Table], config: ExecutionConfig, budget_s: float = 3.0) -> ValueHolder:
     """A :data:`ValueHolder` that asks ``db`` through the safety check and the read-only executor,
-    a table at a time, stopping at the first stored value that has the word."""
+    a table at a time, stopping at the first stored value that has the word.
+
+    All look-ups of one question share ``budget_s`` seconds (a scan of a large table is slow): a word
+    not settled in time counts as held, so a slow database never declines a question it could answer.
+    """
     by_table: dict[str, list[str]] = {}
     for table, column in _text_columns(tables):
         by_table.setdefault(table, []).append(column)
+    deadline = time.monotonic() + budget_s
 
     def holds(word: str) -> bool:
         for table, columns in by_table.items():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return True  # not settled in time: do not decline on it
             try:
                 checked = check_sql(containing_values_sql(table, columns, word, db.dialect), db.dialect, row_limit=None)
-                frame = execute(db, checked, config).frame
+                frame = execute(db, checked, replace(config, statement_timeout_s=min(config.statement_timeout_s, left))).frame
             except SqlchatError:
+                if time.monotonic() >= deadline:
+                    return True
                 continue  # a column LOWER() cannot read: it holds no such word
             if any(_has_word(value, word) for row in frame.itertuples(index=False, name=None) for value in row):
                 return True

@@ -263,7 +263,7 @@ def _schema_gaps(question: str, db: Database, settings: Settings, answer: Answer
         return ()
     with _timed(answer.timings, "decline check"):
         tables = list(reflect_schema(db))
-        holds = stored_words(db, tables, settings.execution) if db.executable else None
+        holds = stored_words(db, tables, settings.execution, settings.trust.value_check_s) if db.executable else None
         return tuple(schema_gaps(question, tables, holds))
 
 

@@ -138,6 +138,11 @@ def test_schema_gaps_are_words_no_name_synonym_or_stored_value_matches(chinook, 
     assert schema_gaps(question, tables, stored_words(chinook, tables, Settings().execution)) == gaps
 
 
+def test_a_word_not_settled_in_time_is_no_gap(chinook):
+    tables = list(reflect_schema(chinook))
+    assert schema_gaps("What is the average salary?", tables, stored_words(chinook, tables, Settings().execution, 0.0)) == []
+
+
 def test_a_value_the_sql_looks_up_is_not_a_gap():
     assert compared_words("SELECT Name FROM Genre WHERE Name = 'Polka'") == {"polka"}
 
