@@ -81,7 +81,9 @@ ASKING_WORDS = frozenset(_stem(w) for w in """
     shipped deliver delivered receive received send sent register registered sign signed belong belongs
     work works worked serve served assign assigned contain contained live lives lived come comes came
     bill billed billing bring brings brought take takes took taken measure measured never always ever
-    catalogue catalog everything anything does doing done
+    catalogue catalog everything anything does doing done went goes going gone
+    dollar dollars cent cents euro euros pound pounds usd eur currency late later early earlier soon now right
+    break down breakdown split broken
 """.split())
 
 # Everyday words for what business schemas name otherwise; a question word in a group matches a schema
