@@ -45,7 +45,7 @@ DECLINE_INSTRUCTION = (f"If these tables cannot answer the question, write only 
 
 _MARKER = re.compile(r"--\s*cannot\s+answer\s*:?(?P<reason>[^\n]*)", re.IGNORECASE)
 _MIN_TERM = 3
-_MAX_TERMS_LOOKED_UP = 6  # stored-value lookups per question, at most: a question with more unknown words is odd anyway
+_MAX_TERMS_LOOKED_UP = 6  # words looked up among stored values per question, at most; the rest are not gaps
 _TEXT_TYPES = ("CHAR", "TEXT", "CLOB", "STRING")
 _VALUES_READ = 50  # rows read per table to tell a whole word from a part of one
 
@@ -177,13 +177,7 @@ def schema_gaps(question: str, tables: Sequence[Table], holds_value: ValueHolder
     unknown = [word for word in question_words(question) if not _names_it(word, terms)]
     if holds_value is None:
         return []
-    gaps = []
-    for word in unknown[:_MAX_TERMS_LOOKED_UP]:
-        if not holds_value(word):
-            gaps.append(word)
-    if len(unknown) > _MAX_TERMS_LOOKED_UP:
-        gaps.extend(unknown[_MAX_TERMS_LOOKED_UP:])
-    return gaps
+    return [word for word in unknown[:_MAX_TERMS_LOOKED_UP] if not holds_value(word)]
 
 
 def compared_words(sql: str | None, dialect: str = "sqlite") -> set[str]:
