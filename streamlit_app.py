@@ -61,7 +61,13 @@ HISTORY_OFF = "History is unavailable right now: questions are still answered, b
 EXAMPLES_SHOWN = 3
 HISTORY_ROWS = 50
 MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$])")
-STATUS_ICONS = {"ok": ":material/check_circle:", "error": ":material/error:", "refused": ":material/block:"}
+STATUS_ICONS = {"ok": ":material/check_circle:", "error": ":material/error:", "refused": ":material/block:",
+                "unanswerable": ":material/help:"}
+CONFIDENCE_BADGES = {"high": ("green", ":material/verified:"), "medium": ("orange", ":material/help:"),
+                     "low": ("red", ":material/warning:")}
+LOW_NOTE = ("Not sure: the model's attempts disagreed or found little, so this may not answer your question. "
+            "Read what the SQL does above, or pick one of the other answers it found.")
+ALTERNATIVE_SAVED = "Saved as your verified answer: similar questions will use it as an example."
 BACKEND_LABELS = {"local": "Embedded local model", "openai": "OpenAI-compatible server (e.g. vLLM)"}
 UPLOAD_KINDS = {
     "sqlite": connection.SQLITE_SUFFIXES,
@@ -385,6 +391,11 @@ def save_verified(turn: Turn, sql: str, source: str, settings: Settings) -> bool
     return saved is not None
 
 
+def on_choose_alternative(turn: Turn, sql: str, settings: Settings) -> None:
+    """"Did you mean …?": the answer the user picked becomes the question's verified answer."""
+    save_verified(turn, sql, "alternative", settings)
+
+
 def on_thumbs_up(turn: Turn, settings: Settings) -> None:
     """The model's own chosen SQL, as it wrote it: ``answer.sql`` may carry an automatic LIMIT."""
     if turn.answer is not None and turn.answer.chosen:
@@ -565,18 +576,51 @@ def render_footer(turn: Turn, key: str, settings: Settings) -> None:
     render_feedback(turn, key, settings)
 
 
+def render_trust(turn: Turn, key: str, settings: Settings) -> None:
+    """What the SQL does and how sure the answer is, above the result; on low confidence, a plain warning."""
+    answer = turn.answer
+    if answer.explanation:
+        st.markdown(f":material/info: {plain(answer.explanation)}")
+    if answer.confidence in CONFIDENCE_BADGES:
+        color, icon = CONFIDENCE_BADGES[answer.confidence]
+        st.badge(f"Confidence: {answer.confidence}", color=color, icon=icon)
+    if answer.confidence == "low":
+        st.warning(LOW_NOTE, icon=":material/warning:")
+
+
+def render_alternatives(turn: Turn, key: str, settings: Settings) -> None:
+    """On low confidence, under the result: the other answers the candidates found, each with what it does."""
+    if turn.answer.confidence != "low" or not turn.answer.alternatives or not turn.question:
+        return
+    with st.container(border=True, key=f"alternatives:{key}"):
+        st.markdown("**Did you mean …?**")
+        for index, alternative in enumerate(turn.answer.alternatives):
+            st.markdown(plain(alternative.explanation or alternative.sql))
+            st.dataframe(alternative.preview, hide_index=True)
+            st.button("Use this answer", key=f"alt:{key}:{index}", on_click=on_choose_alternative,
+                      args=(turn, alternative.sql, settings), icon=":material/check:", type="tertiary",
+                      disabled=turn.verified_sql is not None)
+            if turn.verified_sql == alternative.sql:
+                st.caption(f":material/verified: {ALTERNATIVE_SAVED}")
+
+
 def render_answer(turn: Turn, key: str, settings: Settings) -> None:
     answer = turn.answer
     if answer.sql:
         st.code(answer.sql, language="sql", wrap_lines=True)
-    if answer.error:
+    if answer.error_kind == "unanswerable":
+        st.warning(answer.error, icon=":material/help:")
+    elif answer.error:
         show_problem(Problem(answer.error, answer.error_detail))
         if answer.question:
             st.caption("Try rephrasing the question, or fix the SQL in the editor below and run it.")
-    elif answer.frame is not None:
-        render_result(answer, key)
     else:
-        st.info(SCHEMA_ONLY_NOTE)
+        render_trust(turn, key, settings)
+        if answer.frame is not None:
+            render_result(answer, key)
+        else:
+            st.info(SCHEMA_ONLY_NOTE)
+        render_alternatives(turn, key, settings)
     render_footer(turn, key, settings)
 
 

@@ -124,7 +124,19 @@ def _print_answer(answer, as_json: bool) -> int:
             notes.append("name/measure columns added")
         notes.append(", ".join(f"{k} {v:.2f}s" for k, v in answer.timings.items()))
         print("\n(" + "; ".join(notes) + ")")
+    _print_trust(answer)
     return EXIT_OK
+
+
+def _print_trust(answer) -> None:
+    """What the SQL does and how sure the answer is, under the rows; on low confidence, the other answers found."""
+    if answer.explanation:
+        print(f"\n{answer.explanation}")
+    if answer.confidence:
+        print(f"confidence: {answer.confidence}")
+    if answer.confidence == "low":
+        for alternative in answer.alternatives:
+            print(f"did you mean: {alternative.explanation} ({alternative.row_count} row(s))\n  {alternative.sql}")
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -28,6 +28,8 @@ Environment variables (all optional):
 ``SQLCHAT_LINK_VALUES``  ``1``: compare with the stored spelling of a value (``'rock'`` -> ``'Rock'``); ``0``: as written
 ``SQLCHAT_SECRETS``     the operator's secrets file (named connections, ``[sqlchat]`` policy flags, ``[auth]``);
                          default ``./.streamlit/secrets.toml`` (see :mod:`sqlchat.deployment`)
+``SQLCHAT_COMPARE_CANDIDATES`` most candidates run to compare results (confidence, "Did you mean")
+``SQLCHAT_DECLINE``      ``1``: decline questions the schema cannot answer; ``0``: always answer
 ``SQLCHAT_HISTORY_URL``  verified answers and question log: a SQLAlchemy URL (PostgreSQL, shared by
                          several app instances) or a file; default ``~/.cache/sqlchat/history.sqlite``
 """
@@ -115,10 +117,37 @@ class SchemaConfig:
 
 
 @dataclass(frozen=True)
+class TrustConfig:
+    """How sure an answer is, which other answers are offered, and when a question is declined.
+
+    The confidence rule (``sqlchat.trust.decide``) reads only these numbers and signals stored with
+    each answer, so a stored run (``scripts/bench_trust.py --json``) can be re-scored under other
+    thresholds without the model.
+    """
+
+    compare_candidates: int = 4  # most candidates run to compare their results (agreement, alternatives)
+    preview_rows: int = 5  # rows kept of each alternative answer
+    max_alternatives: int = 3  # distinct other answers offered when unsure
+    high_agreement: float = 0.6  # share of compared candidates with the chosen result needed for "high"
+    low_agreement: float = 0.5  # at or below this share (2+ compared) the answer is "low": half the candidates disagree
+    high_logprob: float = -0.15  # mean log-probability per token at or above which the model is sure
+    low_logprob: float = -0.6  # below this the answer is "low"
+    retry_is_low: bool = True  # the first candidates found nothing informative: "low"
+    # "high" needs evidence (2+ candidates agreeing, or a known log-probability); else "medium" at best.
+    high_needs_evidence: bool = True
+    decline: bool = True  # decline questions the schema cannot answer (the evaluator turns this off)
+    schema_gaps_decline: bool = True  # question words that match no table, column or stored value decline alone
+    value_check_s: float = 3.0  # time for looking question words up among stored values; a word not settled is no gap
+    gaps_need_doubt: bool = False  # ... only when the answer is not "high" as well
+    model_decline_share: float = 0.5  # decline when at least this share of the model's first answers say it cannot
+
+
+@dataclass(frozen=True)
 class Settings:
     model: ModelConfig = ModelConfig()
     execution: ExecutionConfig = ExecutionConfig()
     schema: SchemaConfig = SchemaConfig()
+    trust: TrustConfig = TrustConfig()
     history_url: str | None = field(default=None, repr=False)  # None: DEFAULT_HISTORY_PATH; may hold a password
     secrets_path: Path = DEFAULT_SECRETS_PATH  # named connections and policy flags (sqlchat.deployment)
 
@@ -155,7 +184,12 @@ class Settings:
             token_budget=int(env.get("SQLCHAT_SCHEMA_TOKENS", SchemaConfig.token_budget)),
             focus=_flag(env, "SQLCHAT_SCHEMA_FOCUS", SchemaConfig.focus),
         )
-        return cls(model=model, execution=execution, schema=schema, history_url=env.get("SQLCHAT_HISTORY_URL") or None,
+        trust = TrustConfig(
+            compare_candidates=int(env.get("SQLCHAT_COMPARE_CANDIDATES", TrustConfig.compare_candidates)),
+            decline=_flag(env, "SQLCHAT_DECLINE", TrustConfig.decline),
+        )
+        return cls(model=model, execution=execution, schema=schema, trust=trust,
+                   history_url=env.get("SQLCHAT_HISTORY_URL") or None,
                    secrets_path=Path(env.get("SQLCHAT_SECRETS") or DEFAULT_SECRETS_PATH).expanduser())
 
     def with_model(self, **changes) -> "Settings":

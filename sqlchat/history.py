@@ -35,8 +35,8 @@ from .config import SchemaConfig
 from .errors import ConfigError, ConnectionFailed, SqlchatError, redact, register_secret
 from .schema import Schema, _words, render_context, select_tables
 
-SOURCES = ("thumbs_up", "edited", "import")
-STATUSES = ("ok", "error", "refused")
+SOURCES = ("thumbs_up", "edited", "import", "alternative")  # alternative: chosen from "Did you mean …?"
+STATUSES = ("ok", "error", "refused", "unanswerable")
 MIN_SIMILARITY = 0.2  # cosine below this is an unrelated question: no example beats a misleading one
 MAX_CANDIDATES = 5000  # newest verified pairs considered per schema (retrieval stays in milliseconds)
 LABEL_CHARS = 200

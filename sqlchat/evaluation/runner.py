@@ -468,10 +468,12 @@ def evaluate_spider(
 
 def as_scored(settings: Settings) -> Settings:
     """Settings for comparing with gold results: whole results (the product adds LIMIT row_limit,
-    so allow up to max_rows) and only the model's columns (no readability columns: sqlchat.readable)."""
+    so allow up to max_rows), only the model's columns (no readability columns: sqlchat.readable), and an
+    answer to every question (no declining: the gold always has one)."""
     execution = settings.execution
     return replace(settings, execution=replace(
-        execution, row_limit=max(execution.row_limit, execution.max_rows), readable_results=False))
+        execution, row_limit=max(execution.row_limit, execution.max_rows), readable_results=False),
+        trust=replace(settings.trust, decline=False, schema_gaps_decline=False))
 
 
 def score_spider_row(row: SpiderRow, databases: SpiderDatabases, backend: MeteredBackend, settings: Settings) -> QuestionRecord:
