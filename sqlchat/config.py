@@ -6,10 +6,16 @@ Flags, environment variables and the app's sidebar all end up in a
 Environment variables (all optional):
 
 ``SQLCHAT_BACKEND``      ``local`` (default) or ``openai``
-``SQLCHAT_MODEL``        HF id, local folder or ``.gguf`` file; default: the embedded SmolLM2-135M-Instruct
-``SQLCHAT_ADAPTER``      PEFT adapter folder, ``none`` for the bare model; default: the bundled adapter
+``SQLCHAT_MODEL``        an embedded model's short name (``qwen2.5-coder-1.5b``, ``qwen2.5-coder-0.5b``,
+                         ``smollm2-135m``), a ``.gguf`` file, an HF folder or id; default: see ``sqlchat models``
+``SQLCHAT_ADAPTER``      adapter (PEFT folder, or GGUF LoRA for llama.cpp), ``none`` for the bare model;
+                         default: the project's published adapter for the model, if there is one
 ``SQLCHAT_BASE_URL``     OpenAI-compatible endpoint, e.g. ``http://gpu-box:8000/v1``
 ``SQLCHAT_API_KEY``      API key for that endpoint (``OPENAI_API_KEY`` is read too)
+``SQLCHAT_OPENAI_API``   ``completions`` (default: the prompt rendered here) or ``chat`` (``/chat/completions``)
+``SQLCHAT_PROMPT_STYLE`` ``chat`` (default: the model's chat template) or ``seed`` (plain SYSTEM/USER/ASSISTANT
+                         text), for models the engine cannot ask (a server, a folder)
+``SQLCHAT_THREADS``      llama.cpp threads (default: all cores)
 ``SQLCHAT_CANDIDATES``   how many SQL candidates to generate (execution-guided choice)
 ``SQLCHAT_RETRY_CANDIDATES`` when none of them gives an informative answer, how many to ask for once more (0: never)
 ``SQLCHAT_CACHE_DIR``    where the converted embedded model is cached (default ``~/.cache/sqlchat``)
@@ -22,6 +28,8 @@ Environment variables (all optional):
 ``SQLCHAT_LINK_VALUES``  ``1``: compare with the stored spelling of a value (``'rock'`` -> ``'Rock'``); ``0``: as written
 ``SQLCHAT_SECRETS``     the operator's secrets file (named connections, ``[sqlchat]`` policy flags, ``[auth]``);
                          default ``./.streamlit/secrets.toml`` (see :mod:`sqlchat.deployment`)
+``SQLCHAT_COMPARE_CANDIDATES`` most candidates run to compare results (confidence, "Did you mean")
+``SQLCHAT_DECLINE``      ``1``: decline questions the schema cannot answer; ``0``: always answer
 ``SQLCHAT_HISTORY_URL``  verified answers and question log: a SQLAlchemy URL (PostgreSQL, shared by
                          several app instances) or a file; default ``~/.cache/sqlchat/history.sqlite``
 """
@@ -41,22 +49,25 @@ DEMO_DATABASES: dict[str, Path] = {
     "Chinook (music store)": DEMO_DIR / "chinook.sqlite",
     "Northwind (food trading)": DEMO_DIR / "northwind.sqlite",
 }
-DEFAULT_ADAPTER_DIR = PACKAGE_DIR / "adapters" / "default"
 DEFAULT_HISTORY_PATH = Path("~/.cache/sqlchat/history.sqlite").expanduser()
 DEFAULT_SECRETS_PATH = Path(".streamlit/secrets.toml")  # Streamlit's own place, relative to where it runs
-EMBEDDED_MODEL_NAME = "SmolLM2-135M-Instruct"
 NO_ADAPTER = "none"
+ADAPTER_FILES = ("adapter_config.json", "adapter.gguf")  # a PEFT adapter, or a GGUF LoRA for llama.cpp
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     """Which model writes the SQL, and how."""
 
-    backend: str = "local"  # "local" (transformers) or "openai" (OpenAI-compatible HTTP)
-    model: str | None = None  # None: the embedded SmolLM2-135M-Instruct
-    adapter: str | None = None  # None: the bundled default adapter; "none": the bare model
+    backend: str = "local"  # "local" (llama.cpp or transformers, in-process) or "openai" (OpenAI-compatible HTTP)
+    model: str | None = None  # None: the default embedded model (sqlchat.model_registry.DEFAULT_MODEL)
+    adapter: str | None = None  # None: the project's published adapter for the model, if any; "none": the bare model
     base_url: str | None = None
     api_key: str | None = field(default=None, repr=False)
+    openai_api: str = "completions"  # or "chat": /chat/completions with messages (Ollama, hosted services)
+    prompt_style: str = "chat"  # for models the engine cannot ask: "chat" (ChatML) or "seed" (plain text)
+    threads: int | None = None  # llama.cpp threads; None: all cores
+    context_tokens: int = 4096  # llama.cpp context window
     num_candidates: int = 1
     # When no candidate gives an informative answer (all fail, or come back empty / 0 / NULL), ask once
     # more for this many by beam search; the extra latency is paid only by such questions. 0: never.
@@ -65,10 +76,15 @@ class ModelConfig:
     request_timeout_s: float = 60.0
     cache_dir: Path = Path("~/.cache/sqlchat").expanduser()
 
-    def adapter_path(self) -> str | None:
-        """The adapter to load, resolving the default and ``none``."""
+    def adapter_path(self, spec=None) -> str | None:
+        """The adapter to load: ``none`` is none; unset is ``spec``'s published adapter when it has one.
+
+        ``spec`` is the embedded model's :class:`~sqlchat.model_registry.ModelSpec` (None for a file or
+        folder of the user's, which has no default adapter).
+        """
         if self.adapter is None:
-            return str(DEFAULT_ADAPTER_DIR) if (DEFAULT_ADAPTER_DIR / "adapter_config.json").exists() else None
+            folder = getattr(spec, "adapter_dir", None)
+            return str(folder) if folder is not None and any((folder / f).exists() for f in ADAPTER_FILES) else None
         if self.adapter.lower() == NO_ADAPTER:
             return None
         return self.adapter
@@ -104,10 +120,37 @@ class SchemaConfig:
 
 
 @dataclass(frozen=True)
+class TrustConfig:
+    """How sure an answer is, which other answers are offered, and when a question is declined.
+
+    The confidence rule (``sqlchat.trust.decide``) reads only these numbers and signals stored with
+    each answer, so a stored run (``scripts/bench_trust.py --json``) can be re-scored under other
+    thresholds without the model.
+    """
+
+    compare_candidates: int = 4  # most candidates run to compare their results (agreement, alternatives)
+    preview_rows: int = 5  # rows kept of each alternative answer
+    max_alternatives: int = 3  # distinct other answers offered when unsure
+    high_agreement: float = 0.6  # share of compared candidates with the chosen result needed for "high"
+    low_agreement: float = 0.5  # at or below this share (2+ compared) the answer is "low": half the candidates disagree
+    high_logprob: float = -0.15  # mean log-probability per token at or above which the model is sure
+    low_logprob: float = -0.6  # below this the answer is "low"
+    retry_is_low: bool = True  # the first candidates found nothing informative: "low"
+    # "high" needs evidence (2+ candidates agreeing, or a known log-probability); else "medium" at best.
+    high_needs_evidence: bool = True
+    decline: bool = True  # decline questions the schema cannot answer (the evaluator turns this off)
+    schema_gaps_decline: bool = True  # question words that match no table, column or stored value decline alone
+    value_check_s: float = 3.0  # time for looking question words up among stored values; a word not settled is no gap
+    gaps_need_doubt: bool = False  # ... only when the answer is not "high" as well
+    model_decline_share: float = 0.5  # decline when at least this share of the model's first answers say it cannot
+
+
+@dataclass(frozen=True)
 class Settings:
     model: ModelConfig = ModelConfig()
     execution: ExecutionConfig = ExecutionConfig()
     schema: SchemaConfig = SchemaConfig()
+    trust: TrustConfig = TrustConfig()
     history_url: str | None = field(default=None, repr=False)  # None: DEFAULT_HISTORY_PATH; may hold a password
     secrets_path: Path = DEFAULT_SECRETS_PATH  # named connections and policy flags (sqlchat.deployment)
 
@@ -126,6 +169,9 @@ class Settings:
             adapter=env.get("SQLCHAT_ADAPTER") or None,
             base_url=env.get("SQLCHAT_BASE_URL") or None,
             api_key=env.get("SQLCHAT_API_KEY") or env.get("OPENAI_API_KEY") or None,
+            openai_api=env.get("SQLCHAT_OPENAI_API") or ModelConfig.openai_api,
+            prompt_style=env.get("SQLCHAT_PROMPT_STYLE") or ModelConfig.prompt_style,
+            threads=int(env["SQLCHAT_THREADS"]) if env.get("SQLCHAT_THREADS") else None,
             num_candidates=int(env.get("SQLCHAT_CANDIDATES", "1")),
             retry_candidates=int(env.get("SQLCHAT_RETRY_CANDIDATES", ModelConfig.retry_candidates)),
             cache_dir=Path(env.get("SQLCHAT_CACHE_DIR", "~/.cache/sqlchat")).expanduser(),
@@ -141,7 +187,12 @@ class Settings:
             token_budget=int(env.get("SQLCHAT_SCHEMA_TOKENS", SchemaConfig.token_budget)),
             focus=_flag(env, "SQLCHAT_SCHEMA_FOCUS", SchemaConfig.focus),
         )
-        return cls(model=model, execution=execution, schema=schema, history_url=env.get("SQLCHAT_HISTORY_URL") or None,
+        trust = TrustConfig(
+            compare_candidates=int(env.get("SQLCHAT_COMPARE_CANDIDATES", TrustConfig.compare_candidates)),
+            decline=_flag(env, "SQLCHAT_DECLINE", TrustConfig.decline),
+        )
+        return cls(model=model, execution=execution, schema=schema, trust=trust,
+                   history_url=env.get("SQLCHAT_HISTORY_URL") or None,
                    secrets_path=Path(env.get("SQLCHAT_SECRETS") or DEFAULT_SECRETS_PATH).expanduser())
 
     def with_model(self, **changes) -> "Settings":

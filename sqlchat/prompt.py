@@ -1,45 +1,135 @@
-"""The one prompt template shared by training and inference.
+"""The one prompt shared by training and inference, in both of its renderings.
 
-The format is the seed article's: a SYSTEM line, then ``USER:`` with the
-``CREATE TABLE`` context and the question, then ``ASSISTANT:``. ``train/``
-imports :func:`build_prompt` and :func:`build_training_text` from here, so the
-text a model is trained on is byte-for-byte the text the engine sends it.
+The content is the seed article's: a system line, the ``CREATE TABLE`` context (with any
+verified examples) and the question. :class:`Prompt` holds that content; how it reaches a
+model depends on the model:
+
+- ``chat``: an instruct model (Qwen2.5-Coder) gets it inside its own chat template (system and
+  user messages), and the answer is started with a ```` ```sql ```` fence so the model writes SQL
+  at once. The OpenAI chat API gets the same messages.
+- ``seed``: a model trained on the seed format (SmolLM2-135M with the project's first adapter)
+  gets ``SYSTEM: … USER: … ASSISTANT:`` as plain text.
+
+``train/`` imports :func:`build_training_text` from here, so the text a model is trained on is
+byte-for-byte the text the engine sends it. The system text and the schema come first and the
+question last, so consecutive questions on one database share a long prefix that llama.cpp
+answers from its cache.
 """
 
 from __future__ import annotations
 
-SYSTEM_LINE = "SYSTEM: Write one SQL query that answers the question using these tables."
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+SYSTEM_TEXT = "Write one SQL query that answers the question using these tables."
+SYSTEM_LINE = f"SYSTEM: {SYSTEM_TEXT}"  # the seed rendering's first line
 ANSWER_END = ";"  # generation stops at the end of the statement
+ANSWER_PREFIX = "```sql\n"  # the chat rendering starts the answer with this fence
+FENCE = "```"
+STYLES = ("chat", "seed")
+STOP_STRINGS = (ANSWER_END, FENCE)
+
+# Qwen2.5's own template (ChatML), used when a model or a server does not hand us its own.
+CHATML_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+CHATML_END = "<|im_end|>"
 
 
-def build_prompt(context: str, question: str, examples: list[tuple[str, str]] | None = None) -> str:
-    """Return the prompt for ``question`` over the ``CREATE TABLE`` ``context``.
+@dataclass(frozen=True)
+class Prompt:
+    """What the model is asked: the schema context, the question and optional verified examples."""
 
-    ``examples`` are optional verified (question, sql) pairs for the same schema,
-    shown before the question as few-shot guidance.
+    context: str
+    question: str
+    examples: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def user_text(self) -> str:
+        """The user's turn: context first (the cacheable part), then examples, then the question."""
+        shots = "".join(f"Q: {q.strip()}\nSQL: {sql.strip()}\n" for q, sql in self.examples)
+        return f"{self.context.strip()}\n{shots}{self.question.strip()}"
+
+    def messages(self) -> list[dict[str, str]]:
+        """The content as chat messages (the OpenAI chat API and chat templates take these)."""
+        return [{"role": "system", "content": SYSTEM_TEXT}, {"role": "user", "content": self.user_text}]
+
+
+def build_prompt(context: str, question: str, examples: Sequence[tuple[str, str]] | None = None) -> Prompt:
+    """The prompt for ``question`` over the ``CREATE TABLE`` ``context``.
+
+    ``examples`` are verified (question, sql) pairs for the same schema, shown before the
+    question as few-shot guidance.
     """
-    shots = "".join(f"Q: {q.strip()}\nSQL: {sql.strip()}\n" for q, sql in (examples or []))
-    return f"{SYSTEM_LINE}\nUSER: {context.strip()}\n{shots}{question.strip()}\nASSISTANT: "
+    return Prompt(context=context, question=question, examples=tuple((q, s) for q, s in (examples or [])))
+
+
+def render(prompt: Prompt, style: str = "chat", chat_template: str | None = None, bos_token: str = "") -> str:
+    """The text a completion model is given: the chat rendering (with the answer started) or the seed one."""
+    if style == "seed":
+        return f"{SYSTEM_LINE}\nUSER: {prompt.user_text}\nASSISTANT: "
+    if style != "chat":
+        raise ValueError(f"unknown prompt style {style!r}: use one of {', '.join(STYLES)}")
+    return apply_chat_template(prompt.messages(), chat_template or CHATML_TEMPLATE, bos_token) + ANSWER_PREFIX
+
+
+def apply_chat_template(messages: list[dict[str, str]], template: str, bos_token: str = "") -> str:
+    """Render ``messages`` with a model's Jinja chat template, as transformers and llama.cpp do."""
+    return _compiled(template).render(messages=messages, add_generation_prompt=True, bos_token=bos_token,
+                                      eos_token="", tools=None)
+
+
+@lru_cache(maxsize=8)
+def _compiled(template: str):
+    from jinja2.exceptions import TemplateError
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    def raise_exception(message: str) -> None:
+        raise TemplateError(message)
+
+    environment = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+    environment.globals["raise_exception"] = raise_exception
+    return environment.from_string(template)
 
 
 def build_training_text(
-    context: str, question: str, answer: str, examples: list[tuple[str, str]] | None = None
+    context: str, question: str, answer: str, examples: Sequence[tuple[str, str]] | None = None,
+    style: str = "seed", chat_template: str | None = None, end_of_turn: str = CHATML_END,
 ) -> tuple[str, str]:
     """Split a training row into (prompt, completion); loss is usually on the completion only.
 
-    ``examples`` are laid out exactly as the engine lays out users' verified pairs, so a model
-    trained on some rows with examples learns to use them at inference.
+    The prompt is exactly what :func:`render` gives the engine's model. ``examples`` are laid out
+    as the engine lays out users' verified pairs, so a model trained on some rows with examples
+    learns to use them. In the chat rendering the completion closes the fence and the turn.
     """
-    return build_prompt(context, question, examples=examples), answer.strip().rstrip(";") + ANSWER_END
+    prompt = render(build_prompt(context, question, examples), style, chat_template)
+    statement = answer.strip().rstrip(";") + ANSWER_END
+    if style == "chat":
+        return prompt, f"{statement}\n{FENCE}{end_of_turn}"
+    return prompt, statement
 
 
 def extract_sql(completion: str) -> str:
-    """Cut a raw model completion down to the first SQL statement it contains."""
+    """Cut a raw model completion down to the first SQL statement it contains.
+
+    Handles the engine's own renderings (the fence already opened, or none) and chat answers
+    that wrap the query in prose and a fenced block.
+    """
     text = completion.strip()
+    if FENCE in text:
+        before, after = text.split(FENCE, 1)
+        if not _looks_like_sql(before):  # prose, or nothing, before a fenced block: take the block
+            after = re.sub(r"^[A-Za-z]*\n", "", after, count=1)  # the block's language tag
+            before = after.split(FENCE, 1)[0]
+        text = before.strip()
     for stop in ("\nUSER:", "\nSYSTEM:", "\nASSISTANT:", "\n\n"):
         text = text.split(stop, 1)[0]
-    if text.startswith("```"):
-        text = text.strip("`")
-        text = text[3:] if text.lower().startswith("sql") else text
     statement = text.split(ANSWER_END, 1)[0]
     return statement.strip()
+
+
+def _looks_like_sql(text: str) -> bool:
+    return re.match(r"\s*(\(|select\b|with\b|values\b)", text, re.IGNORECASE) is not None

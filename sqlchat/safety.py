@@ -17,13 +17,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.mysql import MySQL
 from sqlglot.errors import SqlglotError
 
+from sqlchat.access import AccessPolicy, enforce
 from sqlchat.errors import InvalidSQL, UnsafeSQL
+
+if TYPE_CHECKING:
+    from sqlchat.names import Spelling
 
 __all__ = ["CheckedSQL", "InvalidSQL", "UnsafeSQL", "check_sql", "find_unsafe"]
 
@@ -182,11 +187,17 @@ def check_sql(
     row_limit: int | None = 1000,
     source_dialect: str = "sqlite",
     known_columns: Iterable[str] | None = None,
+    names: Spelling | None = None,
+    access: AccessPolicy | None = None,
 ) -> CheckedSQL:
     """Return ``sql`` as one safe, read-only statement in ``dialect``, or raise UnsafeSQL.
 
     ``known_columns`` (optional) names the schema's columns, so a SQLite-style
     ``"double quoted"`` word that is really a column is not turned into a string.
+    ``names`` (optional, :func:`sqlchat.names.database_spelling`) writes every table and
+    column reference as the database spells it, quoted where ``dialect`` needs it.
+    ``access`` (a named connection's rules, :mod:`sqlchat.access`) refuses a query reading
+    a hidden table or column and narrows its stars to the visible columns.
     Raises :class:`InvalidSQL` (a subclass of UnsafeSQL) when the text cannot be parsed.
     """
     if isinstance(sql, str) and len(sql) > MAX_SQL_CHARS:
@@ -196,9 +207,14 @@ def check_sql(
     _refuse_unsafe(tree, dialect)
     if read == "sqlite":
         quoted_words_to_strings(tree, known_columns or ())
-    tree, limit_added = _with_limit(_values_to_select(_unwrap(tree)), row_limit)
+    if names is not None:
+        names.respell(tree)
+    tree = _values_to_select(_unwrap(tree))
+    if access is not None:
+        enforce(tree, access)
+    tree, limit_added = _with_limit(tree, row_limit)
     text = _render(tree, dialect)
-    _recheck(text, dialect)
+    _recheck(text, dialect, access)
     return CheckedSQL(sql=text, dialect=dialect, limit_added=limit_added)
 
 
@@ -497,12 +513,15 @@ def _render(tree: exp.Expression, dialect: str) -> str:
         ) from exc
 
 
-def _recheck(text: str, dialect: str) -> None:
-    """Judge the text that will be sent, as the target dialect reads it."""
+def _recheck(text: str, dialect: str, access: AccessPolicy | None = None) -> None:
+    """Judge the text that will be sent, as the target dialect reads it (access rules included)."""
     try:
         statements = [s for s in _quiet_parse(text, dialect) if s is not None]
     except (SqlglotError, ValueError, RecursionError, TypeError, KeyError, AttributeError) as exc:
         raise InvalidSQL(
             f"The SQL could not be translated for this {dialect} database.", detail=str(exc)
         ) from exc
-    _refuse_unsafe(_single(statements), dialect)
+    tree = _single(statements)
+    _refuse_unsafe(tree, dialect)
+    if access is not None:
+        enforce(tree, access, rewrite_stars=False)

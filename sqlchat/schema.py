@@ -194,7 +194,11 @@ def simple_type(sql_type: Any) -> str:
 
 
 def reflect_schema(db: "Database", *, refresh: bool = False) -> Schema:
-    """Tables, views, columns, keys and row counts of ``db``; reflected once per Database, thread-safe."""
+    """Tables, views, columns, keys and row counts of ``db``; reflected once per Database, thread-safe.
+
+    A Database with access rules (a named connection) gets only what they leave visible
+    (:func:`sqlchat.access.visible_schema`), so every caller is filtered by construction.
+    """
     cache = getattr(db, "cache", None)
     lock = getattr(db, "lock", None)
     if cache is None or lock is None:
@@ -217,6 +221,16 @@ def _reflect_with_fallback_cache(db: Any, refresh: bool) -> Schema:
 
 
 def _reflect(db: "Database") -> Schema:
+    schema = _reflect_all(db)
+    rules = getattr(db, "rules", None)
+    if rules is None:
+        return schema
+    from sqlchat.access import visible_schema  # access builds on this module's model
+
+    return visible_schema(db, schema, rules)
+
+
+def _reflect_all(db: "Database") -> Schema:
     started = time.perf_counter()
     inspector = sa.inspect(db.engine)
     fold_case = db.engine.dialect.name == "postgresql"

@@ -27,6 +27,7 @@ from .config import ExecutionConfig
 from .errors import SqlchatError
 from .execution import execute
 from .joins import column_owner, select_sources
+from .names import database_spelling
 from .safety import check_sql, quoted_words_to_strings
 from .schema import Table
 
@@ -139,7 +140,8 @@ def stored_values(db: "Database", config: ExecutionConfig) -> ValueLookup:
     """A lookup that asks ``db`` itself, through the safety check and the read-only executor."""
     def lookup(table: str, column: str, text: str) -> list[str]:
         try:
-            checked = check_sql(matching_values_sql(table, column, text, db.dialect), db.dialect, row_limit=None)
+            checked = check_sql(matching_values_sql(table, column, text, db.dialect), db.dialect, row_limit=None,
+                                names=database_spelling(db))
             frame = execute(db, checked, config).frame
         except SqlchatError:
             return []  # a column LOWER() cannot read (a number on PostgreSQL): nothing to link

@@ -27,6 +27,12 @@ def _demo(filename: str) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def no_operator_file(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never read a developer's own .streamlit/secrets.toml; those about named connections set their own."""
+    monkeypatch.setenv("SQLCHAT_SECRETS", str(tmp_path_factory.getbasetemp() / "no-secrets.toml"))
+
+
 @pytest.fixture
 def chinook_path() -> Path:
     return _demo("chinook.sqlite")

@@ -61,7 +61,7 @@ allow_model_settings = false
     deployment = load_deployment(path)
     assert (deployment.allow_urls, deployment.allow_uploads, deployment.allow_sqlite_paths,
             deployment.allow_model_settings) == (False, False, True, False)
-    assert deployment.source == path
+    assert deployment.source == path and deployment.auth
     chinook = deployment.connection("chinook")
     assert chinook.title == "Chinook (music store)" and chinook.description == "Sales of a record shop"
     assert chinook.hidden_tables == ("Employee",)
@@ -108,6 +108,9 @@ def test_a_sqlite_url_from_parts_has_no_host():
     ("[connections.a]\nurl = 'sqlite:///x.db'\nhidden_colums = ['T.c']\n", "hidden_colums"),
     ("[connections.a]\nurl = 'sqlite:///x.db'\nhidden_columns = ['Email']\n", "Table.Column"),
     ("[connections.a]\nurl = 'sqlite:///x.db'\nhidden_tables = 'Employee'\n", "hidden_tables"),
+    ("[connections.a]\nurl = 'sqlite:///x.db'\nhidden_tables = ['public.salaries']\n", "without a schema"),
+    ("[connections.a]\nurl = 'sqlite:///x.db'\nhidden_columns = ['public.customers.email']\n", "Table.Column"),
+    ("[connections.a]\nurl = 'sqlite:///x.db'\nvisible_tables = ['s.t']\n", "visible_tables"),
     ("[connections.a]\nurl = 'sqlite:///x.db'\nrow_limit = 0\n", "row_limit"),
     ("[connections.a]\nurl = 'sqlite:///x.db'\ntimeout = 'soon'\n", "timeout"),
     ("[connections.a]\nlabel = 'A'\n", "needs a url"),
@@ -132,3 +135,49 @@ def test_an_unknown_name_lists_the_known_ones():
     deployment = parse_deployment({"connections": {"b": {"url": "sqlite:///b.db"}, "a": {"url": "sqlite:///a.db"}}})
     with pytest.raises(ConfigError, match="'zz' .*known: a, b"):
         deployment.connection("zz")
+
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / ".streamlit" / "secrets.example.toml"
+
+
+def test_the_shipped_example_names_the_demos_and_hides_customer_email(monkeypatch):
+    from sqlchat.access import open_named
+    from sqlchat.schema import reflect_schema
+
+    monkeypatch.chdir(ROOT)  # its sqlite: paths are relative to where the app starts
+    deployment = load_deployment(EXAMPLE)
+    assert list(deployment.connections) == ["chinook", "northwind"] and not deployment.auth
+    assert deployment.connection("chinook").hidden_columns == ("Customer.Email",)
+    for named in deployment.connections.values():
+        db = open_named(named)
+        try:
+            schema = reflect_schema(db)
+            assert len(schema) > 5 and db.display_name == named.title
+            if named.name == "chinook":
+                assert schema["Customer"].column("Email") is None and schema["Customer"].column("Phone") is not None
+        finally:
+            db.close()
+
+
+def test_the_cli_lists_the_examples_connection_by_name(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SQLCHAT_SECRETS": str(EXAMPLE), "SQLCHAT_HISTORY_URL": str(tmp_path / "h.sqlite")}
+    result = subprocess.run([sys.executable, "-m", "sqlchat", "schema", "--db", "chinook"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "CREATE TABLE Customer (" in result.stdout and "Email" not in result.stdout.split("CREATE TABLE Customer")[1].split(";")[0]
+
+
+def test_a_connections_row_limit_and_timeout_replace_the_defaults():
+    from sqlchat.deployment import settings_for
+
+    deployment = parse_deployment({"connections": {"a": {"url": "sqlite:///a.db", "row_limit": 50, "timeout": 2.5},
+                                                   "b": {"url": "sqlite:///b.db"}}})
+    base = Settings()
+    limited = settings_for(base, deployment.connection("a")).execution
+    assert (limited.row_limit, limited.max_rows, limited.statement_timeout_s) == (50, 50, 2.5)
+    assert settings_for(base, deployment.connection("b")) == base and settings_for(base, None) == base

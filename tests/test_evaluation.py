@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from sqlchat.backends import Generation
+from sqlchat.prompt import Prompt
 from sqlchat.config import ExecutionConfig, Settings
 from sqlchat.evaluation.cli import add_eval_arguments, eval_backend, format_report, run_eval_command
 from sqlchat.evaluation.replay import ReplayBackend
@@ -42,10 +43,10 @@ class FakeBackend:
         self.answers = answers
         self.calls: list[tuple[str, int]] = []
 
-    def generate(self, prompt: str, n: int = 1) -> list[Generation]:
+    def generate(self, prompt: Prompt, n: int = 1) -> list[Generation]:
         self.calls.append((prompt, n))
         for question, answer in self.answers.items():
-            if prompt.rstrip().endswith(f"{question}\nASSISTANT:"):
+            if prompt.question.strip() == question:
                 if isinstance(answer, Exception):
                     raise answer
                 return [Generation(text=sql, sql=sql, tokens=10, seconds=0.5) for sql in answer[:n]]

@@ -11,6 +11,7 @@ from sqlchat.config import ModelConfig, Settings
 from sqlchat.connection import connect, connect_schema_script
 from sqlchat.errors import GenerationFailed
 from sqlchat.pipeline import Answer, ask, run_sql
+from sqlchat.prompt import Prompt, render
 
 
 @dataclass
@@ -19,17 +20,17 @@ class ScriptedBackend:
 
     candidates: list[str]
     name: str = "scripted"
-    prompts: list[str] = field(default_factory=list)
+    prompts: list[str] = field(default_factory=list)  # as the default model reads them (chat rendering)
 
-    def generate(self, prompt: str, n: int = 1) -> list[Generation]:
-        self.prompts.append(prompt)
+    def generate(self, prompt: Prompt, n: int = 1) -> list[Generation]:
+        self.prompts.append(render(prompt))
         return [Generation(text=sql, sql=sql, tokens=5, seconds=0.01) for sql in self.candidates[:n]]
 
 
 class BrokenBackend:
     name = "broken"
 
-    def generate(self, prompt: str, n: int = 1):
+    def generate(self, prompt: Prompt, n: int = 1):
         raise GenerationFailed("The model server at gpu:8000 could not be reached.", "connect timeout")
 
 
@@ -144,7 +145,7 @@ class CallCountingBackend(ScriptedBackend):
         self.asked: list[int] = []
         self.fail_after = fail_after
 
-    def generate(self, prompt: str, n: int = 1) -> list[Generation]:
+    def generate(self, prompt: Prompt, n: int = 1) -> list[Generation]:
         self.asked.append(n)
         if self.fail_after is not None and len(self.asked) > self.fail_after:
             raise GenerationFailed("The model server went away.", "connection reset")

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from sqlchat.errors import ConfigError
-from sqlchat.prompt import build_prompt
+from sqlchat.prompt import build_prompt, render
 from train.config import load_config, parse_config
 from train.data import IGNORE_INDEX, load_rows, prepare_data
 from train.model import load_tokenizer
@@ -99,7 +99,7 @@ def test_answer_only_labels_and_the_engine_prompt_byte_for_byte(tiny_model, data
     row = data.train[0]
     prompt_length = row["labels"].index(next(label for label in row["labels"] if label != IGNORE_INDEX))
     prompt_text = tokenizer.decode(row["input_ids"][:prompt_length])
-    sent = {build_prompt(r["context"], r["question"]) for r in ROWS}
+    sent = {render(build_prompt(r["context"], r["question"]), "seed") for r in ROWS}
     assert prompt_text in sent, "the training prompt differs from what the engine sends"
     assert tokenizer(prompt_text, add_special_tokens=False)["input_ids"] == row["input_ids"][:prompt_length]
     answer = tokenizer.decode(row["input_ids"][prompt_length:], skip_special_tokens=True)
@@ -214,7 +214,7 @@ def test_rows_are_shown_solved_rows_about_the_same_tables_as_the_engine_shows_ex
     tokens = tokenize_row(row, tokenizer, 512, train_on_inputs=False)
     prompt_length = sum(label == IGNORE_INDEX for label in tokens["labels"])
     examples = [tuple(pair) for pair in json.loads(row["examples"])]
-    assert tokenizer.decode(tokens["input_ids"][:prompt_length]) == build_prompt(row["context"], row["question"], examples)
+    assert tokenizer.decode(tokens["input_ids"][:prompt_length]) == render(build_prompt(row["context"], row["question"], examples), "seed")
 
 
 def test_wikisql_style_anonymous_tables_never_lend_examples(tmp_path):

@@ -65,7 +65,7 @@ def _infer(argv: list[str]) -> int:
     from .model import load_for_inference
 
     model, tokenizer = load_for_inference(args.base, args.adapter)
-    backend = LocalBackend.from_loaded(model, tokenizer)
+    backend = LocalBackend.from_loaded(model, tokenizer, prompt_style="seed")  # the CPU recipes train on the seed text
     print(backend.generate(build_prompt(args.context, args.question))[0].sql)
     return 0
 

@@ -1,5 +1,9 @@
 """Scoring: exact match on normalised SQL, and result comparison as bags of rows.
 
+Two result comparisons: :func:`results_match` is Spider's execution accuracy (the same rows,
+column for column); :func:`answer_match` is what a user would call right (the gold's columns
+are all there, in any order, and extra predicted columns are allowed).
+
 Exact match is deliberately strict: two queries match only when sqlglot renders them
 to the same text after the differences that carry no meaning in SQLite are removed
 (whitespace, keyword case, identifier quoting, ``"x"`` vs ``'x'`` for strings). It never
@@ -25,6 +29,7 @@ from sqlchat.safety import quoted_words_to_strings
 
 DIALECT = "sqlite"  # the training data's dialect
 FLOAT_DIGITS = 6
+MAX_COLUMN_ASSIGNMENTS = 5000  # answer_match: pairings of gold and predicted columns tried at most
 
 _PARSE_ERRORS = (SqlglotError, ValueError, RecursionError, TypeError, KeyError, AttributeError)
 
@@ -138,6 +143,48 @@ def results_match(gold: Iterable[Sequence[Any]], predicted: Iterable[Sequence[An
     if ordered:
         return gold_rows == pred_rows
     return Counter(gold_rows) == Counter(pred_rows)
+
+
+def answer_match(gold: Iterable[Sequence[Any]], predicted: Iterable[Sequence[Any]], ordered: bool) -> bool:
+    """What a user would call the right answer: every gold column is among the predicted columns.
+
+    The predicted result may show its columns in any order and add columns of its own (a count
+    beside the names, the name beside a price), but it must have the gold's rows: the predicted
+    rows, cut down to the columns matched to the gold's, equal the gold rows as a bag (in order
+    only when ``ordered``). A missing gold column, a wrong, missing or extra row fails. Columns
+    are matched by their values, so a column computed under another name still counts.
+    Whenever :func:`results_match` holds, so does this.
+    """
+    gold_rows, pred_rows = normalize_rows(gold), normalize_rows(predicted)
+    if len(gold_rows) != len(pred_rows):
+        return False
+    if not gold_rows:
+        return True  # both empty: nothing tells their columns apart
+    width, pred_width = len(gold_rows[0]), len(pred_rows[0])
+    if pred_width < width:
+        return False
+
+    def same(values: list[Any], others: list[Any]) -> bool:
+        return values == others if ordered else Counter(values) == Counter(others)
+
+    gold_columns = [[row[j] for row in gold_rows] for j in range(width)]
+    pred_columns = [[row[k] for row in pred_rows] for k in range(pred_width)]
+    # each gold column's possible partners: the predicted columns holding the same values
+    partners = [[k for k in range(pred_width) if same(gold_columns[j], pred_columns[k])] for j in range(width)]
+    target: Any = gold_rows if ordered else Counter(gold_rows)
+    tries = [0]
+
+    def assign(j: int, chosen: tuple[int, ...]) -> bool:
+        """Try each partner for gold column ``j`` (distinct ones), then compare whole rows."""
+        if j == width:
+            tries[0] += 1
+            projected = [tuple(row[k] for k in chosen) for row in pred_rows]
+            return (projected if ordered else Counter(projected)) == target
+        return any(
+            assign(j + 1, chosen + (k,)) for k in partners[j] if k not in chosen and tries[0] < MAX_COLUMN_ASSIGNMENTS
+        )
+
+    return assign(0, ())
 
 
 def is_informative(rows: Sequence[Sequence[Any]]) -> bool:

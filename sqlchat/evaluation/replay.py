@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlchat.backends import Generation
 from sqlchat.errors import ConfigError, GenerationFailed
-from sqlchat.prompt import build_prompt
+from sqlchat.prompt import Prompt
 
 
 class ReplayBackend:
@@ -41,24 +41,24 @@ class ReplayBackend:
         self.stored_candidates = int(report.get("num_candidates") or 1)
         self._records: dict[str, deque[list[str]]] = defaultdict(deque)
         for record in records:
-            self._records[_prompt_ending(record["question"])].append(list(record.get("candidates") or []))
-        self._current: tuple[str, list[str]] | None = None  # (prompt ending, candidates not served yet)
+            self._records[_key(record["question"])].append(list(record.get("candidates") or []))
+        self._current: tuple[str, list[str]] | None = None  # (question, candidates not served yet)
 
     def next_question(self) -> None:
         """The next call starts another question (its own stored record)."""
         self._current = None
 
-    def generate(self, prompt: str, n: int = 1) -> list[Generation]:
-        if self._current is None or not prompt.endswith(self._current[0]):
-            ending = next((e for e, stored in self._records.items() if stored and prompt.endswith(e)), None)
-            if ending is None:
-                raise GenerationFailed("This question is not in the stored run.", detail=prompt[-200:])
-            self._current = (ending, self._records[ending].popleft())
-        ending, remaining = self._current
-        served, self._current = remaining[:n], (ending, remaining[n:])
+    def generate(self, prompt: Prompt, n: int = 1) -> list[Generation]:
+        key = _key(prompt.question)
+        if self._current is None or self._current[0] != key:
+            if not self._records.get(key):
+                raise GenerationFailed("This question is not in the stored run.", detail=prompt.question[:200])
+            self._current = (key, self._records[key].popleft())
+        _, remaining = self._current
+        served, self._current = remaining[:n], (key, remaining[n:])
         return [Generation(text=sql, sql=sql, tokens=0, seconds=0.0) for sql in served]
 
 
-def _prompt_ending(question: str) -> str:
-    """How a prompt for ``question`` ends, whatever context and examples precede it."""
-    return "\n" + build_prompt("", question).split("\n", 2)[-1]
+def _key(question: str) -> str:
+    """A question as the prompt carries it (surrounding spaces do not matter)."""
+    return question.strip()

@@ -1,8 +1,9 @@
-"""Runs the model over know_sql rows or Spider dev and scores every question.
+"""Runs the model over know_sql rows, Spider dev or the business set and scores every question.
 
-Both runners go through the product's own path: Spider questions through
+The runners go through the product's own path: Spider and business questions through
 :func:`sqlchat.pipeline.ask` on the real database (schema reflection, table choice,
-prompt, candidates, check, read-only execution); know_sql rows, which have no database,
+prompt, candidates, check, read-only execution; the business set on copies of the demo
+databases); know_sql rows, which have no database,
 through the same prompt builder, backend call and :func:`sqlchat.pipeline.choose_candidate`
 on a database synthesized for the row. One failing question is recorded, never fatal.
 """
@@ -10,8 +11,10 @@ on a database synthesized for the row. One failing question is recorded, never f
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -22,14 +25,16 @@ import pandas as pd
 from tqdm import tqdm
 
 from sqlchat.backends import Backend, Generation
-from sqlchat.config import Settings
+from sqlchat.config import DEMO_DIR, Settings
 from sqlchat.connection import Database, connect
 from sqlchat.errors import ConfigError, ExecutionFailed, SqlchatError, redact
-from sqlchat.evaluation.metrics import exact_match, has_order_by, is_informative, mean_of, percentile, results_match
+from sqlchat.evaluation.metrics import (
+    answer_match, exact_match, has_order_by, is_informative, mean_of, percentile, results_match,
+)
 from sqlchat.evaluation.replay import ReplayBackend
 from sqlchat.evaluation.synthesize import DEFAULT_ATTEMPTS, Synthesis, run_query, synthesize
 from sqlchat.pipeline import Answer, ask, candidate_tries, choose_candidate, needs_more_candidates
-from sqlchat.prompt import build_prompt
+from sqlchat.prompt import Prompt, build_prompt
 from sqlchat.safety import check_sql
 from sqlchat.schema import reflect_schema
 from sqlchat.values import ValueLookup, matching_values_sql
@@ -43,7 +48,12 @@ SYNTHETIC_DIALECT = "sqlite"
 
 @dataclass
 class QuestionRecord:
-    """How one question went. ``ex`` is None when the gold could not be scored."""
+    """How one question went. ``ex`` (and ``answer``) is None when the gold could not be scored.
+
+    ``answer`` is :func:`~sqlchat.evaluation.metrics.answer_match` (extra or reordered columns
+    forgiven); runs without a database to compare on leave it None. ``id``, ``level`` and ``tags``
+    come from the business set's rows.
+    """
 
     question: str
     gold: str
@@ -57,6 +67,10 @@ class QuestionRecord:
     tokens: int = 0
     generation_s: float = 0.0
     candidates: list[str] = field(default_factory=list)  # as generated, best first: lets a run be re-scored offline
+    answer: bool | None = None
+    id: str | None = None
+    level: str | None = None
+    tags: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -88,8 +102,26 @@ class EvalReport:
         return mean_of(r.ex for r in self.records)
 
     @property
+    def answer_accuracy(self) -> float | None:
+        """Like ``execution_accuracy``, but extra and reordered columns are forgiven (None: not scored)."""
+        return mean_of(r.answer for r in self.records)
+
+    @property
     def valid_sql(self) -> float | None:
         return mean_of(r.valid for r in self.records)
+
+    def by_level(self) -> dict[str, dict[str, Any]]:
+        """Question count and both accuracies per ``level`` (business set rows), in first-seen order."""
+        levels = dict.fromkeys(r.level for r in self.records if r.level is not None)
+        return {
+            level: {
+                "n": len(records),
+                "execution_accuracy": _rounded(mean_of(r.ex for r in records)),
+                "answer_accuracy": _rounded(mean_of(r.answer for r in records)),
+            }
+            for level in levels
+            for records in [[r for r in self.records if r.level == level]]
+        }
 
     @property
     def latency_p50_s(self) -> float | None:
@@ -113,6 +145,7 @@ class EvalReport:
             "n": self.n,
             "exact_match": _rounded(self.exact_match),
             "execution_accuracy": _rounded(self.execution_accuracy),
+            "answer_accuracy": _rounded(self.answer_accuracy),
             "valid_sql": _rounded(self.valid_sql),
             "unscorable": self.unscorable,
             "latency_p50_s": _rounded(self.latency_p50_s),
@@ -120,7 +153,7 @@ class EvalReport:
             "tokens_per_s": _rounded(self.tokens_per_s, 2),
             "peak_memory_mb": _rounded(self.peak_memory_mb, 1),
             "seconds": _rounded(self.seconds, 2),
-        }
+        } | ({"by_level": self.by_level()} if any(r.level is not None for r in self.records) else {})
 
     def to_json(self, include_records: bool = True) -> dict[str, Any]:
         report = self.summary()
@@ -155,7 +188,7 @@ class MeteredBackend:
         self.tokens = 0
         self.seconds = 0.0
 
-    def generate(self, prompt: str, n: int = 1) -> list[Generation]:
+    def generate(self, prompt: Prompt, n: int = 1) -> list[Generation]:
         generations = self.inner.generate(prompt, n=n)
         self.tokens += sum(g.tokens for g in generations)
         # every candidate of one call reports that call's time: count it once
@@ -247,9 +280,12 @@ def _fraction(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
-def _failure_record(question: str, gold: str, exc: Exception, db_id: str | None = None) -> QuestionRecord:
+def _failure_record(
+    question: str, gold: str, exc: Exception, db_id: str | None = None, answer: bool | None = None,
+) -> QuestionRecord:
+    """A question the evaluator itself failed on: wrong on every metric it is scored on."""
     return QuestionRecord(question, gold, None, em=False, ex=False, valid=False, latency_s=0.0,
-                          error=_message(exc, prefix="evaluation failed: "), db_id=db_id)
+                          error=_message(exc, prefix="evaluation failed: "), db_id=db_id, answer=answer)
 
 
 def _message(exc: Exception, prefix: str = "") -> str:
@@ -321,7 +357,7 @@ def _choose_synthetic(candidates: list[str], synthesis: Synthesis, settings: Set
     return choose_candidate(tries, lambda sql: _run_synthetic(sql, synthesis, settings), informative)
 
 
-def _generate(backend: Backend, prompt: str, n: int) -> tuple[list[str], str | None]:
+def _generate(backend: Backend, prompt: Prompt, n: int) -> tuple[list[str], str | None]:
     """The candidates' SQL, or no candidates and the backend's error (a model failure scores 0)."""
     try:
         return [g.sql for g in backend.generate(prompt, n=n)], None
@@ -424,7 +460,7 @@ def evaluate_spider(
         records = _score_all(
             rows,
             lambda row: score_spider_row(row, databases, metered, settings),
-            lambda row, exc: _failure_record(row.question, row.query, exc, row.db_id),
+            lambda row, exc: _failure_record(row.question, row.query, exc, row.db_id, answer=False),
             desc="eval spider", progress=progress,
         )
     return _report(f"spider:{directory.name}", backend, settings, records, started)
@@ -432,28 +468,39 @@ def evaluate_spider(
 
 def as_scored(settings: Settings) -> Settings:
     """Settings for comparing with gold results: whole results (the product adds LIMIT row_limit,
-    so allow up to max_rows) and only the model's columns (no readability columns: sqlchat.readable)."""
+    so allow up to max_rows), only the model's columns (no readability columns: sqlchat.readable), and an
+    answer to every question (no declining: the gold always has one)."""
     execution = settings.execution
     return replace(settings, execution=replace(
-        execution, row_limit=max(execution.row_limit, execution.max_rows), readable_results=False))
+        execution, row_limit=max(execution.row_limit, execution.max_rows), readable_results=False),
+        trust=replace(settings.trust, decline=False, schema_gaps_decline=False))
 
 
 def score_spider_row(row: SpiderRow, databases: SpiderDatabases, backend: MeteredBackend, settings: Settings) -> QuestionRecord:
     """Ask the product the question on the real database and compare with the gold's rows."""
-    db = databases.database(row.db_id)
-    gold_rows = _gold_rows(databases.gold_connection(row.db_id), row.query, settings)
+    return score_on_database(row.question, row.query, row.db_id, databases, backend, settings)
+
+
+def score_on_database(
+    question: str, gold: str, db_id: str, databases: SpiderDatabases, backend: MeteredBackend, settings: Settings,
+) -> QuestionRecord:
+    """Ask the product ``question`` on database ``db_id``; both result comparisons against ``gold``'s rows."""
+    db = databases.database(db_id)
+    gold_rows = _gold_rows(databases.gold_connection(db_id), gold, settings)
     backend.reset()
     started = time.perf_counter()
-    answer = ask(row.question, db, backend, settings)
+    answer = ask(question, db, backend, settings)
     latency = answer.timings.get("total", time.perf_counter() - started)
     columns = [c.name for table in reflect_schema(db) for c in table.columns]
     predicted = chosen_candidate(answer, db.dialect, settings, columns)
+    rows, ordered = frame_rows(answer.frame), has_order_by(gold)
     return QuestionRecord(
-        question=row.question, gold=row.query, predicted=predicted,
-        em=exact_match(predicted, row.query, columns),
-        ex=None if gold_rows is None else answer.ok and results_match(gold_rows, frame_rows(answer.frame), has_order_by(row.query)),
+        question=question, gold=gold, predicted=predicted,
+        em=exact_match(predicted, gold, columns),
+        ex=None if gold_rows is None else answer.ok and results_match(gold_rows, rows, ordered),
+        answer=None if gold_rows is None else answer.ok and answer_match(gold_rows, rows, ordered),
         valid=answer.ok or is_valid_sql(predicted, db.dialect, columns),
-        latency_s=latency, error=answer.error, db_id=row.db_id, tokens=backend.tokens, generation_s=backend.seconds,
+        latency_s=latency, error=answer.error, db_id=db_id, tokens=backend.tokens, generation_s=backend.seconds,
         candidates=answer.candidates,
     )
 
@@ -495,3 +542,85 @@ def frame_rows(frame: pd.DataFrame | None) -> list[tuple]:
     cleaned = frame.astype(object).where(frame.notna(), None)
     return list(cleaned.itertuples(index=False, name=None))
 
+
+# -- the business set -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BusinessRow:
+    """A question of ``tests/data/business/questions.jsonl``: a demo database, gold SQL, level, tags."""
+
+    id: str
+    db: str
+    question: str
+    query: str
+    level: str
+    tags: tuple[str, ...] = ()
+
+
+def demo_databases() -> list[str]:
+    """The names a business row may give as ``db``: the bundled ``sqlchat/demo/<db>.sqlite`` files."""
+    return sorted(path.stem for path in DEMO_DIR.glob("*.sqlite"))
+
+
+def load_business(path: str | Path) -> list[BusinessRow]:
+    """Rows of a business question file; ConfigError names a bad line or an unknown database."""
+    path, known = Path(path), demo_databases()
+    rows = []
+    for number, line in enumerate(_read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            row = BusinessRow(str(item["id"]), str(item["db"]), str(item["question"]), str(item["query"]),
+                              str(item["level"]), tuple(str(tag) for tag in item.get("tags") or ()))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"Line {number} of {path.name} is not a business question row.", detail=str(exc)) from exc
+        if row.db not in known:
+            raise ConfigError(f"Line {number} of {path.name} names the database {row.db!r}; "
+                              f"the demo databases are {', '.join(known)}.")
+        rows.append(row)
+    return rows
+
+
+class DemoDatabases(SpiderDatabases):
+    """The demo databases, each copied to a private folder on first use, so no run can change
+    the bundled files; the copies go when the run closes."""
+
+    def __init__(self, settings: Settings):
+        super().__init__(DEMO_DIR, settings)
+        self._copies = Path(tempfile.mkdtemp(prefix="sqlchat-business-"))
+
+    def path(self, db_id: str) -> Path:
+        copy = self._copies / f"{db_id}.sqlite"
+        if not copy.exists():
+            shutil.copyfile(DEMO_DIR / f"{db_id}.sqlite", copy)
+        return copy
+
+    def close(self) -> None:
+        super().close()
+        shutil.rmtree(self._copies, ignore_errors=True)
+
+
+def evaluate_business(
+    path: str | Path, backend: Backend, settings: Settings, limit: int | None = None, progress: bool = True,
+) -> EvalReport:
+    """Score ``backend`` on a business question file through :func:`sqlchat.pipeline.ask` on the
+    demo databases: execution and answer accuracy, each also per level."""
+    started = time.perf_counter()
+    rows = spread(load_business(path), limit)
+    settings = as_scored(settings)
+    metered = MeteredBackend(backend)
+    with DemoDatabases(settings) as databases:
+        records = _score_all(
+            rows,
+            lambda row: _labelled(score_on_database(row.question, row.query, row.db, databases, metered, settings), row),
+            lambda row, exc: _labelled(_failure_record(row.question, row.query, exc, row.db, answer=False), row),
+            desc="eval business", progress=progress,
+        )
+    return _report(f"business:{Path(path).name}", backend, settings, records, started)
+
+
+def _labelled(record: QuestionRecord, row: BusinessRow) -> QuestionRecord:
+    """The record with the row's id, level and tags, so a report can break accuracy down by them."""
+    return replace(record, id=row.id, level=row.level, tags=list(row.tags))

@@ -1,0 +1,183 @@
+"""How sure an answer is, and whether to decline it: a pure rule over signals the engine already has.
+
+The signals (:class:`Signals`) are gathered while answering: whether the result says something,
+whether the first candidates found nothing (a retry) or the SQL had to be corrected, how many of the
+compared candidates returned the *same result* as the chosen one (not the same text), the model's
+mean log-probability per token, the question words the schema has nothing for, and how many of the
+model's answers declined. :func:`decide` turns them into ``high | medium | low`` and, when the data
+cannot answer, a sentence saying what is missing. It reads nothing else, so a stored run's signals
+can be re-scored under other :class:`~sqlchat.config.TrustConfig` thresholds without the model
+(``scripts/bench_trust.py --signals``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from .config import TrustConfig
+from .declining import gaps_sentence
+from .execution import is_informative
+
+HIGH, MEDIUM, LOW = "high", "medium", "low"
+LEVELS = (HIGH, MEDIUM, LOW)
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What the engine knows about one answer's trustworthiness."""
+
+    informative: bool = False  # the result says something (rows, not only 0/NULL)
+    retried: bool = False  # the first candidates gave nothing informative, so more were asked for
+    repaired: bool = False  # the chosen SQL is a corrected form of the model's
+    compared: int = 0  # candidates run and compared (failures count as disagreeing)
+    agreeing: int = 0  # of those, how many returned the chosen result
+    logprob: float | None = None  # the chosen candidate's mean log-probability per token; None: unknown
+    gaps: tuple[str, ...] = ()  # question words matching no table, column or stored value
+    declines: int = 0  # of the model's first answers, how many said it cannot answer
+    generated: int = 0  # the model's first answers
+    model_reason: str | None = None  # what the model said is missing
+    ok: bool = True  # an answer came back at all
+
+    @property
+    def agreement(self) -> float | None:
+        return self.agreeing / self.compared if self.compared >= 2 else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "gaps": list(self.gaps)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Signals":
+        known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+        known["gaps"] = tuple(known.get("gaps") or ())
+        return cls(**known)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    confidence: str | None  # None when declined or failed
+    declined: str | None = None  # the sentence naming what is missing
+
+
+def confidence(signals: Signals, config: TrustConfig) -> str:
+    """``low`` on any sign of doubt, ``high`` only with evidence of certainty, ``medium`` between."""
+    agreement = signals.agreement
+    logprob = signals.logprob
+    if not signals.ok or not signals.informative or signals.gaps:
+        return LOW
+    if signals.retried and config.retry_is_low:
+        return LOW
+    if agreement is not None and agreement <= config.low_agreement:
+        return LOW
+    if logprob is not None and logprob < config.low_logprob:
+        return LOW
+    agrees = agreement is not None and agreement >= config.high_agreement
+    sure = logprob is not None and logprob >= config.high_logprob
+    if signals.repaired or (agreement is not None and not agrees) or (logprob is not None and not sure):
+        return MEDIUM
+    if config.high_needs_evidence and not (agrees or sure):
+        return MEDIUM
+    return HIGH
+
+
+def model_declines(declines: int, generated: int, config: TrustConfig) -> bool:
+    """Whether enough of the model's first answers said the question cannot be answered."""
+    return generated > 0 and declines / generated >= config.model_decline_share
+
+
+def decide(signals: Signals, config: TrustConfig) -> Verdict:
+    """The confidence, or a decline when the model says it cannot answer or the schema lacks what is asked."""
+    level = confidence(signals, config) if signals.ok else None
+    if config.decline:
+        model_says = model_declines(signals.declines, signals.generated, config)
+        schema_says = bool(signals.gaps) and config.schema_gaps_decline and (not config.gaps_need_doubt or level != HIGH)
+        if model_says or schema_says:
+            return Verdict(None, gaps_sentence(list(signals.gaps), signals.model_reason))
+    return Verdict(level)
+
+
+# --------------------------------------------------------------------------- comparing results
+
+
+def _normal(value: Any) -> str:
+    """One value as comparable text: numbers alike whatever their type, floats to 6 digits, NaN as NULL."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "NULL"
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, bool):
+        value = int(value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return repr(round(number, 6) + 0.0)
+
+
+def result_key(frame: pd.DataFrame | None) -> tuple | None:
+    """A result as a bag of rows, each a bag of values: two candidates that return the same data in
+    another row or column order, under other column names, agree."""
+    if frame is None:
+        return None
+    rows = (tuple(sorted(_normal(v) for v in row)) for row in frame.itertuples(index=False, name=None))
+    return tuple(sorted(rows))
+
+
+@dataclass
+class Alternative:
+    """Another answer found among the candidates: its SQL, what it does, and its first rows."""
+
+    sql: str
+    explanation: str | None
+    preview: pd.DataFrame
+    row_count: int
+    candidates: int = 1  # how many compared candidates returned it
+
+    def to_json(self) -> dict[str, Any]:
+        rows = json.loads(self.preview.to_json(orient="values", date_format="iso", default_handler=str))
+        return {"sql": self.sql, "explanation": self.explanation, "columns": [str(c) for c in self.preview.columns],
+                "rows": rows, "row_count": self.row_count, "candidates": self.candidates}
+
+
+@dataclass
+class Found:
+    """One compared candidate's outcome: the SQL that ran for it and its result, or None when it failed."""
+
+    sql: str | None
+    frame: pd.DataFrame | None
+    key: tuple | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        if self.key is None and self.frame is not None:
+            self.key = result_key(self.frame)
+
+
+@dataclass
+class Evidence:
+    """What answering gathers for :class:`Signals` along the way (kept on the answer, not shown)."""
+
+    logprobs: dict[str, float | None] = field(default_factory=dict)  # candidate -> its generation's mean log-probability
+    declines: int = 0  # first-round generations that said the question cannot be answered
+    generated: int = 0  # first-round generations
+    model_reason: str | None = None  # the first reason the model gave
+    found: list[Found] = field(default_factory=list)  # the compared candidates' outcomes, in order
+    chosen_from: str | None = None  # the candidate the chosen SQL came from
+    chosen_key: tuple | None = None  # the chosen result, as compared
+
+
+def alternatives(evidence: Evidence, describe: Callable[[str], str | None], config: TrustConfig) -> list[Alternative]:
+    """The distinct informative results other than the chosen one, the most often found first, each
+    with ``describe(sql)`` (its explanation) and its first rows."""
+    groups: dict[tuple, list[Found]] = {}
+    for found in evidence.found:
+        if (found.key is not None and found.key != evidence.chosen_key and found.sql
+                and is_informative(found.frame.itertuples(index=False, name=None))):
+            groups.setdefault(found.key, []).append(found)
+    ranked = sorted(groups.values(), key=len, reverse=True)[: config.max_alternatives]
+    return [Alternative(sql=group[0].sql, explanation=describe(group[0].sql), preview=group[0].frame.head(config.preview_rows),
+                        row_count=len(group[0].frame), candidates=len(group)) for group in ranked]
+

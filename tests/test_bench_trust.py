@@ -1,0 +1,108 @@
+"""scripts/bench_trust.py end to end with a scripted model: the reliability table and the declining
+figures from a run on the demo databases, then the same run re-scored from its stored signals."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from sqlchat import backends
+from sqlchat.backends import Generation
+from sqlchat.declining import DECLINE_MARKER
+from sqlchat.prompt import extract_sql
+
+ROOT = Path(__file__).resolve().parents[1]
+
+QUESTIONS = [
+    {"db": "chinook", "question": "How many customers are there?", "query": "SELECT COUNT(*) FROM Customer"},
+    {"db": "chinook", "question": "How many employees are there?", "query": "SELECT COUNT(*) FROM Employee"},
+    {"db": "chinook", "question": "How many genres are there?", "query": "SELECT COUNT(*) FROM Genre"},
+    {"db": "northwind", "question": "How many products are there?", "query": "SELECT COUNT(*) FROM Products"},
+]
+UNANSWERABLE = [
+    {"db": "chinook", "question": "What is the average salary of employees?", "missing": "salaries"},
+    {"db": "chinook", "question": "Will it rain tomorrow?", "missing": "weather"},
+]
+COMPLETIONS = {  # what the scripted model writes for each question (two candidates)
+    "How many customers are there?": ["SELECT COUNT(*) FROM Customer", "SELECT COUNT(CustomerId) FROM Customer"],
+    "How many employees are there?": ["SELECT COUNT(*) FROM Customer", "SELECT Name FROM Genre"],  # wrong, disagreeing
+    "How many genres are there?": ["SELECT COUNT(*) FROM Genre", "SELECT COUNT(*) FROM Genre"],  # one distinct candidate
+    "How many products are there?": ["SELECT COUNT(*) FROM Products", "SELECT COUNT(ProductID) FROM Products"],
+    "What is the average salary of employees?": ["SELECT AVG(EmployeeId) FROM Employee"] * 2,
+    "Will it rain tomorrow?": [f"{DECLINE_MARKER} no weather data"] * 2,
+}
+
+
+@dataclass
+class QuestionModel:
+    name: str = "scripted"
+
+    def generate(self, prompt: str, n: int = 1) -> list[Generation]:
+        question = next(q for q in COMPLETIONS if q in prompt)
+        return [Generation(text=t, sql=extract_sql(t), tokens=3, seconds=0.0) for t in COMPLETIONS[question][:n]]
+
+
+@pytest.fixture
+def bench(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(backends, "load_backend", lambda config: QuestionModel())
+    spec = importlib.util.spec_from_file_location("bench_trust", ROOT / "scripts" / "bench_trust.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bench_trust", module)  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> str:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return str(path)
+
+
+def test_the_reliability_table_and_declining_figures(bench, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    questions = write_jsonl(tmp_path / "questions.jsonl", QUESTIONS)
+    unanswerable = write_jsonl(tmp_path / "unanswerable.jsonl", UNANSWERABLE)
+    stored = tmp_path / "run.json"
+    assert bench.main(["--questions", questions, "--unanswerable", unanswerable, "--candidates", "2",
+                       "--json", str(stored)]) == 0
+    printed = capsys.readouterr().out
+    assert "| high | 2 | 2 | 100.0 % |" in printed
+    assert "| medium | 1 | 1 | 100.0 % |" in printed
+    assert "| low | 1 | 0 | 0.0 % |" in printed
+    assert "| declined | 0 | 0 | – |" in printed
+    assert "wrong answers marked low or declined: 1/1 = 100.0 %" in printed
+    assert "right answers marked low: 0/3 = 0.0 %" in printed
+    assert "unanswerable questions declined: 2/2 = 100.0 %" in printed
+    assert "answerable questions wrongly declined: 0/4 = 0.0 %" in printed
+    assert "declined by the schema's gaps: 1, by the model alone: 1" in printed
+
+    records = json.loads(stored.read_text())["records"]
+    assert [r["right"] for r in records] == [True, False, True, True, None, None]
+
+    # the same run under other thresholds, without the model
+    assert bench.main(["--signals", str(stored), "--set", "low_agreement=0.0"]) == 0
+    retuned = capsys.readouterr().out
+    assert "wrong answers marked low or declined: 0/1 = 0.0 %" in retuned
+    assert bench.main(["--signals", str(stored), "--set", "decline=false"]) == 0
+    assert "unanswerable questions declined: 0/2 = 0.0 %" in capsys.readouterr().out
+
+
+def test_a_bad_threshold_name_is_a_clear_error(bench, tmp_path: Path) -> None:
+    stored = tmp_path / "run.json"
+    stored.write_text(json.dumps({"records": []}))
+    with pytest.raises(SystemExit, match="not a TrustConfig field"):
+        bench.main(["--signals", str(stored), "--set", "nonsense=1"])
+
+
+def test_the_schema_check_alone_needs_no_model(bench, tmp_path: Path, capsys: pytest.CaptureFixture,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(backends, "load_backend", lambda config: pytest.fail("no model for --schema-only"))
+    questions = write_jsonl(tmp_path / "questions.jsonl", QUESTIONS)
+    unanswerable = write_jsonl(tmp_path / "unanswerable.jsonl", UNANSWERABLE)
+    assert bench.main(["--questions", questions, "--unanswerable", unanswerable, "--schema-only"]) == 0
+    printed = capsys.readouterr().out
+    assert "unanswerable questions declined by the schema alone: 1/2 = 50.0 %" in printed  # "rain" is in track names
+    assert "answerable questions the schema alone would decline: 0/4 = 0.0 %" in printed

@@ -1,0 +1,112 @@
+"""The embedded default through llama.cpp: in-process, and behind llama.cpp's own OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from sqlchat.backends import LlamaCppBackend
+from sqlchat.config import Settings
+from sqlchat.connection import connect
+from sqlchat.model_registry import DEFAULT_MODEL, MODELS
+from sqlchat.model_store import model_file
+from sqlchat.prompt import build_prompt, render
+from sqlchat.schema import reflect_schema, render_context
+
+ROOT = Path(__file__).resolve().parents[1]
+CHINOOK = ROOT / "sqlchat" / "demo" / "chinook.sqlite"
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def chinook_context() -> str:
+    db = connect(CHINOOK)
+    try:
+        return render_context(list(reflect_schema(db)))
+    finally:
+        db.close()
+
+
+def test_the_default_backend_is_llama_cpp_with_the_chat_template(local_backend):
+    assert isinstance(local_backend, LlamaCppBackend)
+    assert local_backend.name.startswith(DEFAULT_MODEL)
+    text = local_backend.render(build_prompt("CREATE TABLE t (a INTEGER)", "Count a?"))
+    assert text == render(build_prompt("CREATE TABLE t (a INTEGER)", "Count a?"), "chat")  # the model's template is ChatML
+    assert text.startswith("<|im_start|>system\n") and text.endswith("<|im_start|>assistant\n```sql\n")
+
+
+def test_consecutive_questions_reuse_the_cached_schema_prefix(local_backend, chinook_context):
+    evaluated: list[int] = []
+    llama = local_backend.llama
+    original = llama.eval
+    llama.eval = lambda tokens: (evaluated.append(len(tokens)), original(tokens))[1]
+    try:
+        local_backend.generate(build_prompt(chinook_context, "How many artists are there?"))
+        first_prompt = evaluated[0]
+        evaluated.clear()
+        local_backend.generate(build_prompt(chinook_context, "How many albums are there?"))
+    finally:
+        llama.eval = original
+    second_prompt = evaluated[0]
+    assert first_prompt > 300  # the whole schema was read the first time...
+    assert second_prompt < 30  # ...and only the new question the second time
+
+
+def test_candidates_after_the_first_are_sampled_and_carry_log_probabilities(local_backend, chinook_context):
+    generations = local_backend.generate(build_prompt(chinook_context, "List the names of the 3 longest tracks."), n=3)
+    assert len(generations) == 3
+    assert all(g.sql.upper().startswith(("SELECT", "WITH")) for g in generations), [g.text for g in generations]
+    assert all(g.logprob is not None and g.logprob <= 0 for g in generations)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def llama_server():
+    """llama.cpp's own OpenAI-compatible server on loopback, serving the embedded GGUF as `sql`."""
+    gguf = model_file(MODELS[DEFAULT_MODEL], Settings.from_env({}).model.cache_dir)
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", "sql", "--host", "127.0.0.1",
+         "--port", str(port), "--n_ctx", "4096"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    base_url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                pytest.fail(f"llama.cpp's server exited: {process.stderr.read()[-2000:]}")
+            try:
+                if requests.get(f"{base_url}/models", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                time.sleep(1)
+        else:
+            pytest.fail("llama.cpp's server did not start within 180 s")
+        yield base_url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.mark.parametrize("api", ["completions", "chat"])
+def test_ask_through_llama_cpps_server_in_both_api_styles(llama_server, api):
+    env = {**os.environ, "SQLCHAT_BACKEND": "openai", "SQLCHAT_BASE_URL": llama_server, "SQLCHAT_MODEL": "sql",
+           "SQLCHAT_OPENAI_API": api}
+    result = subprocess.run([sys.executable, "-m", "sqlchat", "ask", "--db", str(CHINOOK), "How many artists are there?",
+                             "--json"], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    answer = json.loads(result.stdout)
+    assert answer["rows"] == [[275]], answer

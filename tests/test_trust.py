@@ -1,0 +1,268 @@
+"""Confidence, "Did you mean" alternatives and declining: the rule on its own, then through the pipeline
+on the real Chinook database with scripted model output, then through the CLI against an
+OpenAI-compatible server on localhost."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from sqlchat.backends import Generation
+from sqlchat.config import ModelConfig, Settings, TrustConfig
+from sqlchat.connection import connect
+from sqlchat.declining import DECLINE_MARKER, compared_words, model_decline, schema_gaps, stored_words
+from sqlchat.pipeline import ask
+from sqlchat.schema import reflect_schema
+from sqlchat.trust import HIGH, LOW, MEDIUM, Signals, confidence, decide, result_key
+
+ROOT = Path(__file__).resolve().parents[1]
+CHINOOK = str(ROOT / "sqlchat" / "demo" / "chinook.sqlite")
+CONFIG = TrustConfig()
+
+COUNT_CUSTOMERS = "SELECT COUNT(*) FROM Customer"
+COUNT_CUSTOMERS_TOO = "SELECT COUNT(CustomerId) FROM Customer"  # another text, the same result
+COUNT_EMPLOYEES = "SELECT COUNT(*) FROM Employee"
+LIST_GENRES = "SELECT Name FROM Genre ORDER BY GenreId"
+
+
+@dataclass
+class Model:
+    """Fixed completions, each with a mean log-probability per token (None: the backend cannot tell)."""
+
+    completions: list[str]
+    logprob: float | None = None
+    name: str = "scripted"
+    asked: list[int] = field(default_factory=list)
+
+    def generate(self, prompt: str, n: int = 1) -> list[Generation]:
+        self.asked.append(n)
+        from sqlchat.prompt import extract_sql
+
+        return [Generation(text=text, sql=extract_sql(text), tokens=5, seconds=0.01, logprob=self.logprob)
+                for text in self.completions[:n]]
+
+
+@pytest.fixture(scope="module")
+def chinook():
+    db = connect(CHINOOK)
+    yield db
+    db.close()
+
+
+def settings(candidates: int = 1, **trust) -> Settings:
+    return Settings(model=ModelConfig(num_candidates=candidates, retry_candidates=0), trust=replace(CONFIG, **trust))
+
+
+# --------------------------------------------------------------------------- the rule
+
+
+@pytest.mark.parametrize(("signals", "level"), [
+    (Signals(informative=True, compared=3, agreeing=3), HIGH),
+    (Signals(informative=True, compared=3, agreeing=2), HIGH),  # 2/3 >= 0.6
+    (Signals(informative=True, compared=7, agreeing=4), MEDIUM),  # 0.57: neither sure nor in doubt
+    (Signals(informative=True, compared=2, agreeing=1), LOW),  # two candidates, two answers
+    (Signals(informative=True, compared=3, agreeing=1), LOW),  # most candidates found something else
+    (Signals(informative=True, logprob=-0.05), HIGH),
+    (Signals(informative=True, logprob=-0.3), MEDIUM),
+    (Signals(informative=True, logprob=-1.2), LOW),
+    (Signals(informative=True), MEDIUM),  # one candidate, no log-probabilities: no evidence either way
+    (Signals(informative=False, compared=3, agreeing=3), LOW),  # empty / only 0 or NULL
+    (Signals(informative=True, retried=True, compared=3, agreeing=3), LOW),
+    (Signals(informative=True, repaired=True, compared=3, agreeing=3), MEDIUM),
+    (Signals(informative=True, compared=3, agreeing=3, gaps=("salary",)), LOW),
+])
+def test_confidence_rule(signals, level):
+    assert confidence(signals, CONFIG) == level
+
+
+def test_thresholds_live_in_the_config_and_retune_a_stored_signal():
+    stored = json.loads(json.dumps(Signals(informative=True, compared=7, agreeing=4, logprob=-0.1).to_json()))
+    signals = Signals.from_json(stored)
+    assert decide(signals, CONFIG).confidence == MEDIUM
+    assert decide(signals, replace(CONFIG, high_agreement=0.5)).confidence == HIGH
+    assert decide(signals, replace(CONFIG, low_agreement=0.6)).confidence == LOW
+
+
+def test_decline_from_the_model_or_the_schema_and_only_when_on():
+    model_says = Signals(ok=False, declines=2, generated=3, model_reason="no salaries are stored")
+    assert decide(model_says, CONFIG).declined == "This database cannot answer that: no salaries are stored."
+    assert decide(replace(model_says, declines=1), CONFIG).declined is None
+    schema_says = Signals(informative=True, compared=3, agreeing=3, gaps=("salary",))
+    assert "“salary”" in decide(schema_says, CONFIG).declined
+    assert decide(schema_says, replace(CONFIG, decline=False)) .declined is None
+    assert decide(schema_says, replace(CONFIG, decline=False)).confidence == LOW
+    no_gaps_confident = replace(schema_says, gaps=())
+    assert decide(no_gaps_confident, CONFIG) == decide(no_gaps_confident, replace(CONFIG, gaps_need_doubt=True))
+
+
+def test_results_compare_as_bags_of_values_whatever_the_order_or_names():
+    import pandas as pd
+
+    one = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
+    same = pd.DataFrame({"name": ["y", "x"], "n": [2.0, 1.0]})
+    assert result_key(one) == result_key(same)
+    assert result_key(one) != result_key(pd.DataFrame({"a": [1], "b": ["x"]}))
+
+
+# --------------------------------------------------------------------------- declining, its parts
+
+
+def test_the_model_marker_is_recognised_with_its_reason():
+    assert DECLINE_MARKER.startswith("--")  # a SQL comment: it can never run
+    assert model_decline(f"{DECLINE_MARKER} the database stores no salaries") == "the database stores no salaries"
+    assert model_decline("-- Cannot answer salaries;") == "salaries"
+    assert model_decline("SELECT 1") is None
+    assert model_decline(f"{DECLINE_MARKER}") == ""
+
+
+@pytest.mark.parametrize(("question", "gaps"), [
+    ("What is the average salary of employees?", ["salary"]),
+    ("What is the average rating of tracks?", ["rating"]),
+    ("What will the weather be tomorrow in Oslo?", ["weather"]),
+    ("How many customers live in Brazil?", []),  # a stored value
+    ("How many rock songs are there?", []),  # a stored value and a synonym of a table
+    ("Which employee supports the most customers?", []),  # SupportRepId
+    ("What is the total revenue per billing country?", []),  # asking words
+    ("List the tracks composed by Mozart", []),
+])
+def test_schema_gaps_are_words_no_name_synonym_or_stored_value_matches(chinook, question, gaps):
+    tables = list(reflect_schema(chinook))
+    assert schema_gaps(question, tables, stored_words(chinook, tables, Settings().execution)) == gaps
+
+
+def test_a_word_not_settled_in_time_is_no_gap(chinook):
+    tables = list(reflect_schema(chinook))
+    assert schema_gaps("What is the average salary?", tables, stored_words(chinook, tables, Settings().execution, 0.0)) == []
+
+
+def test_a_value_the_sql_looks_up_is_not_a_gap():
+    assert compared_words("SELECT Name FROM Genre WHERE Name = 'Polka'") == {"polka"}
+
+
+# --------------------------------------------------------------------------- through the pipeline
+
+
+def test_agreeing_candidates_are_high_and_explained(chinook):
+    answer = ask("How many customers are there?", chinook, Model([COUNT_CUSTOMERS, COUNT_CUSTOMERS_TOO]), settings(2))
+    assert answer.ok and answer.rows == [[59]]
+    assert answer.confidence == HIGH and answer.alternatives == []
+    assert answer.explanation == "Counts customers."
+    assert (answer.signals.compared, answer.signals.agreeing) == (2, 2)
+
+
+def test_disagreeing_candidates_are_low_and_offer_the_other_answers(chinook):
+    model = Model([COUNT_CUSTOMERS, COUNT_EMPLOYEES, LIST_GENRES])
+    answer = ask("How many people are there?", chinook, model, settings(3))
+    assert answer.rows == [[59]] and answer.confidence == LOW
+    assert [a.sql for a in answer.alternatives] == [COUNT_EMPLOYEES, LIST_GENRES]
+    employees, genres = answer.alternatives
+    assert employees.explanation == "Counts employees." and employees.preview.values.tolist() == [[8]]
+    assert genres.explanation == "Lists the name of genres, sorted by genre id."
+    assert len(genres.preview) == CONFIG.preview_rows and genres.row_count == 25
+    data = answer.to_json()
+    assert data["confidence"] == "low" and data["explanation"] == "Counts customers."
+    assert data["alternatives"][0] == {"sql": COUNT_EMPLOYEES, "explanation": "Counts employees.", "columns": ["COUNT(*)"],
+                                       "rows": [[8]], "row_count": 1, "candidates": 1}
+
+
+def test_comparing_runs_at_most_the_configured_number_of_candidates(chinook):
+    model = Model([COUNT_CUSTOMERS, COUNT_EMPLOYEES, LIST_GENRES])
+    answer = ask("How many customers are there?", chinook, model, settings(3, compare_candidates=1))
+    assert answer.signals.compared == 1 and answer.signals.agreement is None and answer.alternatives == []
+    assert answer.confidence == MEDIUM
+
+
+def test_a_low_log_probability_makes_a_single_answer_low(chinook):
+    unsure = ask("How many customers are there?", chinook, Model([COUNT_CUSTOMERS], logprob=-1.5), settings())
+    sure = ask("How many customers are there?", chinook, Model([COUNT_CUSTOMERS], logprob=-0.02), settings())
+    assert (unsure.confidence, sure.confidence) == (LOW, HIGH)
+
+
+def test_the_model_declining_gives_unanswerable_and_no_rows(chinook):
+    model = Model([f"{DECLINE_MARKER} the database stores no salaries", "SELECT FirstName FROM Employee"])
+    answer = ask("How much do employees earn?", chinook, model, settings(2))
+    assert answer.error_kind == "unanswerable" and not answer.ok
+    assert answer.error == "This database cannot answer that: the database stores no salaries."
+    assert answer.frame is None and answer.rows == [] and answer.sql is None and answer.confidence is None
+    assert answer.to_json()["error_kind"] == "unanswerable"
+
+
+def test_the_schema_alone_declines_what_no_column_holds(chinook):
+    answer = ask("What is the average salary of employees?", chinook, Model(["SELECT AVG(EmployeeId) FROM Employee"]),
+                 settings())
+    assert answer.error_kind == "unanswerable" and answer.frame is None
+    assert "“salary”" in answer.error
+    answered = ask("What is the average salary of employees?", chinook, Model(["SELECT AVG(EmployeeId) FROM Employee"]),
+                   settings(decline=False))
+    assert answered.ok and answered.confidence == LOW  # answered when declining is off, but never as sure
+
+
+def test_an_answerable_question_is_not_declined(chinook):
+    answer = ask("How many rock songs are there?", chinook,
+                 Model(["SELECT COUNT(*) FROM Track JOIN Genre ON Track.GenreId = Genre.GenreId WHERE Genre.Name = 'Rock'"]),
+                 settings())
+    assert answer.ok and answer.rows == [[1297]] and answer.signals.gaps == ()
+    assert answer.explanation == "Counts tracks (Track → Genre) where genre name is 'Rock'."
+
+
+# --------------------------------------------------------------------------- through the CLI
+
+
+class Completions(BaseHTTPRequestHandler):
+    """A local OpenAI-compatible /v1/completions answering with ``Completions.text``."""
+
+    text = COUNT_CUSTOMERS
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        payload = json.dumps({"choices": [{"text": Completions.text}] * body.get("n", 1),
+                              "usage": {"completion_tokens": 5}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Completions)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    httpd.shutdown()
+
+
+def cli_ask(base_url: str, question: str, *flags: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    args = ["ask", "--db", CHINOOK, "--backend", "openai", "--base-url", base_url, "--model", "sql",
+            "--history", str(tmp_path / "history.sqlite"), question, *flags]
+    return subprocess.run([sys.executable, "-m", "sqlchat", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def test_cli_ask_prints_explanation_and_confidence_under_the_rows(server, tmp_path):
+    Completions.text = COUNT_CUSTOMERS + ";"
+    plain = cli_ask(server, "How many customers are there?", tmp_path=tmp_path)
+    assert plain.returncode == 0, plain.stderr
+    lines = [line.strip() for line in plain.stdout.splitlines()]
+    assert lines.index("Counts customers.") > lines.index("59")
+    assert "confidence: medium" in lines
+    data = json.loads(cli_ask(server, "How many customers are there?", "--json", tmp_path=tmp_path).stdout)
+    assert data["explanation"] == "Counts customers." and data["confidence"] == "medium" and data["rows"] == [[59]]
+
+
+def test_cli_ask_declines_with_the_reason_and_exit_status_1(server, tmp_path):
+    Completions.text = f"{DECLINE_MARKER} no weather data"
+    result = cli_ask(server, "Will it rain in Oslo tomorrow?", "--json", tmp_path=tmp_path)
+    assert result.returncode == 1
+    data = json.loads(result.stdout)
+    assert data["error_kind"] == "unanswerable" and data["rows"] == [] and data["confidence"] is None
