@@ -74,6 +74,9 @@ URL_OPTIONS: dict[str, frozenset[str]] = {
 PATHS_OFF = ("This server does not open database files by path. Upload the file instead, "
              "or ask the operator to allow SQLite paths (allow_sqlite_paths).")
 DRIVER_TEXT_CHARS = 300  # driver text shown in details: its first line, cut to this length
+# PostgreSQL's ``options`` may set any server setting; the one a user needs is the schema search path
+# (``?options=-csearch_path%3Dsales``), so only that exact form is accepted.
+SEARCH_PATH_OPTION = re.compile(r"-c\s*search_path\s*=\s*[A-Za-z_][A-Za-z0-9_$]*(\s*,\s*[A-Za-z_][A-Za-z0-9_$]*)*")
 
 
 @dataclass(eq=False)
@@ -399,15 +402,23 @@ def with_default_driver(url: URL) -> URL:
 def refuse_url_options(url: URL, backend: str) -> None:
     """Refuse any query option not in :data:`URL_OPTIONS` for ``backend``, naming it but not its value."""
     allowed = URL_OPTIONS.get(backend, frozenset())
-    unknown = sorted(name for name in url.query if name.lower() not in allowed)
+    unknown = sorted(name for name, value in url.query.items()
+                     if name.lower() not in allowed and not _is_search_path(backend, name, value))
     if not unknown:
         return
-    accepted = ", ".join(sorted(allowed)) or "none"
+    accepted = ", ".join(sorted(allowed)) + (" and options=-csearch_path=SCHEMA" if backend == "postgresql" else "")
+    accepted = accepted or "none"
     names = ", ".join(f"'{_shorten(name, 40)}'" for name in unknown)
     raise ConnectionFailed(
         f"The URL option{'s' if len(unknown) > 1 else ''} {names} {'are' if len(unknown) > 1 else 'is'} not allowed "
         f"here; options accepted for {_SERVER_NAMES.get(backend, backend)} URLs: {accepted}."
     )
+
+
+def _is_search_path(backend: str, name: str, value: str | tuple[str, ...]) -> bool:
+    """PostgreSQL's ``options=-csearch_path=a,b``: choosing schemas, and nothing else."""
+    values = (value,) if isinstance(value, str) else value
+    return backend == "postgresql" and name == "options" and all(SEARCH_PATH_OPTION.fullmatch(v.strip()) for v in values)
 
 
 def driver_text(raw: str, limit: int = DRIVER_TEXT_CHARS) -> str:
@@ -435,7 +446,9 @@ def _create_server_engine(url: URL, backend: str, timeout_s: float) -> sa.Engine
     """An engine whose every connection opens in a read-only session with a connect timeout."""
     connect_timeout = max(1, round(timeout_s / 2))
     if backend == "postgresql":
-        options = "-c default_transaction_read_only=on"  # a user's own options= is refused (URL_OPTIONS)
+        # A user's own options= is refused unless it only sets the search path (refuse_url_options);
+        # read-only comes last, so nothing before it can turn it off.
+        options = " ".join(filter(None, [url.query.get("options"), "-c default_transaction_read_only=on"]))
         connect_args: dict[str, Any] = {"connect_timeout": connect_timeout, "options": options}
     else:
         connect_args = {"connect_timeout": connect_timeout, "init_command": "SET SESSION TRANSACTION READ ONLY"}

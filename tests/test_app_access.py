@@ -121,7 +121,7 @@ def test_a_failing_named_connection_never_shows_its_url_or_password(tmp_path, mo
 
 def test_a_mistake_in_the_operator_file_stops_the_page_with_one_sentence(tmp_path, monkeypatch) -> None:
     at = start(tmp_path, monkeypatch, "\n[sqlchat]\nallow_url = false\n")
-    assert "allow_url" in at.error[0].value
+    assert "allow_url" in at.error[0].value.replace("\\", "")  # shown as markdown, its specials escaped
     assert not at.sidebar.button and not at.chat_input
 
 

@@ -241,16 +241,16 @@ def upload_sales(at: AppTest, rows: bytes) -> AppTest:
 def test_one_users_questions_and_answers_stay_theirs(scripted_model) -> None:
     alice = upload_sales(start(), b"North,10\nSouth,20\n")
     scripted_model.candidates = ["SELECT region FROM sales ORDER BY amount DESC LIMIT 1"]
-    ask(alice, "Which region sells the most for Alice?")
+    ask(alice, "Which region has the largest amount of sales?")
     alice.button(key="up:0").click().run()
     alice.button(key="edit:0").click().run()
     run_editor_sql(alice, PHISHING_SQL)  # a "correction" of her own answer: saved as her verified pair
     ask(alice, "Which region sells the most?")
-    assert "Alice" in scripted_model.prompts[-1]  # her own pairs still help her
+    assert "largest amount" in scripted_model.prompts[-1]  # her own pairs still help her
 
     bob = upload_sales(start(), b"East,5\nWest,7\n")  # the same columns, other data
     history = "\n".join(m.value for m in bob.tabs[1].markdown) + str(bob.tabs[1].dataframe)
-    assert "Alice" not in history and "phish" not in history
+    assert "largest amount" not in history and "phish" not in history
     ask(bob, "Which region sells the most?")
-    assert "Alice" not in scripted_model.prompts[-1] and "phish.example" not in scripted_model.prompts[-1]
+    assert "largest amount" not in scripted_model.prompts[-1] and "phish.example" not in scripted_model.prompts[-1]
     assert "phish.example" not in rendered_text(bob)

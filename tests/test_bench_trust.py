@@ -14,7 +14,7 @@ import pytest
 from sqlchat import backends
 from sqlchat.backends import Generation
 from sqlchat.declining import DECLINE_MARKER
-from sqlchat.prompt import extract_sql
+from sqlchat.prompt import Prompt, extract_sql
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,8 +42,8 @@ COMPLETIONS = {  # what the scripted model writes for each question (two candida
 class QuestionModel:
     name: str = "scripted"
 
-    def generate(self, prompt: str, n: int = 1) -> list[Generation]:
-        question = next(q for q in COMPLETIONS if q in prompt)
+    def generate(self, prompt: Prompt, n: int = 1) -> list[Generation]:
+        question = next(q for q in COMPLETIONS if q in prompt.question)
         return [Generation(text=t, sql=extract_sql(t), tokens=3, seconds=0.0) for t in COMPLETIONS[question][:n]]
 
 

@@ -134,6 +134,9 @@ def test_ask_a_demo_database_in_the_browser(app_url: str) -> None:
             shown = table.first.text_content() or ""  # the grid draws on a canvas; its accessible copy holds the text
             surely, last_place = top_artists_by_tracks(5)
             assert all(name in shown for name in surely) and str(last_place) in shown, f"wrong rows for {sql!r}: {shown!r}"
+            said = reply.inner_text()
+            assert "track" in said.lower() and "artist" in said.lower(), f"no plain-English explanation shown: {said!r}"
+            assert any(f"Confidence: {level}" in said for level in ("high", "medium", "low")), f"no confidence shown: {said!r}"
         except Exception:
             if "page" in locals():  # what the user saw when it failed
                 page.screenshot(path=str(ARTIFACTS / "browser-failure.png"), full_page=True)

@@ -43,6 +43,9 @@ def run(db, sql: str, config: ExecutionConfig = ONE_SECOND):
     "postgresql://postgres@127.0.0.1/test?sslrootcert=/etc/passwd",
     "postgresql://postgres@127.0.0.1/test?options=-c%20default_transaction_read_only%3Doff",
     "postgresql://postgres@127.0.0.1/test?passfile=/etc/passwd",
+    # the search path is the one setting options= may carry, and nothing may ride along with it
+    "postgresql://postgres@127.0.0.1/test?options=-csearch_path%3Dpublic%20-c%20default_transaction_read_only%3Doff",
+    "postgresql://postgres@127.0.0.1/test?options=-csearch_path%3Dpublic&options=-cstatement_timeout%3D0",
 ])
 def test_driver_options_that_read_server_files_are_refused(url: str) -> None:
     with pytest.raises(ConnectionFailed) as info:

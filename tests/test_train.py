@@ -84,10 +84,11 @@ def test_a_few_steps_lower_the_loss_and_save_a_loadable_adapter(adapter, tiny_mo
     assert (out / "adapter_model.safetensors").exists() and (out / "adapter_config.json").exists()
     assert (out / "loss.png").stat().st_size > 1000
 
-    from sqlchat.backends import LocalBackend
+    from sqlchat.backends import TransformersBackend, load_backend
     from sqlchat.config import ModelConfig
 
-    backend = LocalBackend.from_config(ModelConfig(model=str(tiny_model), adapter=str(out), max_new_tokens=8))
+    backend = load_backend(ModelConfig(model=str(tiny_model), adapter=str(out), max_new_tokens=8))
+    assert isinstance(backend, TransformersBackend)
     generations = backend.generate(build_prompt(ROWS[0]["context"], ROWS[0]["question"]))
     assert len(generations) == 1 and generations[0].tokens > 0
 
