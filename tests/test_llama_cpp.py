@@ -74,27 +74,28 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def llama_server():
+def llama_server(tmp_path_factory):
     """llama.cpp's own OpenAI-compatible server on loopback, serving the embedded GGUF as `sql`."""
     gguf = model_file(MODELS[DEFAULT_MODEL], Settings.from_env({}).model.cache_dir)
     port = _free_port()
+    log = tmp_path_factory.mktemp("llama-server") / "server.log"  # a file, not a pipe: its loading log would fill one
     process = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", "sql", "--host", "127.0.0.1",
          "--port", str(port), "--n_ctx", "4096"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.DEVNULL, stderr=log.open("w"), text=True)
     base_url = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                pytest.fail(f"llama.cpp's server exited: {process.stderr.read()[-2000:]}")
+                pytest.fail(f"llama.cpp's server exited: {log.read_text()[-2000:]}")
             try:
                 if requests.get(f"{base_url}/models", timeout=2).status_code == 200:
                     break
             except requests.RequestException:
                 time.sleep(1)
         else:
-            pytest.fail("llama.cpp's server did not start within 180 s")
+            pytest.fail(f"llama.cpp's server did not start within 300 s: {log.read_text()[-2000:]}")
         yield base_url
     finally:
         process.terminate()
