@@ -82,9 +82,12 @@ class Table:
     def create_statement(self, keys: bool = True) -> str:
         """``CREATE TABLE t (a INTEGER, b VARCHAR, PRIMARY KEY (a), FOREIGN KEY (b) REFERENCES u(b))``.
 
-        ``keys=False`` leaves out the key clauses, as in the training data's contexts.
+        ``keys=False`` leaves out the key clauses, as in the training data's contexts. Names keep the
+        database's spelling and are quoted only where any SQL needs it (spaces, reserved words), not
+        for their letter case: the model then reads the same context for a PostgreSQL copy as for the
+        SQLite original, and :mod:`sqlchat.names` quotes its SQL as the database needs.
         """
-        q = lambda name: quote_identifier(prompt_text(name), fold_case=self.fold_case)  # noqa: E731
+        q = lambda name: quote_identifier(prompt_text(name))  # noqa: E731
         parts = [f"{q(c.name)} {prompt_text(c.type)}".rstrip() for c in self.columns]
         if not keys:
             return f"CREATE TABLE {q(self.name)} ({', '.join(parts)})"
@@ -234,8 +237,8 @@ def _reflect_all(db: "Database") -> Schema:
     started = time.perf_counter()
     inspector = sa.inspect(db.engine)
     fold_case = db.engine.dialect.name == "postgresql"
-    table_names = inspector.get_table_names()
-    view_names = [v for v in _safe(inspector.get_view_names, []) if v not in set(table_names)]
+    table_names = sorted(inspector.get_table_names())  # one order on every database: the same prompt for a copy
+    view_names = sorted(v for v in _safe(inspector.get_view_names, []) if v not in set(table_names))
     columns = _multi(inspector, "get_multi_columns", "get_columns", table_names + view_names, ObjectKind.ANY)
     pks = _multi(inspector, "get_multi_pk_constraint", "get_pk_constraint", table_names, ObjectKind.TABLE)
     fks = _multi(inspector, "get_multi_foreign_keys", "get_foreign_keys", table_names, ObjectKind.TABLE)

@@ -271,7 +271,7 @@ def test_business_schema_on_postgres(pg_url):
         conn.exec_driver_sql('CREATE TABLE "MixedCase" ("ArtistId" INTEGER PRIMARY KEY, "order" TEXT)')
     engine.dispose()
     contexts, counts = _business_context(pg_url)
-    assert contexts.pop("MixedCase") == 'CREATE TABLE "MixedCase" ("ArtistId" INTEGER, "order" TEXT, PRIMARY KEY ("ArtistId"))'
+    assert contexts.pop("MixedCase") == 'CREATE TABLE MixedCase (ArtistId INTEGER, "order" TEXT, PRIMARY KEY (ArtistId))'
     assert contexts == EXPECTED_CONTEXT
     assert counts == {"customers": 6, "order_items": 16, "orders": 9, "products": 6, "MixedCase": 0}
 
@@ -286,22 +286,22 @@ def test_business_schema_on_mariadb(mysql_url):
 
 @pytest.mark.postgres
 def test_postgres_mixed_case_context_survives_transpile(pg_url):
-    """The quoted names in the context, used by the model in SQLite dialect, still work on PostgreSQL."""
+    """The context shows PostgreSQL's spelling unquoted; SQL written from it still runs (sqlchat.names quotes it)."""
+    from sqlchat.config import Settings
+    from sqlchat.pipeline import run_sql
+
     engine = sa.create_engine(pg_url)
     with engine.begin() as conn:
         conn.exec_driver_sql('CREATE TABLE "Artist" ("ArtistId" INTEGER PRIMARY KEY, "Name" TEXT)')
         conn.exec_driver_sql('''INSERT INTO "Artist" VALUES (1, 'AC/DC')''')
     engine.dispose()
     with connect(pg_url) as db:
-        table = reflect_schema(db)["Artist"]
-        statement = table.create_statement()
-        assert statement == 'CREATE TABLE "Artist" ("ArtistId" INTEGER, "Name" TEXT, PRIMARY KEY ("ArtistId"))'
-        create = sqlglot.parse_one(statement, read="sqlite")
-        name = create.this.this.sql(dialect="sqlite")
-        sql = sqlglot.transpile(f'SELECT "Name" FROM {name}', read="sqlite", write="postgres")[0]
-        with db.engine.connect() as conn:
-            assert conn.exec_driver_sql(sql).scalar() == "AC/DC"
-    assert isinstance(create, exp.Create)
+        statement = reflect_schema(db)["Artist"].create_statement()
+        assert statement == 'CREATE TABLE Artist (ArtistId INTEGER, Name TEXT, PRIMARY KEY (ArtistId))'
+        assert isinstance(sqlglot.parse_one(statement, read="sqlite"), exp.Create)
+        answer = run_sql("SELECT Name FROM Artist WHERE ArtistId = 1", db, Settings())
+        assert answer.ok and answer.rows == [["AC/DC"]], (answer.error, answer.sql)
+        assert 'FROM "Artist"' in answer.sql
 
 
 def test_foreign_key_accepts_lists():
