@@ -30,6 +30,8 @@ Environment variables (all optional):
                          default ``./.streamlit/secrets.toml`` (see :mod:`sqlchat.deployment`)
 ``SQLCHAT_COMPARE_CANDIDATES`` most candidates run to compare results (confidence, "Did you mean")
 ``SQLCHAT_DECLINE``      ``1``: decline questions the schema cannot answer; ``0``: always answer
+``SQLCHAT_CONVERSATION_TURNS`` how many earlier turns of a conversation a follow-up shows the model (0: every
+                         question stands alone)
 ``SQLCHAT_HISTORY_URL``  verified answers and question log: a SQLAlchemy URL (PostgreSQL, shared by
                          several app instances) or a file; default ``~/.cache/sqlchat/history.sqlite``
 """
@@ -146,11 +148,21 @@ class TrustConfig:
 
 
 @dataclass(frozen=True)
+class ConversationConfig:
+    """How a follow-up question builds on the conversation before it (``sqlchat.conversation``)."""
+
+    # The most recent earlier turns (question and SQL) the prompt shows; 0: each question stands alone
+    # (the baseline the conversation benchmark compares with).
+    turns: int = 3
+
+
+@dataclass(frozen=True)
 class Settings:
     model: ModelConfig = ModelConfig()
     execution: ExecutionConfig = ExecutionConfig()
     schema: SchemaConfig = SchemaConfig()
     trust: TrustConfig = TrustConfig()
+    conversation: ConversationConfig = ConversationConfig()
     history_url: str | None = field(default=None, repr=False)  # None: DEFAULT_HISTORY_PATH; may hold a password
     secrets_path: Path = DEFAULT_SECRETS_PATH  # named connections and policy flags (sqlchat.deployment)
 
@@ -191,7 +203,10 @@ class Settings:
             compare_candidates=int(env.get("SQLCHAT_COMPARE_CANDIDATES", TrustConfig.compare_candidates)),
             decline=_flag(env, "SQLCHAT_DECLINE", TrustConfig.decline),
         )
-        return cls(model=model, execution=execution, schema=schema, trust=trust,
+        conversation = ConversationConfig(
+            turns=int(env.get("SQLCHAT_CONVERSATION_TURNS", ConversationConfig.turns)),
+        )
+        return cls(model=model, execution=execution, schema=schema, trust=trust, conversation=conversation,
                    history_url=env.get("SQLCHAT_HISTORY_URL") or None,
                    secrets_path=Path(env.get("SQLCHAT_SECRETS") or DEFAULT_SECRETS_PATH).expanduser())
 

@@ -12,8 +12,9 @@ data spells them (``sqlchat.values``). The answer then shows the names of ids it
 ranks by (``sqlchat.readable``). Up to ``TrustConfig.compare_candidates`` candidates are run so
 their results can be compared: the answer says how sure it is and offers the distinct other
 results (``sqlchat.trust``), explains its SQL in plain English (``sqlchat.explain``), and declines a
-question the data cannot answer (``sqlchat.declining``). Every step is timed, and every failure
-becomes a plain sentence in ``Answer.error``.
+question the data cannot answer (``sqlchat.declining``). A follow-up question gets the conversation's
+earlier turns (``sqlchat.conversation``): the model sees their questions and SQL, and the tables are chosen
+from them as well. Every step is timed, and every failure becomes a plain sentence in ``Answer.error``.
 """
 
 from __future__ import annotations
@@ -31,12 +32,13 @@ from .access import permitted_examples, policy_for
 from .backends import Backend
 from .config import Settings
 from .connection import Database
+from .conversation import recent, selection_text
 from .declining import compared_words, model_decline, schema_gaps, stored_words
 from .errors import InvalidSQL, SqlchatError, UnsafeSQL, redact
 from .execution import QueryResult, execute, is_informative
 from .explain import explain
 from .names import database_spelling
-from .prompt import Prompt, build_prompt
+from .prompt import Prompt, Turn, build_prompt
 from .readable import make_readable
 from .repair import schema_names, with_repairs
 from .safety import CheckedSQL, check_sql
@@ -205,24 +207,30 @@ def _record(answer: Answer, checked: CheckedSQL, result: QueryResult | None) -> 
 
 
 def prompt_for(
-    question: str, db: Database, settings: Settings, answer: Answer, examples: list[tuple[str, str]] | None = None
+    question: str, db: Database, settings: Settings, answer: Answer, examples: list[tuple[str, str]] | None = None,
+    earlier: Sequence[Turn] = (),
 ) -> Prompt:
-    """Reflect the schema, choose the tables for ``question`` and build the prompt (with few-shot ``examples``)."""
+    """Reflect the schema, choose the tables for ``question`` (and the ``earlier`` turns it follows) and build
+    the prompt (with few-shot ``examples`` and those turns)."""
     with _timed(answer.timings, "schema"):
         schema = reflect_schema(db)
-        tables = select_tables(schema, question, settings.schema.token_budget, focus=settings.schema.focus)
+        tables = select_tables(schema, selection_text(question, earlier), settings.schema.token_budget,
+                               focus=settings.schema.focus)
         answer.tables = [table.name for table in tables]
         answer.context = render_context(tables, keys=settings.schema.include_keys)
-    return build_prompt(answer.context, question, examples=permitted_examples(examples, db))
+    return build_prompt(answer.context, question, examples=permitted_examples(examples, db), earlier=earlier)
 
 
 def ask(
-    question: str, db: Database, backend: Backend, settings: Settings, examples: list[tuple[str, str]] | None = None
+    question: str, db: Database, backend: Backend, settings: Settings, examples: list[tuple[str, str]] | None = None,
+    earlier: Sequence[Turn] | None = None,
 ) -> Answer:
     """Answer ``question`` on ``db``: the SQL, its rows, the context sent and the time of each step.
 
     ``examples`` are verified (question, sql) pairs for this schema, shown to the model as
     few-shot guidance; the caller retrieves them (``sqlchat.history``), so data flows one way.
+    ``earlier`` are the conversation's previous turns (:class:`sqlchat.conversation.Conversation`), oldest
+    first; the last ``ConversationConfig.turns`` of them are shown to the model.
     """
     answer = Answer(question=question)
     if not question or not question.strip():
@@ -230,7 +238,8 @@ def ask(
         return answer
     started = time.perf_counter()
     try:
-        prompt = prompt_for(question, db, settings, answer, examples)
+        context = recent(list(earlier or ()), settings.conversation.turns)
+        prompt = prompt_for(question, db, settings, answer, examples, context)
         gaps = _schema_gaps(question, db, settings, answer)
         _add_candidates(answer, backend, prompt, settings.model.num_candidates, first=True)
         answer = run_candidates(answer, db, settings)

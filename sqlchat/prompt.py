@@ -10,6 +10,11 @@ model depends on the model:
 - ``seed``: a model trained on the seed format (SmolLM2-135M with the project's first adapter)
   gets ``SYSTEM: … USER: … ASSISTANT:`` as plain text.
 
+A follow-up in a conversation carries the earlier turns (:class:`Turn`: question, the SQL that
+answered it, whether it failed) between the examples and the question, so the model can rewrite
+the previous query; measured against rewriting the follow-up into a standalone question first in
+docs/benchmarks.md ("Conversations").
+
 ``train/`` imports :func:`build_training_text` from here, so the text a model is trained on is
 byte-for-byte the text the engine sends it. The system text and the schema come first and the
 question last, so consecutive questions on one database share a long prefix that llama.cpp
@@ -39,32 +44,62 @@ CHATML_TEMPLATE = (
 CHATML_END = "<|im_end|>"
 
 
+EARLIER_HEADER = "Earlier in this conversation (the follow-up question may refer to these):"
+FOLLOW_UP_LABEL = "Follow-up question:"
+FAILED_MARK = "(this SQL failed)"
+NO_SQL = "(no SQL: this question was not answered)"
+
+
+@dataclass(frozen=True)
+class Turn:
+    """An earlier question of a conversation, the SQL that answered it (the user's, if they edited it) and
+    whether it succeeded: a failed turn is shown marked, so the model does not copy it as if it were right."""
+
+    question: str
+    sql: str | None
+    ok: bool = True
+
+    def text(self) -> str:
+        sql = (self.sql or "").strip().rstrip(";").strip()
+        answer = f"SQL: {sql}{ANSWER_END}" if sql else f"SQL: {NO_SQL}"
+        if sql and not self.ok:
+            answer = f"SQL {FAILED_MARK}: {sql}{ANSWER_END}"
+        return f"Q: {self.question.strip()}\n{answer}\n"
+
+
 @dataclass(frozen=True)
 class Prompt:
-    """What the model is asked: the schema context, the question and optional verified examples."""
+    """What the model is asked: the schema context, the question, optional verified examples and,
+    for a follow-up, the conversation's earlier turns (oldest first)."""
 
     context: str
     question: str
     examples: tuple[tuple[str, str], ...] = field(default=())
+    earlier: tuple[Turn, ...] = field(default=())
 
     @property
     def user_text(self) -> str:
-        """The user's turn: context first (the cacheable part), then examples, then the question."""
+        """The user's turn: context first (the cacheable part), then examples, then earlier turns, then the question."""
         shots = "".join(f"Q: {q.strip()}\nSQL: {sql.strip()}\n" for q, sql in self.examples)
-        return f"{self.context.strip()}\n{shots}{self.question.strip()}"
+        if not self.earlier:
+            return f"{self.context.strip()}\n{shots}{self.question.strip()}"
+        turns = "".join(turn.text() for turn in self.earlier)
+        return f"{self.context.strip()}\n{shots}{EARLIER_HEADER}\n{turns}{FOLLOW_UP_LABEL} {self.question.strip()}"
 
     def messages(self) -> list[dict[str, str]]:
         """The content as chat messages (the OpenAI chat API and chat templates take these)."""
         return [{"role": "system", "content": SYSTEM_TEXT}, {"role": "user", "content": self.user_text}]
 
 
-def build_prompt(context: str, question: str, examples: Sequence[tuple[str, str]] | None = None) -> Prompt:
+def build_prompt(context: str, question: str, examples: Sequence[tuple[str, str]] | None = None,
+                 earlier: Sequence[Turn] | None = None) -> Prompt:
     """The prompt for ``question`` over the ``CREATE TABLE`` ``context``.
 
     ``examples`` are verified (question, sql) pairs for the same schema, shown before the
-    question as few-shot guidance.
+    question as few-shot guidance; ``earlier`` are the conversation's previous turns, oldest first.
     """
-    return Prompt(context=context, question=question, examples=tuple((q, s) for q, s in (examples or [])))
+    return Prompt(context=context, question=question, examples=tuple((q, s) for q, s in (examples or [])),
+                  earlier=tuple(earlier or ()))
 
 
 def render(prompt: Prompt, style: str = "chat", chat_template: str | None = None, bos_token: str = "") -> str:
@@ -98,14 +133,17 @@ def _compiled(template: str):
 def build_training_text(
     context: str, question: str, answer: str, examples: Sequence[tuple[str, str]] | None = None,
     style: str = "seed", chat_template: str | None = None, end_of_turn: str = CHATML_END,
+    earlier: Sequence[Turn] | None = None,
 ) -> tuple[str, str]:
     """Split a training row into (prompt, completion); loss is usually on the completion only.
 
     The prompt is exactly what :func:`render` gives the engine's model. ``examples`` are laid out
     as the engine lays out users' verified pairs, so a model trained on some rows with examples
-    learns to use them. In the chat rendering the completion closes the fence and the turn.
+    learns to use them; ``earlier`` makes a conversation row (a follow-up and the turns before it),
+    laid out as the engine lays out a conversation. In the chat rendering the completion closes
+    the fence and the turn.
     """
-    prompt = render(build_prompt(context, question, examples), style, chat_template)
+    prompt = render(build_prompt(context, question, examples, earlier), style, chat_template)
     statement = answer.strip().rstrip(";") + ANSWER_END
     if style == "chat":
         return prompt, f"{statement}\n{FENCE}{end_of_turn}"

@@ -3,7 +3,8 @@
 ``--data FILE.jsonl`` scores know_sql rows on synthesized databases; ``--spider DIR`` scores
 Spider dev on its real databases; ``--business FILE.jsonl`` scores the project's own business
 questions on (copies of) the demo databases, with answer accuracy and a breakdown by level
-beside Spider's execution accuracy. By default a short table is printed; ``--json`` prints one
+beside Spider's execution accuracy; given a conversations file (rows with ``turns``) it scores each
+turn after the model's own earlier answers, first turns and follow-ups apart. By default a short table is printed; ``--json`` prints one
 JSON object (summary plus per-question records, each with its candidates). ``--replay RUN.json``
 scores a stored run's candidates again instead of asking the model (:mod:`sqlchat.evaluation.replay`).
 """
@@ -19,7 +20,9 @@ from sqlchat.backends import Backend, load_backend
 from sqlchat.config import Settings
 from sqlchat.errors import SqlchatError
 from sqlchat.evaluation.replay import ReplayBackend
-from sqlchat.evaluation.runner import EvalReport, evaluate_business, evaluate_know_sql, evaluate_spider
+from sqlchat.evaluation.runner import (
+    EvalReport, evaluate_business, evaluate_conversations, evaluate_know_sql, evaluate_spider, is_conversation_file,
+)
 
 EXIT_OK, EXIT_UNUSABLE = 0, 2
 
@@ -30,7 +33,8 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--data", type=Path, help="know_sql JSONL file: rows of question, context, answer")
     source.add_argument("--spider", type=Path, help="Spider dev folder: dev.json and database/<db_id>/<db_id>.sqlite")
     source.add_argument("--business", type=Path, metavar="FILE.jsonl",
-                        help="business questions on the demo databases, e.g. tests/data/business/questions.jsonl")
+                        help="business questions on the demo databases, e.g. tests/data/business/questions.jsonl; "
+                        "a conversations file (tests/data/business/conversations.jsonl) is scored turn by turn")
     parser.add_argument("--limit", type=int, help="score N questions, evenly spread over the file")
     parser.add_argument("--json", action="store_true", help="print one JSON object with per-question records")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -57,7 +61,8 @@ def run_eval_command(args: argparse.Namespace, backend: Backend, settings: Setti
         if args.spider is not None:
             report = evaluate_spider(args.spider, backend, settings, limit=args.limit, progress=progress)
         elif getattr(args, "business", None) is not None:
-            report = evaluate_business(args.business, backend, settings, limit=args.limit, progress=progress)
+            evaluate = evaluate_conversations if is_conversation_file(args.business) else evaluate_business
+            report = evaluate(args.business, backend, settings, limit=args.limit, progress=progress)
         else:
             report = evaluate_know_sql(args.data, backend, settings, limit=args.limit, progress=progress)
     except SqlchatError as error:
@@ -81,7 +86,8 @@ def format_report(report: EvalReport) -> str:
         lines.append(("answer accuracy", f"{_percent(report.answer_accuracy)} (extra or reordered columns allowed)"))
     for level, figures in report.by_level().items():
         lines.append((f"  {level} ({figures['n']})", f"execution {_percent(figures['execution_accuracy'])}, "
-                                                     f"answer {_percent(figures['answer_accuracy'])}"))
+                                                     f"answer {_percent(figures['answer_accuracy'])}, "
+                                                     f"latency p50 {_seconds(figures['latency_p50_s'])}"))
     lines += [
         ("valid SQL", _percent(report.valid_sql)),
         ("latency p50 / p95", f"{_seconds(report.latency_p50_s)} / {_seconds(report.latency_p95_s)}"),

@@ -34,7 +34,7 @@ from sqlchat.evaluation.metrics import (
 from sqlchat.evaluation.replay import ReplayBackend
 from sqlchat.evaluation.synthesize import DEFAULT_ATTEMPTS, Synthesis, run_query, synthesize
 from sqlchat.pipeline import Answer, ask, candidate_tries, choose_candidate, needs_more_candidates
-from sqlchat.prompt import Prompt, build_prompt
+from sqlchat.prompt import Prompt, Turn, build_prompt
 from sqlchat.safety import check_sql
 from sqlchat.schema import reflect_schema
 from sqlchat.values import ValueLookup, matching_values_sql
@@ -118,6 +118,7 @@ class EvalReport:
                 "n": len(records),
                 "execution_accuracy": _rounded(mean_of(r.ex for r in records)),
                 "answer_accuracy": _rounded(mean_of(r.answer for r in records)),
+                "latency_p50_s": _rounded(percentile([r.latency_s for r in records], 0.50)),
             }
             for level in levels
             for records in [[r for r in self.records if r.level == level]]
@@ -483,13 +484,15 @@ def score_spider_row(row: SpiderRow, databases: SpiderDatabases, backend: Metere
 
 def score_on_database(
     question: str, gold: str, db_id: str, databases: SpiderDatabases, backend: MeteredBackend, settings: Settings,
+    earlier: Sequence[Turn] = (),
 ) -> QuestionRecord:
-    """Ask the product ``question`` on database ``db_id``; both result comparisons against ``gold``'s rows."""
+    """Ask the product ``question`` on database ``db_id`` (following the ``earlier`` turns of a conversation);
+    both result comparisons against ``gold``'s rows."""
     db = databases.database(db_id)
     gold_rows = _gold_rows(databases.gold_connection(db_id), gold, settings)
     backend.reset()
     started = time.perf_counter()
-    answer = ask(question, db, backend, settings)
+    answer = ask(question, db, backend, settings, earlier=earlier)
     latency = answer.timings.get("total", time.perf_counter() - started)
     columns = [c.name for table in reflect_schema(db) for c in table.columns]
     predicted = chosen_candidate(answer, db.dialect, settings, columns)
@@ -624,3 +627,87 @@ def evaluate_business(
 def _labelled(record: QuestionRecord, row: BusinessRow) -> QuestionRecord:
     """The record with the row's id, level and tags, so a report can break accuracy down by them."""
     return replace(record, id=row.id, level=row.level, tags=list(row.tags))
+
+
+# -- conversations -----------------------------------------------------------------------------
+
+FIRST_TURN, FOLLOW_UP = "first turn", "follow-up"  # the levels a conversation's records are reported by
+
+
+@dataclass(frozen=True)
+class ConversationRow:
+    """A conversation of ``tests/data/business/conversations.jsonl``: a demo database and its turns,
+    each a (question, gold SQL answering it in context) pair."""
+
+    id: str
+    db: str
+    turns: tuple[tuple[str, str], ...]
+
+
+def is_conversation_file(path: str | Path) -> bool:
+    """Whether a business file holds conversations (rows with ``turns``) rather than single questions."""
+    for line in _read_text(Path(path)).splitlines():
+        if line.strip():
+            try:
+                return "turns" in json.loads(line)
+            except (ValueError, TypeError):
+                return False
+    return False
+
+
+def load_conversations(path: str | Path) -> list[ConversationRow]:
+    """Rows of a conversations file; ConfigError names a bad line or an unknown database."""
+    path, known = Path(path), demo_databases()
+    rows = []
+    for number, line in enumerate(_read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            row = ConversationRow(str(item["id"]), str(item["db"]),
+                                  tuple((str(turn["question"]), str(turn["query"])) for turn in item["turns"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"Line {number} of {path.name} is not a conversation row.", detail=str(exc)) from exc
+        if row.db not in known or not row.turns:
+            raise ConfigError(f"Line {number} of {path.name} names the database {row.db!r} or has no turns; "
+                              f"the demo databases are {', '.join(known)}.")
+        rows.append(row)
+    return rows
+
+
+def evaluate_conversations(
+    path: str | Path, backend: Backend, settings: Settings, limit: int | None = None, progress: bool = True,
+) -> EvalReport:
+    """Score ``backend`` on a conversations file turn by turn, as a user would experience it: each turn is
+    asked through :func:`sqlchat.pipeline.ask` after the model's own earlier answers (right or wrong), and
+    scored against that turn's gold. Records are reported by level: ``first turn`` and ``follow-up``.
+    ``limit`` takes that many conversations, evenly spread."""
+    started = time.perf_counter()
+    conversations = spread(load_conversations(path), limit)
+    settings = as_scored(settings)
+    metered = MeteredBackend(backend)
+    records: list[QuestionRecord] = []
+    total = sum(len(c.turns) for c in conversations)
+    with DemoDatabases(settings) as databases, tqdm(total=total, desc="eval conversations", unit="turn", file=sys.stderr,
+                                                   disable=not progress, dynamic_ncols=True) as bar:
+        for conversation in conversations:
+            records += score_conversation(conversation, databases, metered, settings)
+            bar.update(len(conversation.turns))
+            bar.set_postfix(answer=_fraction(mean_of(r.answer for r in records)))
+    return _report(f"conversations:{Path(path).name}", backend, settings, records, started)
+
+
+def score_conversation(conversation: ConversationRow, databases: SpiderDatabases, backend: MeteredBackend,
+                       settings: Settings) -> list[QuestionRecord]:
+    """One record per turn; each turn follows the turns the model answered before it (its chosen SQL, or the
+    failed one, marked). An evaluator failure on one turn is that turn's record, and the conversation goes on."""
+    records: list[QuestionRecord] = []
+    earlier: list[Turn] = []
+    for number, (question, gold) in enumerate(conversation.turns, start=1):
+        try:
+            record = score_on_database(question, gold, conversation.db, databases, backend, settings, earlier)
+        except Exception as exc:  # noqa: BLE001 - one turn must never stop the run
+            record = _failure_record(question, gold, exc, conversation.db, answer=False)
+        records.append(replace(record, id=f"{conversation.id}/{number}", level=FIRST_TURN if number == 1 else FOLLOW_UP))
+        earlier.append(Turn(question=question, sql=record.predicted, ok=record.error is None))
+    return records

@@ -1,0 +1,71 @@
+"""A conversation: the earlier turns a follow-up question builds on.
+
+People ask in sequences ("How many invoices went to Germany?" → "And to France?" → "What was
+their total?"). A :class:`Conversation` keeps each turn's question, the SQL that answered it (the
+model's chosen SQL, or the user's when they edited it) and whether it succeeded;
+:func:`sqlchat.pipeline.ask` takes :meth:`Conversation.context` as ``earlier`` and shows those turns
+to the model (``sqlchat.prompt``), and chooses the follow-up's tables from them too
+(:func:`selection_text`), since "And to France?" names no table. The CLI's ``sqlchat chat``, the
+app and the evaluator all keep their turns here, so they give the model the same context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .prompt import Turn
+
+if TYPE_CHECKING:
+    from .pipeline import Answer
+
+NEW_CONVERSATION = "/new"  # a line of `sqlchat chat` that starts over
+
+
+def turn_of(question: str, answer: "Answer") -> Turn:
+    """The turn ``answer`` makes: its chosen SQL (as written, before the added LIMIT), else the SQL that failed."""
+    return Turn(question=question, sql=answer.chosen or answer.sql, ok=answer.ok)
+
+
+def recent(turns: Sequence[Turn], limit: int) -> tuple[Turn, ...]:
+    """The last ``limit`` turns, oldest first (none when ``limit`` is 0: each question stands alone)."""
+    return tuple(turns[-limit:]) if limit > 0 else ()
+
+
+def selection_text(question: str, earlier: Sequence[Turn]) -> str:
+    """What the follow-up's tables are chosen by: the earlier questions and their SQL (which names the
+    tables the conversation is about), then the question itself."""
+    parts = [part for turn in earlier for part in (turn.question, turn.sql or "")]
+    return " ".join([*parts, question]).strip()
+
+
+@dataclass
+class Conversation:
+    """The turns so far, oldest first; a new conversation (``/new``, the app's button) starts empty."""
+
+    turns: list[Turn] = field(default_factory=list)
+
+    def context(self, limit: int) -> tuple[Turn, ...]:
+        """The turns the next question is shown (``ConversationConfig.turns``)."""
+        return recent(self.turns, limit)
+
+    def add(self, question: str, answer: "Answer") -> Turn:
+        """Record the answer to ``question`` as the latest turn."""
+        turn = turn_of(question, answer)
+        self.turns.append(turn)
+        return turn
+
+    def edited(self, index: int, answer: "Answer") -> Turn:
+        """Turn ``index``'s SQL is now the user's edit (``answer`` is :func:`sqlchat.pipeline.run_sql`'s): the
+        next question builds on what the user ran, not on what the model wrote."""
+        turn = Turn(question=self.turns[index].question, sql=answer.chosen or answer.sql, ok=answer.ok)
+        self.turns[index] = turn
+        return turn
+
+    def reset(self) -> None:
+        """Start over: the next question stands alone."""
+        self.turns.clear()
+
+    def __len__(self) -> int:
+        return len(self.turns)
