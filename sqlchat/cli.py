@@ -1,7 +1,10 @@
-"""``sqlchat ask|sql|schema|audit|eval|models|export-training``: the engine from a terminal (and for the evaluator and scripts).
+"""``sqlchat ask|chat|sql|schema|audit|eval|models|export-training``: the engine from a terminal (and for the evaluator and scripts).
 
-Exit codes: 0 success; 1 the question or SQL failed (refused, invalid, database error);
-2 the command could not start (bad flags, unreachable database, model not loadable).
+``sqlchat chat`` reads questions line by line from standard input and answers each after the ones
+before it (``sqlchat.conversation``); a line ``/new`` starts a fresh conversation. The model loads once.
+
+Exit codes: 0 success; 1 the question or SQL failed (refused, invalid, database error; for ``chat``,
+any of its questions); 2 the command could not start (bad flags, unreachable database, model not loadable).
 """
 
 from __future__ import annotations
@@ -48,6 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print one JSON object")
     _add_history(ask)
     ask.add_argument("--no-examples", action="store_true", help="do not show the model verified answers as examples")
+
+    chat = commands.add_parser("chat", help="a conversation: questions from standard input, one a line, "
+                               "each answered after the ones before it ('/new' starts over)")
+    _add_database(chat)
+    _add_model(chat)
+    chat.add_argument("--json", action="store_true", help="print one JSON object per question (as `ask --json`)")
+    _add_history(chat)
+    chat.add_argument("--no-examples", action="store_true", help="do not show the model verified answers as examples")
 
     sql = commands.add_parser("sql", help="run SQL through the same check and read-only executor")
     _add_database(sql)
@@ -173,11 +184,40 @@ def _run(args: argparse.Namespace) -> int:
         from .backends import load_backend
         from .pipeline import ask
 
+        if args.command == "chat":
+            return _chat(db, load_backend(settings.model), settings, args)
         examples = None if args.no_examples else _examples_for(args.question, db, settings)
         answer = ask(args.question, db, load_backend(settings.model), settings, examples=examples)
         return _print_answer(_audited(answer, db, settings), args.json)
     finally:
         db.close()
+
+
+def _chat(db: "Database", backend, settings: Settings, args: argparse.Namespace) -> int:
+    """Answer each line of standard input after the conversation so far, printing as each answer comes."""
+    from .conversation import NEW_CONVERSATION, Conversation
+    from .pipeline import ask
+
+    conversation, status = Conversation(), EXIT_OK
+    for line in sys.stdin:
+        question = line.strip()
+        if not question:
+            continue
+        if question == NEW_CONVERSATION:
+            conversation.reset()
+            if not args.json:
+                print("(new conversation)\n", flush=True)
+            continue
+        if not args.json:
+            print(f"> {question}")
+        examples = None if args.no_examples else _examples_for(question, db, settings)
+        answer = ask(question, db, backend, settings, examples=examples, earlier=conversation.turns)
+        conversation.add(question, answer)
+        status = max(status, _print_answer(_audited(answer, db, settings), args.json))
+        if not args.json:
+            print()
+        sys.stdout.flush()
+    return status
 
 
 def _examples_for(question: str, db: "Database", settings: Settings) -> list[tuple[str, str]] | None:

@@ -3,8 +3,8 @@
 People ask in sequences ("How many invoices went to Germany?" → "And to France?" → "What was
 their total?"). A :class:`Conversation` keeps each turn's question, the SQL that answered it (the
 model's chosen SQL, or the user's when they edited it) and whether it succeeded;
-:func:`sqlchat.pipeline.ask` takes :meth:`Conversation.context` as ``earlier`` and shows those turns
-to the model (``sqlchat.prompt``), and chooses the follow-up's tables from them too
+:func:`sqlchat.pipeline.ask` takes them as ``earlier`` and shows the last ``ConversationConfig.turns``
+(:func:`recent`) to the model (``sqlchat.prompt``), and chooses the follow-up's tables from them too
 (:func:`selection_text`), since "And to France?" names no table. The CLI's ``sqlchat chat``, the
 app and the evaluator all keep their turns here, so they give the model the same context.
 """
@@ -45,10 +45,6 @@ class Conversation:
     """The turns so far, oldest first; a new conversation (``/new``, the app's button) starts empty."""
 
     turns: list[Turn] = field(default_factory=list)
-
-    def context(self, limit: int) -> tuple[Turn, ...]:
-        """The turns the next question is shown (``ConversationConfig.turns``)."""
-        return recent(self.turns, limit)
 
     def add(self, question: str, answer: "Answer") -> Turn:
         """Record the answer to ``question`` as the latest turn."""
