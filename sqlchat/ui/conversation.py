@@ -1,0 +1,72 @@
+"""The chat as a conversation: each question is asked after the turns before it (``sqlchat.conversation``),
+so "And to France?" follows "How many invoices went to Germany?"; "New conversation" starts over."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from sqlchat import access, pipeline
+from sqlchat.config import Settings
+from sqlchat.connection import Database
+from sqlchat.ui.answer import render_reply, render_user
+from sqlchat.conversation import Conversation
+from sqlchat.prompt import Turn as Said
+from sqlchat.ui.common import CONVERSATION, TURNS, Turn, new_conversation, problem_from
+from sqlchat.ui.editor import load_editor
+from sqlchat.ui.sidebar import shared_backend
+from sqlchat.ui.store import audit_turn, fingerprint_of, log_turn, similar_examples
+
+
+def ask_question(question: str, db: Database, settings: Settings) -> Turn:
+    """Load the model (first time only) and answer after the conversation so far; failures become a Problem,
+    never a traceback. The answer (or the failure) becomes the conversation's latest turn."""
+    conversation: Conversation = st.session_state[CONVERSATION]
+    earlier = list(conversation.turns)
+    turn = Turn(question, fingerprint=fingerprint_of(db), database=db.identity,
+                follows=earlier[-1].question if earlier and settings.conversation.turns > 0 else None)
+    try:
+        turn.examples = access.permitted_examples(similar_examples(question, turn.fingerprint, db, settings), db) or []
+        with st.spinner("Loading the model (the first time takes a little while)…"):
+            backend = shared_backend(settings.model)
+        with st.spinner("Writing the SQL and running it…"):
+            turn.answer = pipeline.ask(question, db, backend, settings, examples=turn.examples or None, earlier=earlier)
+    except Exception as error:  # noqa: BLE001
+        turn.problem = problem_from(error, "answering your question")
+    if turn.answer is not None:
+        conversation.add(question, turn.answer)
+    else:
+        conversation.turns.append(Said(question, None, ok=False))
+    turn.position = len(conversation) - 1
+    log_turn(turn, settings)
+    audit_turn(turn, db, settings)
+    return turn
+
+
+def handle_question(question: str, db: Database, settings: Settings) -> None:
+    turn = Turn(question)
+    render_user(turn)
+    with st.chat_message("assistant"):
+        turn = ask_question(question, db, settings)
+        render_reply(turn, str(len(st.session_state[TURNS])), settings)
+    st.session_state[TURNS].append(turn)
+    if turn.answer is not None and turn.answer.sql:
+        load_editor(turn)
+
+
+def on_new_conversation() -> None:
+    """Start over: the chat empties and the next question stands alone (past questions stay on the History tab)."""
+    st.session_state.update(new_conversation())
+
+
+def render_new_conversation() -> None:
+    """The "New conversation" button, once there is a conversation to leave."""
+    if st.session_state[TURNS]:
+        st.button("New conversation", key="new_conversation", on_click=on_new_conversation, icon=":material/add_comment:",
+                  help="Forget the questions so far: the next one is answered on its own.")
+
+
+def render_conversation(settings: Settings) -> None:
+    for index, turn in enumerate(st.session_state[TURNS]):
+        render_user(turn)
+        with st.chat_message("assistant"):
+            render_reply(turn, str(index), settings)

@@ -1,0 +1,110 @@
+"""The History tab: this user's past questions on this database (each can be re-run), the verified answers
+of its schema, and a named connection's audit log."""
+
+from __future__ import annotations
+
+
+import pandas as pd
+import streamlit as st
+
+from sqlchat import audit
+from sqlchat.config import Settings
+from sqlchat.connection import Database
+from sqlchat.history import AuditEntry, HistoryStore, LoggedQuestion, VerifiedPair
+from sqlchat.ui.answer import render_reply
+from sqlchat.ui.common import DB, HISTORY_OFF, RERUN, plain, utc_text
+from sqlchat.ui.editor import run_turn
+from sqlchat.ui.store import fingerprint_of, session_owner, with_history
+
+
+HISTORY_ROWS = 50
+STATUS_ICONS = {"ok": ":material/check_circle:", "error": ":material/error:", "refused": ":material/block:",
+                "unanswerable": ":material/help:"}
+
+
+def on_rerun(entry_id: int, sql: str, settings: Settings) -> None:
+    """Run a logged question's SQL again on the connected database; the result shows under its row."""
+    db = st.session_state[DB]
+    if db is not None:
+        st.session_state[RERUN] = (entry_id, run_turn(sql, db, settings))
+
+
+def render_logged(entry: LoggedQuestion, settings: Settings) -> None:
+    with st.container(border=True):
+        st.markdown(f"{STATUS_ICONS.get(entry.status, '')} {plain(entry.question)}")
+        error = f" · {plain(entry.error)}" if entry.error else ""
+        st.caption(f"{entry.status} · {utc_text(entry.created_at)}{error}")
+        if entry.sql:
+            st.code(entry.sql, language="sql", wrap_lines=True)
+            st.button("Re-run", key=f"rerun:{entry.id}", on_click=on_rerun, args=(entry.id, entry.sql, settings),
+                      icon=":material/replay:")
+        rerun = st.session_state.get(RERUN)
+        if rerun is not None and rerun[0] == entry.id:
+            render_reply(rerun[1], f"rerun-{entry.id}", settings)
+
+
+def verified_table(pairs: list[VerifiedPair]) -> pd.DataFrame:
+    return pd.DataFrame({
+        "question": [p.question for p in pairs],
+        "sql": [p.sql for p in pairs],
+        "source": [p.source for p in pairs],
+        "saved": [utc_text(p.created_at) for p in pairs],
+    })
+
+
+def history_of(store: HistoryStore, fingerprint: str, db: Database) -> tuple[list[LoggedQuestion], list[VerifiedPair]]:
+    """This user's latest questions on this database (and schema), and the verified pairs they may see."""
+    owner = session_owner()
+    logged = [entry for entry in store.recent_questions(HISTORY_ROWS * 4, database=db.identity, owner=owner)
+              if entry.schema_fingerprint == fingerprint]
+    return logged[:HISTORY_ROWS], store.verified_for(fingerprint, HISTORY_ROWS, database=db.identity, owner=owner)
+
+
+def audit_table(entries: list[AuditEntry]) -> pd.DataFrame:
+    return pd.DataFrame({
+        "time": [utc_text(e.created_at) for e in entries],
+        "user": [e.user for e in entries],
+        "question": [e.question or "(SQL from the editor)" for e in entries],
+        "sql": [e.sql for e in entries],
+        "status": [e.status for e in entries],
+        "rows": [e.row_count for e in entries],
+    })
+
+
+def render_audit_log(db: Database, settings: Settings) -> None:
+    """A named connection's audit log: who asked what, which SQL ran, how many rows came back.
+
+    Ad-hoc databases are audited too (``sqlchat audit``), but their page keeps to the question log above.
+    """
+    if db.connection_name is None:
+        return
+    entries = with_history(settings, "reading the audit log",
+                           lambda store: store.audit_entries(audit.connection_label(db), limit=HISTORY_ROWS))
+    if entries:
+        st.subheader("Audit log")
+        st.caption(f"Everything asked and run on {db.display_name}, newest first "
+                   f"(`sqlchat audit --db {audit.connection_label(db)}` exports it all).")
+        st.dataframe(audit_table(entries), hide_index=True)
+
+
+def render_history_page(db: Database, settings: Settings) -> None:
+    """Past questions on this schema (newest first, each can be re-run) and its verified answers."""
+    fingerprint = fingerprint_of(db)
+    found = None if fingerprint is None else with_history(settings, "reading the history",
+                                                          lambda store: history_of(store, fingerprint, db))
+    if found is None:
+        st.info(HISTORY_OFF)
+        return
+    entries, pairs = found
+    st.subheader("Questions asked on this database")
+    if not entries:
+        st.caption("No questions yet: ask one on the Ask tab.")
+    for entry in entries:
+        render_logged(entry, settings)
+    st.subheader("Verified answers")
+    st.caption("Shown to the model as examples when a similar question is asked; exported as training data.")
+    if pairs:
+        st.dataframe(verified_table(pairs), hide_index=True)
+    else:
+        st.caption("None yet: approve a good answer, or correct its SQL in the editor.")
+    render_audit_log(db, settings)
