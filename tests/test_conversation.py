@@ -1,0 +1,224 @@
+"""Follow-up questions: the engine keeps a conversation, `sqlchat chat` answers line by line after the lines
+before it, and `sqlchat eval --business` scores a conversations file turn by turn.
+
+Fast tests use a scripted backend that records the prompts it is sent (what the model would read); the
+slow one asks the real embedded model a follow-up that only makes sense after the first question.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sqlite3
+import subprocess
+import sys
+from collections import deque
+from pathlib import Path
+
+import pytest
+
+from sqlchat import backends
+from sqlchat.backends import Generation
+from sqlchat.cli import main
+from sqlchat.config import ConversationConfig, DEMO_DIR, Settings
+from sqlchat.connection import connect
+from sqlchat.conversation import Conversation, selection_text
+from sqlchat.evaluation.cli import add_eval_arguments, run_eval_command
+from sqlchat.evaluation.runner import FIRST_TURN, FOLLOW_UP, evaluate_conversations, is_conversation_file
+from sqlchat.pipeline import ask, run_sql
+from sqlchat.prompt import FAILED_MARK, FOLLOW_UP_LABEL, NO_SQL, Prompt, Turn, build_prompt, build_training_text, render
+from tests.test_pipeline import ScriptedBackend
+
+ROOT = Path(__file__).resolve().parents[1]
+CONVERSATIONS = ROOT / "tests" / "data" / "business" / "conversations.jsonl"
+GERMANY = "How many invoices went to Germany?"
+GERMANY_SQL = "SELECT COUNT(*) FROM Invoice WHERE BillingCountry = 'Germany'"
+FRANCE = "And to France?"
+FRANCE_SQL = "SELECT COUNT(*) FROM Invoice WHERE BillingCountry = 'France'"
+
+
+@pytest.fixture()
+def chinook(chinook_path):
+    db = connect(chinook_path)
+    yield db
+    db.close()
+
+
+def invoices_to(country: str) -> int:
+    with sqlite3.connect((DEMO_DIR / "chinook.sqlite").resolve().as_uri() + "?mode=ro", uri=True) as con:
+        return con.execute("SELECT COUNT(*) FROM Invoice WHERE BillingCountry = ?", (country,)).fetchone()[0]
+
+
+# -- the prompt -------------------------------------------------------------------------------------
+
+
+def test_a_follow_up_prompt_shows_the_previous_question_and_its_sql_before_the_question(chinook):
+    backend = ScriptedBackend([GERMANY_SQL])
+    first = ask(GERMANY, chinook, backend, Settings())
+    conversation = Conversation()
+    conversation.add(GERMANY, first)
+    backend.candidates = [FRANCE_SQL]
+    second = ask(FRANCE, chinook, backend, Settings(), earlier=conversation.turns)
+    assert second.ok and second.rows == [[invoices_to("France")]] != first.rows
+    sent = backend.prompts[-1]
+    shown = f"Q: {GERMANY}\nSQL: {GERMANY_SQL};\n{FOLLOW_UP_LABEL} {FRANCE}"
+    assert shown in sent and sent.index("CREATE TABLE") < sent.index(GERMANY)  # the schema stays the cached prefix
+    assert GERMANY not in backend.prompts[0].split("<|im_start|>user")[1].split(GERMANY, 1)[0]  # nothing before turn 1
+    assert "Invoice" in second.tables  # "And to France?" names no table: the earlier turn chooses it
+
+
+def test_a_failed_earlier_turn_is_marked_and_one_without_sql_says_so():
+    failed = Turn("How many widgets?", "SELECT COUNT(*) FROM Widget", ok=False)
+    unanswered = Turn("What is the weather?", None, ok=False)
+    text = build_prompt("CREATE TABLE t (a INTEGER)", "And yesterday?", earlier=[failed, unanswered]).user_text
+    assert f"SQL {FAILED_MARK}: SELECT COUNT(*) FROM Widget;" in text
+    assert f"Q: What is the weather?\nSQL: {NO_SQL}" in text
+    assert Turn("q", "SELECT 1").text() == "Q: q\nSQL: SELECT 1;\n"  # a turn that worked carries no mark
+
+
+def test_the_engine_marks_a_turn_whose_sql_failed(chinook):
+    backend = ScriptedBackend(["SELECT COUNT(*) FROM Invoice WHERE"])  # unparsable: nothing to repair
+    settings = Settings().with_model(retry_candidates=0)
+    failed = ask("How many bills?", chinook, backend, settings)
+    conversation = Conversation()
+    turn = conversation.add("How many bills?", failed)
+    assert not failed.ok and turn == Turn("How many bills?", "SELECT COUNT(*) FROM Invoice WHERE", ok=False)
+    ask("And to France?", chinook, backend, settings, earlier=conversation.turns)
+    assert f"SQL {FAILED_MARK}: SELECT COUNT(*) FROM Invoice WHERE;" in backend.prompts[-1]
+
+
+def test_only_the_configured_number_of_recent_turns_is_shown(chinook):
+    turns = [Turn(f"Question {n}?", f"SELECT {n}") for n in range(5)]
+    backend = ScriptedBackend(["SELECT 1"])
+    last_two = Settings(conversation=ConversationConfig(turns=2))
+    ask("And then?", chinook, backend, last_two, earlier=turns)
+    assert "Question 2?" not in backend.prompts[-1] and "Q: Question 3?" in backend.prompts[-1]
+    ask("And then?", chinook, backend, Settings(conversation=ConversationConfig(turns=0)), earlier=turns)
+    assert "Question" not in backend.prompts[-1] and FOLLOW_UP_LABEL not in backend.prompts[-1]  # standalone
+    assert Settings.from_env({"SQLCHAT_CONVERSATION_TURNS": "0"}).conversation.turns == 0
+    assert Settings.from_env({}).conversation.turns == ConversationConfig.turns
+
+
+def test_an_edited_turn_replaces_the_models_sql_and_reset_starts_over(chinook):
+    conversation = Conversation()
+    conversation.add(GERMANY, ask(GERMANY, chinook, ScriptedBackend(["SELECT COUNT(*) FROM Customer"]), Settings()))
+    edited = conversation.edited(0, run_sql(GERMANY_SQL, chinook, Settings()))
+    assert conversation.turns == [edited] and edited == Turn(GERMANY, GERMANY_SQL, ok=True)
+    conversation.reset()
+    assert len(conversation) == 0
+
+
+def test_tables_for_a_follow_up_are_chosen_from_the_earlier_questions_and_sql():
+    text = selection_text("And to France?", [Turn(GERMANY, GERMANY_SQL)])
+    assert text.endswith("And to France?") and "Invoice" in text
+
+
+def test_training_renders_a_conversation_row_exactly_as_the_engine_asks_it():
+    context, earlier = "CREATE TABLE Invoice (BillingCountry VARCHAR)", [Turn(GERMANY, GERMANY_SQL)]
+    for style in ("chat", "seed"):
+        prompt, completion = build_training_text(context, FRANCE, FRANCE_SQL, earlier=earlier, style=style)
+        assert prompt == render(Prompt(context, FRANCE, earlier=tuple(earlier)), style)
+        assert f"Q: {GERMANY}" in prompt and completion.startswith(FRANCE_SQL + ";")
+    assert build_training_text(context, GERMANY, GERMANY_SQL) == build_training_text(context, GERMANY, GERMANY_SQL, earlier=[])
+
+
+# -- sqlchat chat ------------------------------------------------------------------------------------
+
+
+def test_sqlchat_chat_answers_each_line_after_the_ones_before_and_new_starts_over(
+        chinook_path, monkeypatch, capsys, tmp_path):
+    backend = ScriptedBackend([GERMANY_SQL])
+    loads = []
+    monkeypatch.setattr(backends, "load_backend", lambda config: loads.append(config) or backend)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(f"{GERMANY}\n{FRANCE}\n\n/new\n{FRANCE}\n"))
+    assert main(["chat", "--db", str(chinook_path), "--json", "--history", str(tmp_path / "h.sqlite")]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["question"] for line in lines] == [GERMANY, FRANCE, FRANCE]
+    assert len(loads) == 1  # one model for the whole conversation
+    ask_fields = set(ask(GERMANY, connect(chinook_path), backend, Settings()).to_json())
+    assert all(set(line) == ask_fields for line in lines)
+    follow_up, after_new = backend.prompts[1], backend.prompts[2]
+    assert f"Q: {GERMANY}" in follow_up and FOLLOW_UP_LABEL in follow_up
+    assert GERMANY not in after_new and FOLLOW_UP_LABEL not in after_new
+
+
+def test_sqlchat_chat_prints_each_answer_under_its_question(chinook_path, monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(backends, "load_backend", lambda config: ScriptedBackend([GERMANY_SQL]))
+    monkeypatch.setattr(sys, "stdin", io.StringIO(f"{GERMANY}\n/new\n"))
+    assert main(["chat", "--db", str(chinook_path), "--history", str(tmp_path / "h.sqlite")]) == 0
+    out = capsys.readouterr().out
+    assert out.index(f"> {GERMANY}") < out.index(GERMANY_SQL) < out.index("(new conversation)")
+
+
+@pytest.mark.slow
+def test_sqlchat_chat_answers_a_follow_up_with_the_real_model(tmp_path):
+    """Two turns on Chinook; "And to France?" only makes sense after the first question."""
+    result = subprocess.run(
+        [sys.executable, "-m", "sqlchat", "chat", "--db", str(DEMO_DIR / "chinook.sqlite"), "--json",
+         "--history", str(tmp_path / "history.sqlite")],
+        input=f"{GERMANY}\n{FRANCE}\n", cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-2000:]
+    first, second = [json.loads(line) for line in result.stdout.splitlines()]
+    assert first["rows"] == [[invoices_to("Germany")]], first
+    assert second["error"] is None and second["rows"] == [[invoices_to("France")]] != first["rows"], second
+    assert "France" in second["sql"]
+
+
+# -- the conversations evaluation -------------------------------------------------------------------------
+
+
+class GoldInOrder:
+    """Writes each turn's gold SQL, in the file's order, checking that each prompt is the turn it expects."""
+
+    name = "gold"
+
+    def __init__(self, rows: list[dict], wrong: dict[str, str] | None = None):
+        self.turns = deque((t["question"], (wrong or {}).get(t["question"], t["query"])) for r in rows for t in r["turns"])
+        self.prompts: list[Prompt] = []
+
+    def generate(self, prompt: Prompt, n: int = 1) -> list[Generation]:
+        question, sql = self.turns.popleft()
+        assert prompt.question == question
+        self.prompts.append(prompt)
+        return [Generation(text=sql, sql=sql, tokens=1, seconds=0.0)]
+
+
+def _conversations() -> list[dict]:
+    return [json.loads(line) for line in CONVERSATIONS.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_every_conversation_scores_full_marks_when_the_model_writes_the_gold():
+    """Every turn's gold survives the product's path after the earlier turns (and still runs: see test_business_sets)."""
+    rows = _conversations()
+    report = evaluate_conversations(CONVERSATIONS, GoldInOrder(rows), Settings(), progress=False)
+    assert report.n == sum(len(r["turns"]) for r in rows)
+    assert [(r.id, r.error) for r in report.records if not r.answer] == []
+    levels = report.by_level()
+    assert levels[FIRST_TURN]["n"] == len(rows) and levels[FOLLOW_UP]["n"] == report.n - len(rows)
+
+
+def test_each_turn_follows_the_models_own_earlier_answers(tmp_path):
+    rows = [r for r in _conversations() if r["id"] == "ch-c01"]
+    path = tmp_path / "one.jsonl"
+    path.write_text(json.dumps(rows[0]) + "\n", encoding="utf-8")
+    wrong = {FRANCE: "SELECT COUNT(*) FROM Invoice WHERE BillingCountry = 'Spain'"}
+    backend = GoldInOrder(rows, wrong)
+    report = evaluate_conversations(path, backend, Settings(), progress=False)
+    assert [(r.id, r.level, r.answer) for r in report.records] == [
+        ("ch-c01/1", FIRST_TURN, True), ("ch-c01/2", FOLLOW_UP, False), ("ch-c01/3", FOLLOW_UP, True),
+        ("ch-c01/4", FOLLOW_UP, True)]
+    assert backend.prompts[0].earlier == ()
+    assert backend.prompts[2].earlier[-1] == Turn(FRANCE, wrong[FRANCE], ok=True)  # what the model said, not the gold
+
+
+def test_eval_business_scores_a_conversations_file_by_first_turns_and_follow_ups(capsys):
+    assert is_conversation_file(CONVERSATIONS) and not is_conversation_file(CONVERSATIONS.with_name("questions.jsonl"))
+    parser = argparse.ArgumentParser()
+    add_eval_arguments(parser)
+    args = parser.parse_args(["--business", str(CONVERSATIONS), "--limit", "2", "--no-progress"])
+    rows = [r for r in _conversations() if r["id"] in ("ch-c01", "nw-c01")]  # --limit 2 spreads: first and middle
+    assert run_eval_command(args, GoldInOrder(rows), Settings()) == 0
+    lines = {line.strip().split("  ")[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "conversations:conversations.jsonl" in lines["dataset"]
+    assert "answer 100.0%" in lines[f"{FIRST_TURN} (2)"] and "answer 100.0%" in lines[f"{FOLLOW_UP} (4)"]
