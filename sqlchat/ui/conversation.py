@@ -22,8 +22,7 @@ def ask_question(question: str, db: Database, settings: Settings) -> Turn:
     never a traceback. The answer (or the failure) becomes the conversation's latest turn."""
     conversation: Conversation = st.session_state[CONVERSATION]
     earlier = list(conversation.turns)
-    turn = Turn(question, fingerprint=fingerprint_of(db), database=db.identity,
-                follows=earlier[-1].question if earlier and settings.conversation.turns > 0 else None)
+    turn = Turn(question, fingerprint=fingerprint_of(db), database=db.identity, follows=follows(settings))
     try:
         turn.examples = access.permitted_examples(similar_examples(question, turn.fingerprint, db, settings), db) or []
         with st.spinner("Loading the model (the first time takes a little while)…"):
@@ -42,8 +41,14 @@ def ask_question(question: str, db: Database, settings: Settings) -> Turn:
     return turn
 
 
+def follows(settings: Settings) -> str | None:
+    """The question the next one is asked after, if the conversation has one and follow-ups are on."""
+    turns = st.session_state[CONVERSATION].turns
+    return turns[-1].question if turns and settings.conversation.turns > 0 else None
+
+
 def handle_question(question: str, db: Database, settings: Settings) -> None:
-    turn = Turn(question)
+    turn = Turn(question, follows=follows(settings))
     render_user(turn)
     with st.chat_message("assistant"):
         turn = ask_question(question, db, settings)
