@@ -137,9 +137,37 @@ def test_ask_a_demo_database_in_the_browser(app_url: str) -> None:
             said = reply.inner_text()
             assert "track" in said.lower() and "artist" in said.lower(), f"no plain-English explanation shown: {said!r}"
             assert any(f"Confidence: {level}" in said for level in ("high", "medium", "low")), f"no confidence shown: {said!r}"
+
+            ask_follow_up(page)
         except Exception:
             if "page" in locals():  # what the user saw when it failed
                 page.screenshot(path=str(ARTIFACTS / "browser-failure.png"), full_page=True)
             raise
         finally:
             browser.close()
+
+
+def ask_follow_up(page) -> None:
+    """A follow-up builds on the answer above it ("only the top 3" of the 5 artists); New conversation starts over."""
+    from playwright.sync_api import expect
+
+    chat = page.locator('[data-testid="stChatInputTextArea"]')
+    chat.fill("Only the top 3 of them")
+    chat.press("Enter")
+    reply = page.locator('[data-testid="stChatMessage"]').nth(3)
+    expect(reply.locator('[data-testid="stCode"]').first).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+    table = reply.locator('[data-testid="stDataFrame"]')
+    expect(table.or_(reply.locator('[data-testid="stAlert"]')).first).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("A follow-up to: Which 5 artists have the most tracks?")).to_be_visible()
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(ARTIFACTS / "browser-follow-up.png"), full_page=True)
+    sql = reply.locator('[data-testid="stCode"]').first.inner_text()
+    assert table.count() == 1, f"the follow-up's SQL gave no result table: {sql!r}"
+    shown = table.first.text_content() or ""
+    top3, third = top_artists_by_tracks(3)
+    below = [name for name in top_artists_by_tracks(5)[0] if name not in top3]  # in the first answer, not this one
+    assert all(name in shown for name in top3) and str(third) in shown, f"not the top 3: {sql!r}: {shown!r}"
+    assert not any(name in shown for name in below), f"more than the top 3: {sql!r}: {shown!r}"
+
+    page.get_by_role("button", name="New conversation").click()
+    expect(page.locator('[data-testid="stChatMessage"]')).to_have_count(0, timeout=30_000)
