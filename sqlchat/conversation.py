@@ -24,13 +24,23 @@ NEW_CONVERSATION = "/new"  # a line of `sqlchat chat` that starts over
 
 
 def turn_of(question: str, answer: "Answer") -> Turn:
-    """The turn ``answer`` makes: its chosen SQL (as written, before the added LIMIT), else the SQL that failed."""
-    return Turn(question=question, sql=answer.chosen or answer.sql, ok=answer.ok)
+    """The turn ``answer`` makes: its chosen SQL (as written, before the added LIMIT), else the SQL that failed
+    and why."""
+    return Turn(question=question, sql=answer.chosen or answer.sql, ok=answer.ok, error=answer.error)
 
 
 def recent(turns: Sequence[Turn], limit: int) -> tuple[Turn, ...]:
-    """The last ``limit`` turns, oldest first (none when ``limit`` is 0: each question stands alone)."""
-    return tuple(turns[-limit:]) if limit > 0 else ()
+    """The turns a follow-up is shown, oldest first: from the last one that was answered on, at most ``limit``
+    (none when ``limit`` is 0: each question stands alone).
+
+    Each answered turn's SQL is a complete query that already carries the conversation's scope so far ("And to
+    France?" answered with ``... WHERE BillingCountry = 'France'``), so the turns before it only mislead: shown
+    Germany then France, the 1.5B summed both for "What was their total?" (docs/benchmarks.md, Conversations).
+    Failed turns after it are kept: they say what the user asked since.
+    """
+    window = list(turns[-limit:]) if limit > 0 else []
+    answered = [index for index, turn in enumerate(window) if turn.ok and turn.sql]
+    return tuple(window[answered[-1]:] if answered else window)
 
 
 def selection_text(question: str, earlier: Sequence[Turn]) -> str:
@@ -55,7 +65,7 @@ class Conversation:
     def edited(self, index: int, answer: "Answer") -> Turn:
         """Turn ``index``'s SQL is now the user's edit (``answer`` is :func:`sqlchat.pipeline.run_sql`'s): the
         next question builds on what the user ran, not on what the model wrote."""
-        turn = Turn(question=self.turns[index].question, sql=answer.chosen or answer.sql, ok=answer.ok)
+        turn = turn_of(self.turns[index].question, answer)
         self.turns[index] = turn
         return turn
 

@@ -48,22 +48,26 @@ EARLIER_HEADER = "Earlier in this conversation (the follow-up question may refer
 FOLLOW_UP_LABEL = "Follow-up question:"
 FAILED_MARK = "(this SQL failed)"
 NO_SQL = "(no SQL: this question was not answered)"
+ERROR_CHARS = 160  # of a failed turn's error sentence
 
 
 @dataclass(frozen=True)
 class Turn:
     """An earlier question of a conversation, the SQL that answered it (the user's, if they edited it) and
-    whether it succeeded: a failed turn is shown marked, so the model does not copy it as if it were right."""
+    whether it succeeded: a failed turn is shown marked, with why when known (``error``, one sentence), so
+    the model does not copy it as if it were right."""
 
     question: str
     sql: str | None
     ok: bool = True
+    error: str | None = None
 
     def text(self) -> str:
         sql = (self.sql or "").strip().rstrip(";").strip()
         answer = f"SQL: {sql}{ANSWER_END}" if sql else f"SQL: {NO_SQL}"
         if sql and not self.ok:
-            answer = f"SQL {FAILED_MARK}: {sql}{ANSWER_END}"
+            reason = " ".join((self.error or "").split())[:ERROR_CHARS].rstrip(".")
+            answer = f"SQL {FAILED_MARK[:-1]}: {reason}): {sql}{ANSWER_END}" if reason else f"SQL {FAILED_MARK}: {sql}{ANSWER_END}"
         return f"Q: {self.question.strip()}\n{answer}\n"
 
 

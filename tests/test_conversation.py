@@ -83,17 +83,26 @@ def test_the_engine_marks_a_turn_whose_sql_failed(chinook):
     failed = ask("How many bills?", chinook, backend, settings)
     conversation = Conversation()
     turn = conversation.add("How many bills?", failed)
-    assert not failed.ok and turn == Turn("How many bills?", "SELECT COUNT(*) FROM Invoice WHERE", ok=False)
+    assert not failed.ok and turn == Turn("How many bills?", "SELECT COUNT(*) FROM Invoice WHERE", ok=False,
+                                          error=failed.error)
     ask("And to France?", chinook, backend, settings, earlier=conversation.turns)
-    assert f"SQL {FAILED_MARK}: SELECT COUNT(*) FROM Invoice WHERE;" in backend.prompts[-1]
+    assert f"SQL (this SQL failed: {failed.error.rstrip('.')}): SELECT COUNT(*) FROM Invoice WHERE;" in backend.prompts[-1]
 
 
-def test_only_the_configured_number_of_recent_turns_is_shown(chinook):
+def test_a_follow_up_is_shown_the_turns_from_the_last_answered_one_on(chinook):
+    """The last answered turn's SQL carries the scope so far; failed turns after it say what was asked since."""
     turns = [Turn(f"Question {n}?", f"SELECT {n}") for n in range(5)]
     backend = ScriptedBackend(["SELECT 1"])
-    last_two = Settings(conversation=ConversationConfig(turns=2))
-    ask("And then?", chinook, backend, last_two, earlier=turns)
-    assert "Question 2?" not in backend.prompts[-1] and "Q: Question 3?" in backend.prompts[-1]
+    ask("And then?", chinook, backend, Settings(), earlier=turns)
+    assert "Question 3?" not in backend.prompts[-1] and "Q: Question 4?\nSQL: SELECT 4;" in backend.prompts[-1]
+    failed = [*turns, Turn("Question 5?", "SELECT x FROM nowhere", ok=False, error="No such table."),
+              Turn("Question 6?", None, ok=False)]
+    ask("And then?", chinook, backend, Settings(), earlier=failed)
+    shown = backend.prompts[-1]
+    assert "Question 3?" not in shown and all(f"Q: Question {n}?" in shown for n in (4, 5, 6))
+    assert "SQL (this SQL failed: No such table): SELECT x FROM nowhere;" in shown
+    ask("And then?", chinook, backend, Settings(conversation=ConversationConfig(turns=2)), earlier=failed)
+    assert "Question 4?" not in backend.prompts[-1] and "Q: Question 5?" in backend.prompts[-1]  # at most 2
     ask("And then?", chinook, backend, Settings(conversation=ConversationConfig(turns=0)), earlier=turns)
     assert "Question" not in backend.prompts[-1] and FOLLOW_UP_LABEL not in backend.prompts[-1]  # standalone
     assert Settings.from_env({"SQLCHAT_CONVERSATION_TURNS": "0"}).conversation.turns == 0

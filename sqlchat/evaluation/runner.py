@@ -709,5 +709,5 @@ def score_conversation(conversation: ConversationRow, databases: SpiderDatabases
         except Exception as exc:  # noqa: BLE001 - one turn must never stop the run
             record = _failure_record(question, gold, exc, conversation.db, answer=False)
         records.append(replace(record, id=f"{conversation.id}/{number}", level=FIRST_TURN if number == 1 else FOLLOW_UP))
-        earlier.append(Turn(question=question, sql=record.predicted, ok=record.error is None))
+        earlier.append(Turn(question=question, sql=record.predicted, ok=record.error is None, error=record.error))
     return records

@@ -34,7 +34,7 @@ def ask_question(question: str, db: Database, settings: Settings) -> Turn:
     if turn.answer is not None:
         conversation.add(question, turn.answer)
     else:
-        conversation.turns.append(Said(question, None, ok=False))
+        conversation.turns.append(Said(question, None, ok=False, error=turn.problem.message))
     turn.position = len(conversation) - 1
     log_turn(turn, settings)
     audit_turn(turn, db, settings)
