@@ -108,9 +108,19 @@ def verdicts(records: list[Record], config: TrustConfig) -> list[str]:
     """Each record's outcome under ``config``: a confidence level, or ``declined``."""
     outcomes = []
     for record in records:
-        verdict = decide(Signals.from_json(record.signals), config)
+        verdict = decide(as_checked_under(Signals.from_json(record.signals), config), config)
         outcomes.append(DECLINED if verdict.declined else (verdict.confidence or LOW))
     return outcomes
+
+
+def as_checked_under(signals: Signals, config: TrustConfig) -> Signals:
+    """The signals an answer would have had under ``config``'s doubt check: one the run checked but whose least
+    likely token is not below ``doubt_logprob`` (or with the check off) would have stood alone. So a run made with
+    a permissive threshold re-scores any stricter one; a looser one than the run's needs a new run."""
+    unsure = signals.least_logprob is not None and signals.least_logprob < config.doubt_logprob
+    if signals.checked and not (unsure and config.doubt_candidates > 0):
+        return replace(signals, checked=False, compared=1 if signals.compared else 0, agreeing=min(1, signals.agreeing))
+    return signals
 
 
 def _share(part: int, whole: int) -> str:

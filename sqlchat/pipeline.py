@@ -70,6 +70,7 @@ class Answer:
     repaired: bool = False  # the chosen SQL is a candidate corrected against the schema (names, join keys, stored values)
     columns_added: bool = False  # name or measure columns were added to make the result readable
     retried: bool = False  # the first candidates gave nothing informative, so more were asked for
+    checked: bool = False  # the model was unsure of its one answer: sampled candidates were compared with it
     executed: list[str] = field(default_factory=list)  # every statement sent to the database, for the audit log
     explanation: str | None = None  # what the chosen SQL does, in plain English (sqlchat.explain)
     confidence: str | None = None  # "high" | "medium" | "low" (sqlchat.trust); None when failed or declined
@@ -240,6 +241,7 @@ def ask(
         elif not declined and doubtful(answer, settings):
             answer = _with_more_candidates(answer, backend, prompt, db, settings,
                                            settings.trust.doubt_candidates + 1, retried=False)
+            answer.checked = True
         return settle(answer, db, settings, gaps)
     except Exception as error:  # noqa: BLE001 - the user sees a sentence, never a traceback
         return _fail(answer, error)
@@ -316,8 +318,9 @@ def _with_more_candidates(answer: Answer, backend: Backend, prompt: Prompt, db: 
         _add_candidates(retry, backend, prompt, n)
     except SqlchatError:
         return answer
-    if len(retry.candidates) == len(answer.candidates):
-        return answer
+    nothing_new = len(retry.candidates) == len(answer.candidates)
+    if nothing_new and (retried or retry.evidence.votes == answer.evidence.votes):
+        return answer  # (samples that repeat the answer's own text are votes for it: compared again below)
     return run_candidates(retry, db, settings)
 
 
@@ -402,7 +405,8 @@ def settle(answer: Answer, db: Database, settings: Settings, gaps: Sequence[str]
     compared = [found for found in evidence.found if found.key is not None]
     chosen = evidence.generations.get(evidence.chosen_from) if evidence.chosen_from is not None else None
     signals = Signals(
-        informative=answer.ok and _says_something(answer.frame), retried=answer.retried, repaired=answer.repaired,
+        informative=answer.ok and _says_something(answer.frame), retried=answer.retried, checked=answer.checked,
+        repaired=answer.repaired,
         compared=sum(found.votes for found in evidence.found) if compared else 0,
         agreeing=sum(found.votes for found in compared if found.key == evidence.chosen_key) if answer.ok else 0,
         logprob=chosen.logprob if chosen is not None else None,

@@ -34,6 +34,7 @@ class Signals:
 
     informative: bool = False  # the result says something (rows, not only 0/NULL)
     retried: bool = False  # the first candidates gave nothing informative, so more were asked for
+    checked: bool = False  # the model was unsure of its one answer, so sampled candidates were run beside it
     repaired: bool = False  # the chosen SQL is a corrected form of the model's
     compared: int = 0  # candidates run and compared (failures count as disagreeing)
     agreeing: int = 0  # of those, how many returned the chosen result

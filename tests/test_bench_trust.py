@@ -108,3 +108,15 @@ def test_the_schema_check_alone_needs_no_model(bench, tmp_path: Path, capsys: py
     printed = capsys.readouterr().out
     assert "unanswerable questions declined by the schema alone: 1/2 = 50.0 %" in printed  # "rain" is in track names
     assert "answerable questions the schema alone would decline: 0/5 = 0.0 %" in printed
+
+
+def test_a_stricter_doubt_threshold_re_scores_a_run_without_the_model(bench) -> None:
+    from sqlchat.config import TrustConfig
+    from sqlchat.trust import Signals
+
+    checked = Signals(informative=True, checked=True, compared=3, agreeing=1, logprob=-0.05, least_logprob=-2.0)
+    as_run = bench.as_checked_under(checked, TrustConfig(doubt_logprob=-1.0))
+    assert as_run == checked  # the check ran under this threshold: the disagreement stands
+    stricter = bench.as_checked_under(checked, TrustConfig(doubt_logprob=-3.0))
+    assert (stricter.compared, stricter.agreeing, stricter.checked) == (1, 1, False)  # it would have stood alone
+    assert bench.as_checked_under(checked, TrustConfig(doubt_candidates=0)).compared == 1

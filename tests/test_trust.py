@@ -210,6 +210,13 @@ def test_unsure_candidates_that_agree_keep_the_answer_sure(chinook):
     assert model.asked == [1, 3] and answer.signals.agreement == 1.0 and answer.confidence == HIGH
 
 
+def test_samples_repeating_an_unsure_answer_word_for_word_make_it_sure(chinook):
+    model = Model([COUNT_CUSTOMERS, COUNT_CUSTOMERS, COUNT_CUSTOMERS], logprob=-0.05, least_logprob=-2.5)
+    answer = ask("How many customers are there?", chinook, model, settings(doubt_candidates=2))
+    assert answer.checked and answer.signals.compared == 3 and answer.signals.agreeing == 3
+    assert answer.confidence == HIGH
+
+
 def test_the_model_declining_gives_unanswerable_and_no_rows(chinook):
     model = Model([f"{DECLINE_MARKER} the database stores no salaries", "SELECT FirstName FROM Employee"])
     answer = ask("How much do employees earn?", chinook, model, settings(2))
