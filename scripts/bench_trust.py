@@ -204,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", help="store every question's signals here (re-score with --signals)")
     parser.add_argument("--signals", help="a stored run: re-score it without the model")
     parser.add_argument("--schema-only", action="store_true", help="only the schema's declining check, no model")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a TrustConfig threshold")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a TrustConfig threshold, for the run and its scoring (e.g. doubt_logprob=-0.25)")
     _add_model(parser)
     args = parser.parse_args(argv)
     settings = settings_from_args(args)
@@ -222,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         from sqlchat.backends import load_backend
 
-        records = run_bench(questions, unanswerable, load_backend(settings.model), settings)
+        records = run_bench(questions, unanswerable, load_backend(settings.model), replace(settings, trust=config))
         if args.json:
             Path(args.json).write_text(json.dumps({"model": settings.model.model, "candidates": settings.model.num_candidates,
                                                    "records": [asdict(r) for r in records]}, indent=1), encoding="utf-8")
