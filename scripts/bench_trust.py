@@ -108,9 +108,19 @@ def verdicts(records: list[Record], config: TrustConfig) -> list[str]:
     """Each record's outcome under ``config``: a confidence level, or ``declined``."""
     outcomes = []
     for record in records:
-        verdict = decide(Signals.from_json(record.signals), config)
+        verdict = decide(as_checked_under(Signals.from_json(record.signals), config), config)
         outcomes.append(DECLINED if verdict.declined else (verdict.confidence or LOW))
     return outcomes
+
+
+def as_checked_under(signals: Signals, config: TrustConfig) -> Signals:
+    """The signals an answer would have had under ``config``'s doubt check: one the run checked but whose least
+    likely token is not below ``doubt_logprob`` (or with the check off) would have stood alone. So a run made with
+    a permissive threshold re-scores any stricter one; a looser one than the run's needs a new run."""
+    unsure = signals.least_logprob is not None and signals.least_logprob < config.doubt_logprob
+    if signals.checked and not (unsure and config.doubt_candidates > 0):
+        return replace(signals, checked=False, compared=1 if signals.compared else 0, agreeing=min(1, signals.agreeing))
+    return signals
 
 
 def _share(part: int, whole: int) -> str:
@@ -194,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", help="store every question's signals here (re-score with --signals)")
     parser.add_argument("--signals", help="a stored run: re-score it without the model")
     parser.add_argument("--schema-only", action="store_true", help="only the schema's declining check, no model")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a TrustConfig threshold")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a TrustConfig threshold, for the run and its scoring (e.g. doubt_logprob=-0.25)")
     _add_model(parser)
     args = parser.parse_args(argv)
     settings = settings_from_args(args)
@@ -212,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         from sqlchat.backends import load_backend
 
-        records = run_bench(questions, unanswerable, load_backend(settings.model), settings)
+        records = run_bench(questions, unanswerable, load_backend(settings.model), replace(settings, trust=config))
         if args.json:
             Path(args.json).write_text(json.dumps({"model": settings.model.model, "candidates": settings.model.num_candidates,
                                                    "records": [asdict(r) for r in records]}, indent=1), encoding="utf-8")

@@ -38,6 +38,8 @@ class Generation:
     tokens: int  # tokens generated
     seconds: float
     logprob: float | None = None  # mean log-probability per generated token; None when the backend cannot tell
+    # The least likely generated token's log-probability: one unsure choice (a column, a join key) hides in the mean.
+    least_logprob: float | None = None
 
 
 class Backend(Protocol):
@@ -66,6 +68,7 @@ class LlamaCppBackend:
         self.chat_template = llama.metadata.get("tokenizer.chat_template")
         self._stop_tokens = {llama.token_eos(), *_special_ids(llama, ("<|im_end|>", "<|endoftext|>", "<|eot_id|>"))}
         self._lock = threading.Lock()  # one generation at a time: on a CPU they would only contend
+        self._last_greedy: tuple[list[int], Generation] | None = None
 
     @classmethod
     def from_file(cls, path: str | Path, *, lora: str | Path | None = None, name: str | None = None,
@@ -109,7 +112,15 @@ class LlamaCppBackend:
             raise GenerationFailed(f"The question and its tables are too long for the model ({len(tokens)} tokens); "
                                    "ask about fewer tables or lower SQLCHAT_SCHEMA_TOKENS.")
         with self._lock:
-            return [self._one(tokens, greedy=(index == 0), seed=index) for index in range(max(1, n))]
+            return [self._greedy(tokens) if index == 0 else self._one(tokens, greedy=False, seed=index)
+                    for index in range(max(1, n))]
+
+    def _greedy(self, tokens: list[int]) -> Generation:
+        """The greedy answer, remembered for the last prompt: asking again for more candidates (a retry, a
+        doubt check) starts with the same greedy text, which costs nothing the second time."""
+        if self._last_greedy is None or self._last_greedy[0] != tokens:
+            self._last_greedy = (tokens, self._one(tokens, greedy=True, seed=0))
+        return self._last_greedy[1]
 
     def _one(self, tokens: list[int], greedy: bool, seed: int) -> Generation:
         import numpy as np
@@ -124,14 +135,15 @@ class LlamaCppBackend:
         if not greedy:
             self.llama.set_seed(seed)
         options = dict(temp=0.0) if greedy else dict(temp=SAMPLING["temperature"], top_k=SAMPLING["top_k"], top_p=SAMPLING["top_p"])
-        text, generated, logprob_sum = b"", 0, 0.0
+        text, generated, logprob_sum, least = b"", 0, 0.0, 0.0
         # reset=True: llama.cpp keeps the KV cache of the prefix this prompt shares with the last one
         for token in self.llama.generate(tokens, reset=True, logits_processor=[keep_scores], **options):
             if token in self._stop_tokens:
                 break
             logits = np.asarray(scores[-1], dtype=np.float64)
             peak = logits.max()
-            logprob_sum += float(logits[token] - peak - math.log(np.exp(logits - peak).sum()))
+            logprob = float(logits[token] - peak - math.log(np.exp(logits - peak).sum()))
+            logprob_sum, least = logprob_sum + logprob, min(least, logprob)
             generated += 1
             text += self.llama.detokenize([token])
             decoded = text.decode("utf-8", errors="ignore")
@@ -139,7 +151,8 @@ class LlamaCppBackend:
                 break
         decoded = text.decode("utf-8", errors="replace")
         return Generation(text=decoded, sql=extract_sql(decoded), tokens=generated, seconds=time.perf_counter() - started,
-                          logprob=logprob_sum / generated if generated else None)
+                          logprob=logprob_sum / generated if generated else None,
+                          least_logprob=least if generated else None)
 
 
 def _special_ids(llama, texts: tuple[str, ...]) -> set[int]:

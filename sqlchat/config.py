@@ -30,6 +30,7 @@ Environment variables (all optional):
                          default ``./.streamlit/secrets.toml`` (see :mod:`sqlchat.deployment`)
 ``SQLCHAT_COMPARE_CANDIDATES`` most candidates run to compare results (confidence, "Did you mean")
 ``SQLCHAT_DECLINE``      ``1``: decline questions the schema cannot answer; ``0``: always answer
+``SQLCHAT_DOUBT_CANDIDATES`` sampled candidates compared with an answer the model was unsure of (0: never)
 ``SQLCHAT_CONVERSATION_TURNS`` how many earlier turns of a conversation a follow-up shows the model (0: every
                          question stands alone)
 ``SQLCHAT_HISTORY_URL``  verified answers and question log: a SQLAlchemy URL (PostgreSQL, shared by
@@ -145,6 +146,11 @@ class TrustConfig:
     value_check_s: float = 3.0  # time for looking question words up among stored values; a word not settled is no gap
     gaps_need_doubt: bool = False  # ... only when the answer is not "high" as well
     model_decline_share: float = 0.5  # decline when at least this share of the model's first answers say it cannot
+    # The doubt check: when the one answer's least likely token is below ``doubt_logprob`` (an unsure choice of a
+    # column, a table, a join), ``doubt_candidates`` sampled candidates are run beside it and their results compared.
+    # The answer stays the same; only its confidence and the alternatives offered can change. 0: never.
+    doubt_candidates: int = 2
+    doubt_logprob: float = -1.0
 
 
 @dataclass(frozen=True)
@@ -202,6 +208,7 @@ class Settings:
         trust = TrustConfig(
             compare_candidates=int(env.get("SQLCHAT_COMPARE_CANDIDATES", TrustConfig.compare_candidates)),
             decline=_flag(env, "SQLCHAT_DECLINE", TrustConfig.decline),
+            doubt_candidates=int(env.get("SQLCHAT_DOUBT_CANDIDATES", TrustConfig.doubt_candidates)),
         )
         conversation = ConversationConfig(
             turns=int(env.get("SQLCHAT_CONVERSATION_TURNS", ConversationConfig.turns)),

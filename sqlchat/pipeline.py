@@ -72,6 +72,7 @@ class Answer:
     repaired: bool = False  # the chosen SQL is a candidate corrected against the schema (names, join keys, stored values)
     columns_added: bool = False  # name or measure columns were added to make the result readable
     retried: bool = False  # the first candidates gave nothing informative, so more were asked for
+    checked: bool = False  # the model was unsure of its one answer: sampled candidates were compared with it
     executed: list[str] = field(default_factory=list)  # every statement sent to the database, for the audit log
     explanation: str | None = None  # what the chosen SQL does, in plain English (sqlchat.explain)
     confidence: str | None = None  # "high" | "medium" | "low" (sqlchat.trust); None when failed or declined
@@ -246,6 +247,10 @@ def ask(
         declined = model_declines(answer.evidence.declines, answer.evidence.generated, settings.trust)
         if not declined and needs_more_candidates(answer.ok, answer.ok and _says_something(answer.frame), settings):
             answer = _retried(answer, backend, prompt, db, settings)
+        elif not declined and doubtful(answer, settings):
+            answer = _with_more_candidates(answer, backend, prompt, db, settings,
+                                           settings.trust.doubt_candidates + 1, retried=False)
+            answer.checked = True
         return settle(answer, db, settings, gaps)
     except Exception as error:  # noqa: BLE001 - the user sees a sentence, never a traceback
         return _fail(answer, error)
@@ -258,14 +263,16 @@ def _add_candidates(answer: Answer, backend: Backend, prompt: Prompt, n: int, fi
     with _timed(answer.timings, "generate"):
         generations = backend.generate(prompt, n=n)
     evidence = answer.evidence
-    for generation in generations:
+    # A later round's first generation is the greedy answer again (backends give it first): no new vote.
+    for generation in generations if first else generations[1:]:
         reason = model_decline(generation.text)
         if reason is not None:
             if first:
                 evidence.declines += 1
                 evidence.model_reason = evidence.model_reason or reason or None
             continue
-        evidence.logprobs.setdefault(generation.sql, generation.logprob)
+        evidence.generations.setdefault(generation.sql, generation)
+        evidence.votes[generation.sql] = evidence.votes.get(generation.sql, 0) + 1
         if generation.sql not in answer.candidates:
             answer.candidates.append(generation.sql)
     evidence.generated += len(generations) if first else 0
@@ -289,21 +296,40 @@ def needs_more_candidates(ok: bool, informative: bool, settings: Settings) -> bo
     return not (ok and informative) and settings.model.retry_candidates > settings.model.num_candidates
 
 
+def doubtful(answer: Answer, settings: Settings) -> bool:
+    """Whether to run a few sampled candidates beside an answer that stands alone: the model's least likely
+    token in it fell below ``doubt_logprob``, and nothing else was compared with it yet."""
+    trust = settings.trust
+    if not answer.ok or trust.doubt_candidates <= 0 or len(answer.evidence.found) >= 2:
+        return False
+    chosen = answer.evidence.generations.get(answer.evidence.chosen_from or "")
+    return chosen is not None and chosen.least_logprob is not None and chosen.least_logprob < trust.doubt_logprob
+
+
 def _retried(answer: Answer, backend: Backend, prompt: Prompt, db: Database, settings: Settings) -> Answer:
-    """Choose again among the first candidates plus ``retry_candidates`` more (beam search).
+    """Choose again among the first candidates plus ``retry_candidates`` more (sampled).
 
     The first candidates stay first, so the choice can only move to a later candidate whose result
     is informative; if the model offers nothing new, or fails, the first answer stands.
     """
+    return _with_more_candidates(answer, backend, prompt, db, settings, settings.model.retry_candidates, retried=True)
+
+
+def _with_more_candidates(answer: Answer, backend: Backend, prompt: Prompt, db: Database, settings: Settings,
+                          n: int, retried: bool) -> Answer:
+    """The answer chosen again among its candidates and the new ones of ``backend.generate(prompt, n)``
+    (greedy first, the rest sampled); the first answer when the model offers nothing new or fails."""
     retry = Answer(question=answer.question, context=answer.context, tables=answer.tables, timings=answer.timings,
-                   candidates=list(answer.candidates), tokens=answer.tokens, retried=True, executed=answer.executed,
-                   evidence=replace(answer.evidence, logprobs=dict(answer.evidence.logprobs), found=[]))
+                   candidates=list(answer.candidates), tokens=answer.tokens, retried=retried, executed=answer.executed,
+                   evidence=replace(answer.evidence, generations=dict(answer.evidence.generations),
+                                    votes=dict(answer.evidence.votes), found=[]))
     try:
-        _add_candidates(retry, backend, prompt, settings.model.retry_candidates)
+        _add_candidates(retry, backend, prompt, n)
     except SqlchatError:
         return answer
-    if len(retry.candidates) == len(answer.candidates):
-        return answer
+    nothing_new = len(retry.candidates) == len(answer.candidates)
+    if nothing_new and (retried or retry.evidence.votes == answer.evidence.votes):
+        return answer  # (samples that repeat the answer's own text are votes for it: compared again below)
     return run_candidates(retry, db, settings)
 
 
@@ -364,7 +390,7 @@ def choose_and_compare(answer: Answer, tries: Callable[[str], Iterable[str]], ru
             break
         sql, outcome, error = choose_candidate(tries(candidate), run, informative)
         frame = outcome[1].frame if outcome is not None and outcome[1] is not None else None
-        evidence.found.append(Found(sql, frame))
+        evidence.found.append(Found(sql, frame, votes=evidence.votes.get(candidate, 1)))
         if outcome is None:
             first_error = first_error or error
         elif chosen is None and (informative is None or informative(outcome)):
@@ -386,11 +412,14 @@ def settle(answer: Answer, db: Database, settings: Settings, gaps: Sequence[str]
     evidence = answer.evidence
     gaps = [gap for gap in gaps if gap not in compared_words(evidence.chosen_from if answer.ok else None, db.dialect)]
     compared = [found for found in evidence.found if found.key is not None]
+    chosen = evidence.generations.get(evidence.chosen_from) if evidence.chosen_from is not None else None
     signals = Signals(
-        informative=answer.ok and _says_something(answer.frame), retried=answer.retried, repaired=answer.repaired,
-        compared=len(evidence.found) if compared else 0,
-        agreeing=sum(found.key == evidence.chosen_key for found in compared) if answer.ok else 0,
-        logprob=evidence.logprobs.get(evidence.chosen_from) if evidence.chosen_from is not None else None,
+        informative=answer.ok and _says_something(answer.frame), retried=answer.retried, checked=answer.checked,
+        repaired=answer.repaired,
+        compared=sum(found.votes for found in evidence.found) if compared else 0,
+        agreeing=sum(found.votes for found in compared if found.key == evidence.chosen_key) if answer.ok else 0,
+        logprob=chosen.logprob if chosen is not None else None,
+        least_logprob=chosen.least_logprob if chosen is not None else None,
         gaps=tuple(gaps), declines=evidence.declines, generated=evidence.generated, model_reason=evidence.model_reason,
         ok=answer.ok)
     answer.signals = signals

@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from .backends import Generation
 from .config import TrustConfig
 from .declining import gaps_sentence
 from .execution import is_informative
@@ -33,10 +34,12 @@ class Signals:
 
     informative: bool = False  # the result says something (rows, not only 0/NULL)
     retried: bool = False  # the first candidates gave nothing informative, so more were asked for
+    checked: bool = False  # the model was unsure of its one answer, so sampled candidates were run beside it
     repaired: bool = False  # the chosen SQL is a corrected form of the model's
     compared: int = 0  # candidates run and compared (failures count as disagreeing)
     agreeing: int = 0  # of those, how many returned the chosen result
     logprob: float | None = None  # the chosen candidate's mean log-probability per token; None: unknown
+    least_logprob: float | None = None  # its least likely token's log-probability; None: unknown
     gaps: tuple[str, ...] = ()  # question words matching no table, column or stored value
     declines: int = 0  # of the model's first answers, how many said it cannot answer
     generated: int = 0  # the model's first answers
@@ -150,6 +153,7 @@ class Found:
     sql: str | None
     frame: pd.DataFrame | None
     key: tuple | None = field(default=None)
+    votes: int = 1  # how many generations wrote the candidate it came from
 
     def __post_init__(self) -> None:
         if self.key is None and self.frame is not None:
@@ -160,7 +164,8 @@ class Found:
 class Evidence:
     """What answering gathers for :class:`Signals` along the way (kept on the answer, not shown)."""
 
-    logprobs: dict[str, float | None] = field(default_factory=dict)  # candidate -> its generation's mean log-probability
+    generations: dict[str, Generation] = field(default_factory=dict)  # candidate -> the generation that wrote it first
+    votes: dict[str, int] = field(default_factory=dict)  # candidate -> how many generations wrote it (samples repeat)
     declines: int = 0  # first-round generations that said the question cannot be answered
     generated: int = 0  # first-round generations
     model_reason: str | None = None  # the first reason the model gave
@@ -177,7 +182,10 @@ def alternatives(evidence: Evidence, describe: Callable[[str], str | None], conf
         if (found.key is not None and found.key != evidence.chosen_key and found.sql
                 and is_informative(found.frame.itertuples(index=False, name=None))):
             groups.setdefault(found.key, []).append(found)
-    ranked = sorted(groups.values(), key=len, reverse=True)[: config.max_alternatives]
+    def votes(group: list[Found]) -> int:
+        return sum(found.votes for found in group)
+
+    ranked = sorted(groups.values(), key=votes, reverse=True)[: config.max_alternatives]
     return [Alternative(sql=group[0].sql, explanation=describe(group[0].sql), preview=group[0].frame.head(config.preview_rows),
-                        row_count=len(group[0].frame), candidates=len(group)) for group in ranked]
+                        row_count=len(group[0].frame), candidates=votes(group)) for group in ranked]
 

@@ -23,6 +23,7 @@ QUESTIONS = [
     {"db": "chinook", "question": "How many employees are there?", "query": "SELECT COUNT(*) FROM Employee"},
     {"db": "chinook", "question": "How many genres are there?", "query": "SELECT COUNT(*) FROM Genre"},
     {"db": "northwind", "question": "How many products are there?", "query": "SELECT COUNT(*) FROM Products"},
+    {"db": "chinook", "question": "How many tracks are there?", "query": "SELECT COUNT(*) FROM Track"},
 ]
 UNANSWERABLE = [
     {"db": "chinook", "question": "What is the average salary of employees?", "missing": "salaries"},
@@ -31,7 +32,8 @@ UNANSWERABLE = [
 COMPLETIONS = {  # what the scripted model writes for each question (two candidates)
     "How many customers are there?": ["SELECT COUNT(*) FROM Customer", "SELECT COUNT(CustomerId) FROM Customer"],
     "How many employees are there?": ["SELECT COUNT(*) FROM Customer", "SELECT Name FROM Genre"],  # wrong, disagreeing
-    "How many genres are there?": ["SELECT COUNT(*) FROM Genre", "SELECT COUNT(*) FROM Genre"],  # one distinct candidate
+    "How many genres are there?": ["SELECT COUNT(*) FROM Genre", "SELECT COUNT(*) FROM Genre"],  # the same text twice
+    "How many tracks are there?": ["SELECT COUNT(*) FROM Track"],  # one candidate, nothing to compare
     "How many products are there?": ["SELECT COUNT(*) FROM Products", "SELECT COUNT(ProductID) FROM Products"],
     "What is the average salary of employees?": ["SELECT AVG(EmployeeId) FROM Employee"] * 2,
     "Will it rain tomorrow?": [f"{DECLINE_MARKER} no weather data"] * 2,
@@ -69,18 +71,18 @@ def test_the_reliability_table_and_declining_figures(bench, tmp_path: Path, caps
     assert bench.main(["--questions", questions, "--unanswerable", unanswerable, "--candidates", "2",
                        "--json", str(stored)]) == 0
     printed = capsys.readouterr().out
-    assert "| high | 2 | 2 | 100.0 % |" in printed
-    assert "| medium | 1 | 1 | 100.0 % |" in printed
+    assert "| high | 3 | 3 | 100.0 % |" in printed  # a text sampled twice is two agreeing votes
+    assert "| medium | 1 | 1 | 100.0 % |" in printed  # one candidate and no log-probability: no evidence
     assert "| low | 1 | 0 | 0.0 % |" in printed
     assert "| declined | 0 | 0 | – |" in printed
     assert "wrong answers marked low or declined: 1/1 = 100.0 %" in printed
-    assert "right answers marked low: 0/3 = 0.0 %" in printed
+    assert "right answers marked low: 0/4 = 0.0 %" in printed
     assert "unanswerable questions declined: 2/2 = 100.0 %" in printed
-    assert "answerable questions wrongly declined: 0/4 = 0.0 %" in printed
+    assert "answerable questions wrongly declined: 0/5 = 0.0 %" in printed
     assert "declined by the schema's gaps: 1, by the model alone: 1" in printed
 
     records = json.loads(stored.read_text())["records"]
-    assert [r["right"] for r in records] == [True, False, True, True, None, None]
+    assert [r["right"] for r in records] == [True, False, True, True, True, None, None]
 
     # the same run under other thresholds, without the model
     assert bench.main(["--signals", str(stored), "--set", "low_agreement=0.0"]) == 0
@@ -105,4 +107,16 @@ def test_the_schema_check_alone_needs_no_model(bench, tmp_path: Path, capsys: py
     assert bench.main(["--questions", questions, "--unanswerable", unanswerable, "--schema-only"]) == 0
     printed = capsys.readouterr().out
     assert "unanswerable questions declined by the schema alone: 1/2 = 50.0 %" in printed  # "rain" is in track names
-    assert "answerable questions the schema alone would decline: 0/4 = 0.0 %" in printed
+    assert "answerable questions the schema alone would decline: 0/5 = 0.0 %" in printed
+
+
+def test_a_stricter_doubt_threshold_re_scores_a_run_without_the_model(bench) -> None:
+    from sqlchat.config import TrustConfig
+    from sqlchat.trust import Signals
+
+    checked = Signals(informative=True, checked=True, compared=3, agreeing=1, logprob=-0.05, least_logprob=-2.0)
+    as_run = bench.as_checked_under(checked, TrustConfig(doubt_logprob=-1.0))
+    assert as_run == checked  # the check ran under this threshold: the disagreement stands
+    stricter = bench.as_checked_under(checked, TrustConfig(doubt_logprob=-3.0))
+    assert (stricter.compared, stricter.agreeing, stricter.checked) == (1, 1, False)  # it would have stood alone
+    assert bench.as_checked_under(checked, TrustConfig(doubt_candidates=0)).compared == 1

@@ -39,6 +39,7 @@ class Model:
 
     completions: list[str]
     logprob: float | None = None
+    least_logprob: float | None = None  # the least likely token of each completion
     name: str = "scripted"
     asked: list[int] = field(default_factory=list)
 
@@ -46,7 +47,8 @@ class Model:
         self.asked.append(n)
         from sqlchat.prompt import extract_sql
 
-        return [Generation(text=text, sql=extract_sql(text), tokens=5, seconds=0.01, logprob=self.logprob)
+        return [Generation(text=text, sql=extract_sql(text), tokens=5, seconds=0.01, logprob=self.logprob,
+                           least_logprob=self.least_logprob)
                 for text in self.completions[:n]]
 
 
@@ -184,6 +186,35 @@ def test_a_low_log_probability_makes_a_single_answer_low(chinook):
     unsure = ask("How many customers are there?", chinook, Model([COUNT_CUSTOMERS], logprob=-1.5), settings())
     sure = ask("How many customers are there?", chinook, Model([COUNT_CUSTOMERS], logprob=-0.02), settings())
     assert (unsure.confidence, sure.confidence) == (LOW, HIGH)
+
+
+def test_an_unsure_token_has_sampled_candidates_compared_and_their_other_answer_offered(chinook):
+    model = Model([COUNT_CUSTOMERS, COUNT_EMPLOYEES, COUNT_EMPLOYEES], logprob=-0.05, least_logprob=-2.5)
+    answer = ask("How many customers are there?", chinook, model, settings(doubt_candidates=2))
+    assert model.asked == [1, 3]  # the greedy answer first, then two sampled ones beside it
+    assert answer.rows == [[59]] and answer.chosen == COUNT_CUSTOMERS  # the answer itself does not change
+    assert answer.signals.compared == 3 and answer.signals.agreeing == 1 and not answer.retried
+    assert answer.confidence == LOW
+    assert [(a.sql, a.candidates) for a in answer.alternatives] == [(COUNT_EMPLOYEES, 2)]  # two samples wrote it
+
+
+def test_a_sure_answer_costs_no_extra_candidates(chinook):
+    model = Model([COUNT_CUSTOMERS, COUNT_EMPLOYEES], logprob=-0.05, least_logprob=-0.3)
+    answer = ask("How many customers are there?", chinook, model, settings(doubt_candidates=2))
+    assert model.asked == [1] and answer.confidence == HIGH and answer.alternatives == []
+
+
+def test_unsure_candidates_that_agree_keep_the_answer_sure(chinook):
+    model = Model([COUNT_CUSTOMERS, COUNT_CUSTOMERS_TOO], logprob=-0.05, least_logprob=-2.5)
+    answer = ask("How many customers are there?", chinook, model, settings(doubt_candidates=2))
+    assert model.asked == [1, 3] and answer.signals.agreement == 1.0 and answer.confidence == HIGH
+
+
+def test_samples_repeating_an_unsure_answer_word_for_word_make_it_sure(chinook):
+    model = Model([COUNT_CUSTOMERS, COUNT_CUSTOMERS, COUNT_CUSTOMERS], logprob=-0.05, least_logprob=-2.5)
+    answer = ask("How many customers are there?", chinook, model, settings(doubt_candidates=2))
+    assert answer.checked and answer.signals.compared == 3 and answer.signals.agreeing == 3
+    assert answer.confidence == HIGH
 
 
 def test_the_model_declining_gives_unanswerable_and_no_rows(chinook):

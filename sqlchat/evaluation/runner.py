@@ -470,11 +470,12 @@ def evaluate_spider(
 def as_scored(settings: Settings) -> Settings:
     """Settings for comparing with gold results: whole results (the product adds LIMIT row_limit,
     so allow up to max_rows), only the model's columns (no readability columns: sqlchat.readable), and an
-    answer to every question (no declining: the gold always has one)."""
+    answer to every question (no declining: the gold always has one). The doubt check is off: it never
+    changes the chosen answer, only how sure the answer says it is."""
     execution = settings.execution
     return replace(settings, execution=replace(
         execution, row_limit=max(execution.row_limit, execution.max_rows), readable_results=False),
-        trust=replace(settings.trust, decline=False, schema_gaps_decline=False))
+        trust=replace(settings.trust, decline=False, schema_gaps_decline=False, doubt_candidates=0))
 
 
 def score_spider_row(row: SpiderRow, databases: SpiderDatabases, backend: MeteredBackend, settings: Settings) -> QuestionRecord:
