@@ -231,7 +231,7 @@ def ask(
     ``examples`` are verified (question, sql) pairs for this schema, shown to the model as
     few-shot guidance; the caller retrieves them (``sqlchat.history``), so data flows one way.
     ``earlier`` are the conversation's previous turns (:class:`sqlchat.conversation.Conversation`), oldest
-    first; the last ``ConversationConfig.turns`` of them are shown to the model.
+    first; the model is shown those from the last answered one on (:func:`sqlchat.conversation.recent`).
     """
     answer = Answer(question=question)
     if not question or not question.strip():
