@@ -63,10 +63,11 @@ class Conversation:
         return turn
 
     def edited(self, index: int, answer: "Answer") -> Turn:
-        """Turn ``index``'s SQL is now the user's edit (``answer`` is :func:`sqlchat.pipeline.run_sql`'s): the
-        next question builds on what the user ran, not on what the model wrote."""
+        """The user ran their edit of turn ``index``'s SQL (``answer`` is :func:`sqlchat.pipeline.run_sql`'s): it
+        becomes the latest turn, under that turn's question, so the next question follows what the user ran, not
+        what the model wrote, even when they corrected an older answer."""
         turn = turn_of(self.turns[index].question, answer)
-        self.turns[index] = turn
+        self.turns.append(turn)
         return turn
 
     def reset(self) -> None:

@@ -111,9 +111,14 @@ def test_a_follow_up_is_shown_the_turns_from_the_last_answered_one_on(chinook):
 
 def test_an_edited_turn_replaces_the_models_sql_and_reset_starts_over(chinook):
     conversation = Conversation()
-    conversation.add(GERMANY, ask(GERMANY, chinook, ScriptedBackend(["SELECT COUNT(*) FROM Customer"]), Settings()))
-    edited = conversation.edited(0, run_sql(GERMANY_SQL, chinook, Settings()))
-    assert conversation.turns == [edited] and edited == Turn(GERMANY, GERMANY_SQL, ok=True)
+    backend = ScriptedBackend(["SELECT COUNT(*) FROM Invoice"])
+    conversation.add(GERMANY, ask(GERMANY, chinook, backend, Settings()))
+    conversation.add(FRANCE, ask(FRANCE, chinook, backend, Settings(), earlier=conversation.turns))
+    edited = conversation.edited(0, run_sql(GERMANY_SQL, chinook, Settings()))  # the user corrects the first answer
+    assert conversation.turns[-1] == edited == Turn(GERMANY, GERMANY_SQL, ok=True)
+    ask("What was their total?", chinook, backend, Settings(), earlier=conversation.turns)
+    assert f"Q: {GERMANY}\nSQL: {GERMANY_SQL};\n{FOLLOW_UP_LABEL}" in backend.prompts[-1]  # what the user ran, last
+    assert "SQL: SELECT COUNT(*) FROM Invoice;" not in backend.prompts[-1]
     conversation.reset()
     assert len(conversation) == 0
 

@@ -69,7 +69,7 @@ class Turn:
     examples: list[tuple[str, str]] = field(default_factory=list)  # verified pairs the model was shown
     verified_sql: str | None = None  # the SQL saved as this question's verified answer, if any
     corrects: str | None = None  # editor runs: the question whose answer this SQL corrected (and was saved for)
-    position: int | None = None  # questions: this turn's place in the Conversation (an edit of its SQL replaces it there)
+    position: int | None = None  # questions: this turn's place in the Conversation (an edit of its SQL is added after)
     follows: str | None = None  # questions: the earlier question this one was asked after, if any
     continues: str | None = None  # editor runs: the question whose SQL this edit now stands for in the conversation
 
