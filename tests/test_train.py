@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from sqlchat.errors import ConfigError
-from sqlchat.prompt import build_prompt, render
+from sqlchat.prompt import Turn, build_prompt, render
 from train.config import load_config, parse_config
 from train.data import IGNORE_INDEX, load_rows, prepare_data
 from train.model import load_tokenizer
@@ -216,6 +216,12 @@ def test_rows_are_shown_solved_rows_about_the_same_tables_as_the_engine_shows_ex
     prompt_length = sum(label == IGNORE_INDEX for label in tokens["labels"])
     examples = [tuple(pair) for pair in json.loads(row["examples"])]
     assert tokenizer.decode(tokens["input_ids"][:prompt_length]) == render(build_prompt(row["context"], row["question"], examples), "seed")
+
+    earlier = [["How many rows?", "SELECT COUNT(*) FROM t"]]  # a conversation row: the follow-up after its turn
+    follow_up = tokenize_row({**row, "earlier": json.dumps(earlier)}, tokenizer, 512, train_on_inputs=False)
+    prompt_length = sum(label == IGNORE_INDEX for label in follow_up["labels"])
+    expected = render(build_prompt(row["context"], row["question"], examples, earlier=[Turn(*pair) for pair in earlier]), "seed")
+    assert tokenizer.decode(follow_up["input_ids"][:prompt_length]) == expected and "Q: How many rows?" in expected
 
 
 def test_wikisql_style_anonymous_tables_never_lend_examples(tmp_path):

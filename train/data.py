@@ -19,7 +19,7 @@ from datasets import Dataset, concatenate_datasets, load_dataset
 
 from sqlchat.errors import ConfigError
 from sqlchat.history import rank_similar
-from sqlchat.prompt import build_training_text
+from sqlchat.prompt import Turn, build_training_text
 
 from .config import DatasetSpec, TrainConfig
 
@@ -166,7 +166,10 @@ def add_examples(rows: Dataset, fraction: float, seed: int) -> Dataset:
 def tokenize_row(row: dict, tokenizer, sequence_len: int, train_on_inputs: bool) -> dict:
     """Token ids and labels for one row; labels mask the prompt unless ``train_on_inputs``."""
     examples = [tuple(pair) for pair in json.loads(row.get("examples") or "[]")]
-    prompt, completion = build_training_text(row["context"], row["question"], row["answer"], examples=examples)
+    # a conversation row: the earlier turns as [question, sql] pairs, laid out as the engine shows a follow-up's
+    earlier = [Turn(question, sql) for question, sql in json.loads(row.get("earlier") or "[]")]
+    prompt, completion = build_training_text(row["context"], row["question"], row["answer"], examples=examples,
+                                             earlier=earlier)
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     answer_ids = tokenizer(completion, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
     input_ids = prompt_ids + answer_ids
