@@ -8,9 +8,9 @@ import streamlit as st
 from sqlchat import access, pipeline
 from sqlchat.config import Settings
 from sqlchat.connection import Database
-from sqlchat.ui.answer import render_reply, render_user
 from sqlchat.conversation import Conversation
 from sqlchat.prompt import Turn as Said
+from sqlchat.ui.answer import render_reply, render_user
 from sqlchat.ui.common import CONVERSATION, TURNS, Turn, new_conversation, problem_from
 from sqlchat.ui.editor import load_editor
 from sqlchat.ui.sidebar import shared_backend
