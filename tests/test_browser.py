@@ -134,7 +134,8 @@ def test_ask_a_demo_database_in_the_browser(app_url: str) -> None:
             page.screenshot(path=str(ARTIFACTS / "browser-answer.png"), full_page=True)
             sql = reply.locator('[data-testid="stCode"]').first.inner_text()
             problem = refusal.first.inner_text() if refusal.count() else ""
-            assert table.count() == 1, f"the model's SQL gave no result table: {sql!r} -> {problem!r}"
+            # the answer's table comes first; on low confidence, "Did you mean …?" previews follow it
+            assert table.count() >= 1, f"the model's SQL gave no result table: {sql!r} -> {problem!r}"
             assert reply.locator('[data-testid*="VegaLite"]').count() >= 1, "names by a count should be drawn as a bar chart"
             shown = table.first.text_content() or ""  # the grid draws on a canvas; its accessible copy holds the text
             surely, last_place = top_artists_by_tracks(5)
@@ -167,7 +168,7 @@ def ask_follow_up(page) -> None:
     page.wait_for_timeout(1500)
     page.screenshot(path=str(ARTIFACTS / "browser-follow-up.png"), full_page=True)
     sql = reply.locator('[data-testid="stCode"]').first.inner_text()
-    assert table.count() == 1, f"the follow-up's SQL gave no result table: {sql!r}"
+    assert table.count() >= 1, f"the follow-up's SQL gave no result table: {sql!r}"
     shown = table.first.text_content() or ""
     top3, third = top_artists_by_tracks(3)
     below = [name for name, tracks in ranked_artists(5) if tracks < third]  # in the first answer, not in this one
