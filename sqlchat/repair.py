@@ -20,6 +20,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
+from .dates import sqlite_dates
 from .joins import correct_joins, join_missing_tables
 from .schema import Schema, Table
 
@@ -220,7 +221,8 @@ def with_repairs(candidates: Sequence[str], names: SchemaNames, dialect: str = "
     """The SQL to try, in order, for each candidate: its joins corrected along the declared
     foreign keys (:mod:`sqlchat.joins`; ``tables`` carries them), the model's own SQL, the
     corrected one with a table joined in for a column only that table has, then each with
-    invented names repaired. Execution-guided choice runs the first that works.
+    invented names repaired. Other dialects' date functions are first written as SQLite's (:mod:`sqlchat.dates`).
+    Execution-guided choice runs the first that works.
 
     A join on unrelated keys runs and returns wrong rows, so its correction goes first; a wrong
     name fails, so the name repair is only a fallback.
@@ -230,6 +232,7 @@ def with_repairs(candidates: Sequence[str], names: SchemaNames, dialect: str = "
         if not sql or not sql.strip():
             versions = [sql]
         else:
+            sql = sqlite_dates(sql, dialect)  # YEAR(d) never runs on SQLite: its STRFTIME form replaces it
             joined = correct_joins(sql, tables, dialect) if tables else sql
             extended = join_missing_tables(joined, tables, dialect) if tables else joined
             versions = [joined, sql, extended, repair_sql(joined, names, dialect), repair_sql(sql, names, dialect)]
