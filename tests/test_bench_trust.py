@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from sqlchat import backends
-from sqlchat.backends import Generation
-from sqlchat.declining import DECLINE_MARKER
+from sqlchat.answers.declining import DECLINE_MARKER
+from sqlchat.models import backends
+from sqlchat.models.backends import Generation
 from sqlchat.prompt import Prompt, extract_sql
 
 ROOT = Path(__file__).resolve().parents[1]

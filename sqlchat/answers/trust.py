@@ -19,9 +19,9 @@ from typing import Any
 
 import pandas as pd
 
-from .config import TrustConfig
-from .declining import gaps_sentence
-from .execution import is_informative
+from sqlchat.answers.declining import gaps_sentence
+from sqlchat.config import TrustConfig
+from sqlchat.execution import is_informative
 
 HIGH, MEDIUM, LOW = "high", "medium", "low"
 LEVELS = (HIGH, MEDIUM, LOW)
