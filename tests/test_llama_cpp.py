@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 import requests
 
-from sqlchat.backends import LlamaCppBackend
 from sqlchat.config import Settings
-from sqlchat.connection import connect
-from sqlchat.model_registry import DEFAULT_MODEL, MODELS
-from sqlchat.model_store import model_file
+from sqlchat.models.backends import LlamaCppBackend
+from sqlchat.models.registry import DEFAULT_MODEL, MODELS
+from sqlchat.models.store import model_file
 from sqlchat.prompt import build_prompt, render
-from sqlchat.schema import reflect_schema, render_context
+from sqlchat.schema.context import render_context
+from sqlchat.schema.reflection import reflect_schema
+from sqlchat.sources.connection import connect
 
 ROOT = Path(__file__).resolve().parents[1]
 CHINOOK = ROOT / "sqlchat" / "demo" / "chinook.sqlite"

@@ -7,23 +7,15 @@ import threading
 import time
 
 import pytest
-import sqlglot
 import sqlalchemy as sa
+import sqlglot
+from helpers.business_db import EXPECTED_CONTEXT, build_business_db, build_business_sqlite
 from sqlglot import exp
 
-from helpers.business_db import EXPECTED_CONTEXT, build_business_db, build_business_sqlite
-from sqlchat.connection import connect, connect_schema_script, connect_tabular_files
-from sqlchat.schema import (
-    Column,
-    ForeignKey,
-    Schema,
-    Table,
-    estimate_tokens,
-    reflect_schema,
-    render_context,
-    select_tables,
-    simple_type,
-)
+from sqlchat.schema.context import estimate_tokens, render_context, select_tables
+from sqlchat.schema.model import Column, ForeignKey, Schema, Table
+from sqlchat.schema.reflection import reflect_schema, simple_type
+from sqlchat.sources.connection import connect, connect_schema_script, connect_tabular_files
 
 CHINOOK_TABLES = ["Album", "Artist", "Customer", "Employee", "Genre", "Invoice", "InvoiceLine",
                   "MediaType", "Playlist", "PlaylistTrack", "Track"]
@@ -286,7 +278,8 @@ def test_business_schema_on_mariadb(mysql_url):
 
 @pytest.mark.postgres
 def test_postgres_mixed_case_context_survives_transpile(pg_url):
-    """The context shows PostgreSQL's spelling unquoted; SQL written from it still runs (sqlchat.names quotes it)."""
+    """The context shows PostgreSQL's spelling unquoted; SQL written from it still runs
+    (sqlchat.schema.names quotes it)."""
     from sqlchat.config import Settings
     from sqlchat.pipeline import run_sql
 

@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from .config import ModelConfig
-from .errors import ConfigError, GenerationFailed, register_secret
-from .model_registry import ModelSpec, resolve_model_name
-from .prompt import ANSWER_END, STOP_STRINGS, Prompt, extract_sql, render
-from .urls import checked_base_url
+from sqlchat.config import ModelConfig
+from sqlchat.errors import ConfigError, GenerationFailed, register_secret
+from sqlchat.models.registry import ModelSpec, resolve_model_name
+from sqlchat.models.urls import checked_base_url
+from sqlchat.prompt import ANSWER_END, STOP_STRINGS, Prompt, extract_sql, render
 
 SAMPLING = {"temperature": 0.7, "top_k": 40, "top_p": 0.95}  # candidates after the first (greedy) one
 
@@ -382,7 +382,7 @@ def load_backend(config: ModelConfig) -> Backend:
         return OpenAIBackend.from_config(config)
     if config.backend != "local":
         raise ConfigError(f"Unknown backend {config.backend!r}: use one of local, openai.")
-    from .model_store import download_and_assemble, embedded_model_dir, installed_model_path
+    from sqlchat.models.store import download_and_assemble, embedded_model_dir, installed_model_path
 
     spec, other = resolve_model_name(config.model)
     if spec is not None:
