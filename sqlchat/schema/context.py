@@ -75,6 +75,19 @@ def focus_tables(tables: Sequence[Table], question: str) -> list[Table]:
     """The tables ``question`` mentions and the tables that join two of them by foreign keys
     (``Album`` between ``Artist`` and ``Track``); empty when it mentions none.
 
+    Base tables first: views come only when no base table is mentioned. A view repeats its tables'
+    data under a long name that many questions match by accident (Northwind's "Sales by Category",
+    "Category Sales for 1997" for any question about sales or 1997), and a small model then queries
+    the view, or names it unquoted, instead of the tables.
+    """
+    base = [table for table in tables if not table.is_view]
+    found = _focus(base, question) if 0 < len(base) < len(tables) else []
+    return found or _focus(tables, question)
+
+
+def _focus(tables: Sequence[Table], question: str) -> list[Table]:
+    """:func:`focus_tables` over ``tables`` as given.
+
     A word names a table when it is the table's whole name (``tracks`` → ``Track``), else when it
     is part of names (``line`` → ``InvoiceLine``); a word naming no table picks the tables with such
     a column, unless a table already chosen has one. When only one table is named, its foreign-key
