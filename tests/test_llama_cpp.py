@@ -66,6 +66,8 @@ def test_candidates_after_the_first_are_sampled_and_carry_log_probabilities(loca
     assert len(generations) == 3
     assert all(g.sql.upper().startswith(("SELECT", "WITH")) for g in generations), [g.text for g in generations]
     assert all(g.logprob is not None and g.logprob <= 0 for g in generations)
+    # the model's own probabilities, not the sampler's rescaled buffer (that gave about -25 per token)
+    assert all(g.logprob > -3 for g in generations), [g.logprob for g in generations]
     # the least likely token is at most the mean: the doubt a single unsure choice leaves is not averaged away
     assert all(g.least_logprob is not None and g.least_logprob <= g.logprob for g in generations)
 

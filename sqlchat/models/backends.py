@@ -129,7 +129,7 @@ class LlamaCppBackend:
         scores: list[Any] = []
 
         def keep_scores(_input_ids, logits):
-            scores.append(logits)
+            scores.append(np.array(logits, dtype=np.float64))  # a copy: sampling rescales llama.cpp's buffer in place
             return logits
 
         if not greedy:
@@ -140,7 +140,7 @@ class LlamaCppBackend:
         for token in self.llama.generate(tokens, reset=True, logits_processor=[keep_scores], **options):
             if token in self._stop_tokens:
                 break
-            logits = np.asarray(scores[-1], dtype=np.float64)
+            logits = scores[-1]
             peak = logits.max()
             logprob = float(logits[token] - peak - math.log(np.exp(logits - peak).sum()))
             logprob_sum, least = logprob_sum + logprob, min(least, logprob)
