@@ -24,11 +24,11 @@ ROOT = Path(__file__).resolve().parents[1]
 TRAINED_MODEL = "smollm2-135m"  # the model the CPU recipes (configs/sql-cpu*.yml) train an adapter for
 sys.path.insert(0, str(ROOT))
 
-from sqlchat.backends import load_backend  # noqa: E402
 from sqlchat.config import NO_ADAPTER, Settings  # noqa: E402
-from sqlchat.model_registry import MODELS  # noqa: E402
 from sqlchat.errors import SqlchatError  # noqa: E402
 from sqlchat.evaluation.runner import evaluate_know_sql  # noqa: E402
+from sqlchat.models.backends import load_backend  # noqa: E402
+from sqlchat.models.registry import MODELS  # noqa: E402
 
 DEFAULT_DEV = ROOT.parent / "shared" / "data" / "sql-create-context" / "dev.jsonl"
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "adapter_model.bin", "train_summary.json")

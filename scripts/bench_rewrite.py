@@ -22,13 +22,13 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from sqlchat.backends import load_backend
 from sqlchat.config import Settings
 from sqlchat.evaluation.cli import format_report
 from sqlchat.evaluation.runner import (
     FIRST_TURN, FOLLOW_UP, DemoDatabases, EvalReport, MeteredBackend, as_scored, load_conversations, peak_memory_mb,
     score_on_database, spread,
 )
+from sqlchat.models.backends import load_backend
 from sqlchat.prompt import CHATML_TEMPLATE, apply_chat_template
 
 REWRITE_SYSTEM = ("Rewrite the user's follow-up question as one standalone question that means the same without "

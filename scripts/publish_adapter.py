@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import date
 import shutil
 import sys
+from datetime import date
 from pathlib import Path
 
 import torch
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TRAINED_MODEL = "smollm2-135m"  # the model the CPU recipes (configs/sql-cpu*.yml) train an adapter for
 sys.path.insert(0, str(ROOT))
 
-from sqlchat.model_registry import MODELS  # noqa: E402
+from sqlchat.models.registry import MODELS  # noqa: E402
 
 WEIGHTS = "adapter_model.safetensors"
 CONFIG = "adapter_config.json"

@@ -18,16 +18,16 @@ from pathlib import Path
 
 import pytest
 
-from sqlchat import backends
-from sqlchat.backends import Generation
 from sqlchat.cli import main
 from sqlchat.config import ConversationConfig, DEMO_DIR, Settings
-from sqlchat.connection import connect
 from sqlchat.conversation import Conversation, selection_text
 from sqlchat.evaluation.cli import add_eval_arguments, run_eval_command
 from sqlchat.evaluation.runner import FIRST_TURN, FOLLOW_UP, evaluate_conversations, is_conversation_file
+from sqlchat.models import backends
+from sqlchat.models.backends import Generation
 from sqlchat.pipeline import ask, run_sql
 from sqlchat.prompt import FAILED_MARK, FOLLOW_UP_LABEL, NO_SQL, Prompt, Turn, build_prompt, build_training_text, render
+from sqlchat.sources.connection import connect
 from tests.test_pipeline import ScriptedBackend
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,8 +14,8 @@ import pytest
 
 from sqlchat.config import ModelConfig, Settings
 from sqlchat.errors import ConfigError
-from sqlchat.model_registry import DEFAULT_MODEL, MODELS, resolve_model_name
-from sqlchat.model_store import assemble, installed_model_path, is_installed, model_file, wheel_parts
+from sqlchat.models.registry import DEFAULT_MODEL, MODELS, resolve_model_name
+from sqlchat.models.store import assemble, installed_model_path, is_installed, model_file, wheel_parts
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTS = [b"GGUF" + bytes(range(256)) * 40, b"middle part " * 500, b"the end"]

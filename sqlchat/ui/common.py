@@ -14,10 +14,10 @@ from datetime import datetime, timezone
 
 import streamlit as st
 
-from sqlchat.connection import Database
 from sqlchat.conversation import Conversation
 from sqlchat.errors import SqlchatError, redact
 from sqlchat.pipeline import Answer
+from sqlchat.sources.connection import Database
 
 log = logging.getLogger("sqlchat.app")
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from sqlchat import access, pipeline
+from sqlchat import pipeline
 from sqlchat.config import Settings
-from sqlchat.connection import Database
 from sqlchat.conversation import Conversation
+from sqlchat.governance.policy import permitted_examples
 from sqlchat.prompt import Turn as Said
+from sqlchat.sources.connection import Database
 from sqlchat.ui.answer import render_reply, render_user
 from sqlchat.ui.common import CONVERSATION, TURNS, Turn, new_conversation, problem_from
 from sqlchat.ui.editor import load_editor
@@ -24,7 +25,7 @@ def ask_question(question: str, db: Database, settings: Settings) -> Turn:
     earlier = list(conversation.turns)
     turn = Turn(question, fingerprint=fingerprint_of(db), database=db.identity, follows=follows(settings))
     try:
-        turn.examples = access.permitted_examples(similar_examples(question, turn.fingerprint, db, settings), db) or []
+        turn.examples = permitted_examples(similar_examples(question, turn.fingerprint, db, settings), db) or []
         with st.spinner("Loading the model (the first time takes a little while)…"):
             backend = shared_backend(settings.model)
         with st.spinner("Writing the SQL and running it…"):

@@ -7,7 +7,7 @@ import streamlit as st
 
 from sqlchat import pipeline
 from sqlchat.config import Settings
-from sqlchat.connection import Database
+from sqlchat.sources.connection import Database
 from sqlchat.ui.common import CONVERSATION, DB, EDITOR, EDIT_SOURCE, TURNS, Turn, problem_from
 from sqlchat.ui.store import audit_turn, save_verified
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from sqlchat import audit
 from sqlchat.config import Settings
-from sqlchat.connection import Database
+from sqlchat.governance import audit
 from sqlchat.history import AuditEntry, HistoryStore, LoggedQuestion, VerifiedPair
+from sqlchat.sources.connection import Database
 from sqlchat.ui.answer import render_reply
 from sqlchat.ui.common import DB, HISTORY_OFF, RERUN, plain, utc_text
 from sqlchat.ui.editor import run_turn

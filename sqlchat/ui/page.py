@@ -1,6 +1,6 @@
 """The page: login, the operator's file, the sidebar, and the Ask and History tabs.
 
-The page only calls the engine (``sqlchat.connection``, ``schema``, ``pipeline``, ``backends``); it never
+The page only calls the engine (``sqlchat.sources.connection``, ``schema``, ``pipeline``, ``backends``); it never
 runs code a model wrote, and every failure reaches the user as one plain sentence.
 """
 
@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from sqlchat import audit
 from sqlchat.config import DEMO_DATABASES, Settings
-from sqlchat.connection import Database
-from sqlchat.deployment import Deployment, load_deployment, settings_for
 from sqlchat.errors import SqlchatError, secret_scope
+from sqlchat.governance import audit
+from sqlchat.governance.deployment import Deployment, load_deployment, settings_for
+from sqlchat.sources.connection import Database
 from sqlchat.ui.common import DB, Problem, QUESTION, SCHEMA_ONLY_NOTE, USER, fresh_session, plain, sentence, show_problem
 from sqlchat.ui.conversation import handle_question, render_conversation, render_new_conversation
 from sqlchat.ui.editor import render_editor

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from sqlchat.connection import Database
 from sqlchat.pipeline import Answer
-from sqlchat.schema import Schema, Table, reflect_schema
+from sqlchat.schema.model import Schema, Table
+from sqlchat.schema.reflection import reflect_schema
+from sqlchat.sources.connection import Database
 from sqlchat.ui.common import TURNS, problem_from, sentence, show_problem
 
 

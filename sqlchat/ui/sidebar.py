@@ -8,14 +8,16 @@ from pathlib import Path
 
 import streamlit as st
 
-from sqlchat import access, backends, connection
 from sqlchat.config import DEMO_DATABASES, ModelConfig, Settings
-from sqlchat.connection import Database
-from sqlchat.deployment import Deployment
 from sqlchat.errors import ConnectionFailed
-from sqlchat.model_registry import DEFAULT_MODEL, MODELS
+from sqlchat.governance.deployment import Deployment
+from sqlchat.models import backends
+from sqlchat.models.registry import DEFAULT_MODEL, MODELS
+from sqlchat.models.urls import same_server
+from sqlchat.sources import connection
+from sqlchat.sources.connection import Database
+from sqlchat.sources.named import open_named
 from sqlchat.ui.common import CONNECT_PROBLEM, DB, Problem, SCRIPT, UPLOADS, URL_INPUT, fresh_session, problem_from, sentence, show_problem
-from sqlchat.urls import same_server
 
 
 MODEL_SETTINGS_OFF = "The model is set by the operator of this server."
@@ -67,7 +69,7 @@ def on_demo(name: str) -> None:
 
 def on_named(deployment: Deployment, name: str) -> None:
     """Open an operator's named connection: its rules travel with the Database, its URL is never shown."""
-    open_database(lambda: access.open_named(deployment.connection(name)), "connecting to the database")
+    open_database(lambda: open_named(deployment.connection(name)), "connecting to the database")
 
 
 def on_url(deployment: Deployment) -> None:

@@ -14,13 +14,13 @@ from typing import TypeVar
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from sqlchat import audit
 from sqlchat.config import Settings
-from sqlchat.connection import Database
 from sqlchat.errors import redact
+from sqlchat.governance import audit
 from sqlchat.history import HistoryStore, schema_fingerprint
 from sqlchat.pipeline import Answer
-from sqlchat.schema import reflect_schema
+from sqlchat.schema.reflection import reflect_schema
+from sqlchat.sources.connection import Database
 from sqlchat.ui.common import DB, HISTORY_NOTICE, HISTORY_OFF, HISTORY_WARNED, OWNER, Turn, USER, log
 
 
