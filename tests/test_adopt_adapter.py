@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def adopt():
     spec = importlib.util.spec_from_file_location("adopt_adapter", ROOT / "scripts" / "adopt_adapter.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules["adopt_adapter"] = module  # its dataclasses look their module up there
     spec.loader.exec_module(module)
-    return module
+    yield module
+    sys.modules.pop("adopt_adapter", None)
 
 
 def report(right: int, of: int, answer: bool = False) -> EvalReport:

@@ -124,5 +124,5 @@ def test_one_adapter_trained_and_published_runs_in_llama_cpp_and_transformers(co
     # one step on this very row makes its answer more likely, in both engines, by a similar amount
     llama_gain, peft_gain = llama_tuned - llama_base, peft_tuned - peft_base
     assert llama_gain > 0 and peft_gain > 0, (llama_base, llama_tuned, peft_base, peft_tuned)
-    assert 0.5 < llama_gain / peft_gain < 2.0, (llama_gain, peft_gain)
-    assert abs(llama_base - peft_base) < 0.1  # the same weights: the GGUF file, dequantized for training
+    assert 0.7 < llama_gain / peft_gain < 1.4, (llama_gain, peft_gain)  # measured: 0.119 and 0.114
+    assert abs(llama_base - peft_base) < 0.05  # the same weights (the GGUF file, dequantized for training); measured 0.005
