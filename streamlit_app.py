@@ -1,6 +1,6 @@
 """sqlchat in the browser: connect a database, ask in plain English, see the SQL and the answer.
 
-The page only calls the engine (``sqlchat.connection``, ``schema``, ``pipeline``,
+The page only calls the engine (``sqlchat.sources.connection``, ``schema``, ``pipeline``,
 ``backends``); it never runs code a model wrote, and every failure reaches the
 user as one plain sentence with the details in an expander.
 
@@ -24,18 +24,24 @@ import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from sqlchat import access, audit, backends, connection, pipeline
+from sqlchat import pipeline
 from sqlchat.charts import ChartChoice, chart_data, choose_chart
 from sqlchat.config import DEMO_DATABASES, ModelConfig, Settings
-from sqlchat.model_registry import DEFAULT_MODEL, MODELS
-from sqlchat.connection import Database
-from sqlchat.deployment import Deployment, load_deployment, settings_for
 from sqlchat.errors import ConnectionFailed, SqlchatError, redact, register_secret, secret_scope
 from sqlchat.export import csv_bytes
+from sqlchat.governance import audit
+from sqlchat.governance.deployment import Deployment, load_deployment, settings_for
+from sqlchat.governance.policy import permitted_examples
 from sqlchat.history import AuditEntry, HistoryStore, LoggedQuestion, VerifiedPair, schema_fingerprint
-from sqlchat.urls import same_server
+from sqlchat.models import backends
+from sqlchat.models.registry import DEFAULT_MODEL, MODELS
+from sqlchat.models.urls import same_server
 from sqlchat.pipeline import Answer
-from sqlchat.schema import Schema, Table, reflect_schema
+from sqlchat.schema.model import Schema, Table
+from sqlchat.schema.reflection import reflect_schema
+from sqlchat.sources import connection
+from sqlchat.sources.connection import Database
+from sqlchat.sources.named import open_named
 
 log = logging.getLogger("sqlchat.app")
 T = TypeVar("T")
@@ -99,7 +105,7 @@ class Turn:
     answer: Answer | None = None
     problem: Problem | None = None  # a failure outside the pipeline (model load, a bug)
     fingerprint: str | None = None  # schema the question was asked on: verified pairs are kept per schema
-    database: str | None = None  # connection.Database.identity: history is kept per database and owner
+    database: str | None = None  # sqlchat.sources.connection.Database.identity: history is kept per database and owner
     examples: list[tuple[str, str]] = field(default_factory=list)  # verified pairs the model was shown
     verified_sql: str | None = None  # the SQL saved as this question's verified answer, if any
     corrects: str | None = None  # editor runs: the question whose answer this SQL corrected (and was saved for)
@@ -187,7 +193,7 @@ def on_demo(name: str) -> None:
 
 def on_named(deployment: Deployment, name: str) -> None:
     """Open an operator's named connection: its rules travel with the Database, its URL is never shown."""
-    open_database(lambda: access.open_named(deployment.connection(name)), "connecting to the database")
+    open_database(lambda: open_named(deployment.connection(name)), "connecting to the database")
 
 
 def on_url(deployment: Deployment) -> None:
@@ -452,7 +458,7 @@ def ask_question(question: str, db: Database, settings: Settings) -> Turn:
     """Load the model (first time only) and answer; failures become a Problem, never a traceback."""
     turn = Turn(question, fingerprint=fingerprint_of(db), database=db.identity)
     try:
-        turn.examples = access.permitted_examples(similar_examples(question, turn.fingerprint, db, settings), db) or []
+        turn.examples = permitted_examples(similar_examples(question, turn.fingerprint, db, settings), db) or []
         with st.spinner("Loading the model (the first time takes a little while)…"):
             backend = shared_backend(settings.model)
         with st.spinner("Writing the SQL and running it…"):

@@ -36,11 +36,11 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from publish_adapter import publish, trained_base  # noqa: E402
 
-from sqlchat.backends import load_backend  # noqa: E402
 from sqlchat.config import NO_ADAPTER, Settings  # noqa: E402
 from sqlchat.errors import ConfigError, SqlchatError  # noqa: E402
 from sqlchat.evaluation.runner import EvalReport, evaluate_business, evaluate_know_sql, evaluate_spider  # noqa: E402
-from sqlchat.model_registry import ModelSpec  # noqa: E402
+from sqlchat.models.backends import load_backend  # noqa: E402
+from sqlchat.models.registry import ModelSpec  # noqa: E402
 from train.config import TrainConfig  # noqa: E402
 from train.gguf_lora import GGUF_ADAPTER, convert  # noqa: E402
 from train.model import base_model_path  # noqa: E402

@@ -28,12 +28,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sqlchat.config import DEMO_DATABASES, DEMO_DIR, Settings  # noqa: E402
-from sqlchat.connection import Database, connect  # noqa: E402
 from sqlchat.evaluation.metrics import has_order_by, mean_of, results_match  # noqa: E402
-from sqlchat.evaluation.runner import frame_rows, spread, as_scored  # noqa: E402
+from sqlchat.evaluation.runner import as_scored, frame_rows, spread  # noqa: E402
 from sqlchat.history import HistoryStore, load_pairs_file, schema_fingerprint, seed_from_file  # noqa: E402
 from sqlchat.pipeline import Answer, ask, run_sql  # noqa: E402
-from sqlchat.schema import reflect_schema  # noqa: E402
+from sqlchat.schema.reflection import reflect_schema  # noqa: E402
+from sqlchat.sources.connection import Database, connect  # noqa: E402
 
 DEFAULT_DATA = DEMO_DIR / "verified" / "chinook.jsonl"
 DEFAULT_DB = DEMO_DATABASES["Chinook (music store)"]
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     held_out = spread(load_pairs_file(args.data, "held_out"), args.limit)
     backend = None
     if not args.retrieval_only:
-        from sqlchat.backends import load_backend
+        from sqlchat.models.backends import load_backend
 
         backend = load_backend(settings.model)
     with connect(args.db) as db, tempfile.TemporaryDirectory() as folder, \

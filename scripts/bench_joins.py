@@ -1,4 +1,4 @@
-"""How often join-key correction (sqlchat.joins) is right, measured on Spider dev's gold SQL.
+"""How often join-key correction (sqlchat.corrections.joins) is right, measured on Spider dev's gold SQL.
 
     .venv/bin/python scripts/bench_joins.py --spider ../shared/benchmarks/spider-dev
 
@@ -22,11 +22,12 @@ from sqlglot import exp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlchat.connection import connect  # noqa: E402
+from sqlchat.corrections.joins import correct_joins  # noqa: E402
 from sqlchat.evaluation.metrics import has_order_by, results_match  # noqa: E402
 from sqlchat.evaluation.runner import load_spider  # noqa: E402
-from sqlchat.joins import correct_joins  # noqa: E402
-from sqlchat.schema import Table, reflect_schema  # noqa: E402
+from sqlchat.schema.model import Table
+from sqlchat.schema.reflection import reflect_schema  # noqa: E402
+from sqlchat.sources.connection import connect  # noqa: E402
 
 
 def wrong_key_version(sql: str, tables: dict[str, Table]) -> str | None:

@@ -18,12 +18,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlchat.backends import load_backend  # noqa: E402
 from sqlchat.config import DEMO_DIR, Settings  # noqa: E402
-from sqlchat.connection import connect  # noqa: E402
 from sqlchat.evaluation.metrics import percentile  # noqa: E402
 from sqlchat.evaluation.runner import load_business, peak_memory_mb  # noqa: E402
+from sqlchat.models.backends import load_backend  # noqa: E402
 from sqlchat.pipeline import ask  # noqa: E402
+from sqlchat.sources.connection import connect  # noqa: E402
 
 QUESTIONS = ROOT / "tests" / "data" / "business" / "questions.jsonl"
 

@@ -8,7 +8,7 @@ Each question is asked through :func:`sqlchat.pipeline.ask` on its demo database
 northwind) with the normal model settings (``SQLCHAT_*`` and the flags). Answerable questions carry
 their gold SQL (``query``); an answer is right when its rows equal the gold's (as bags, or in order
 when the gold orders). The pipeline runs with declining off, so every answer keeps its rows and can
-be scored; its :class:`~sqlchat.trust.Signals` are stored, and :func:`sqlchat.trust.decide` then
+be scored; its :class:`~sqlchat.answers.trust.Signals` are stored, and :func:`sqlchat.answers.trust.decide` then
 gives the confidence or the decline that a user would have seen under the configured thresholds.
 Since that rule reads only the signals, ``--signals`` re-scores a stored run under other thresholds
 (``--set name=value``, any :class:`~sqlchat.config.TrustConfig` field) in a second, without the model.
@@ -31,13 +31,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlchat.backends import Backend  # noqa: E402
+from sqlchat.answers.trust import LEVELS, LOW, Signals, decide  # noqa: E402
 from sqlchat.config import DEMO_DIR, Settings, TrustConfig  # noqa: E402
-from sqlchat.connection import Database, connect  # noqa: E402
 from sqlchat.evaluation.metrics import has_order_by, results_match  # noqa: E402
 from sqlchat.evaluation.runner import frame_rows  # noqa: E402
+from sqlchat.models.backends import Backend  # noqa: E402
 from sqlchat.pipeline import ask, run_sql  # noqa: E402
-from sqlchat.trust import LEVELS, LOW, Signals, decide  # noqa: E402
+from sqlchat.sources.connection import Database, connect  # noqa: E402
 
 DEMOS = {"chinook": DEMO_DIR / "chinook.sqlite", "northwind": DEMO_DIR / "northwind.sqlite"}
 DECLINED = "declined"
@@ -161,8 +161,8 @@ def report(records: list[Record], config: TrustConfig) -> str:
 
 def schema_only(questions: list[dict], unanswerable: list[dict], settings: Settings) -> str:
     """The schema's check alone (no model): how many questions have words no name, synonym or stored value matches."""
-    from sqlchat.declining import schema_gaps, stored_words
-    from sqlchat.schema import reflect_schema
+    from sqlchat.answers.declining import schema_gaps, stored_words
+    from sqlchat.schema.reflection import reflect_schema
 
     databases = {name: connect(path) for name, path in DEMOS.items()}
     try:
@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.schema_only:
             print(schema_only(questions, unanswerable, settings))
             return 0
-        from sqlchat.backends import load_backend
+        from sqlchat.models.backends import load_backend
 
         records = run_bench(questions, unanswerable, load_backend(settings.model), replace(settings, trust=config))
         if args.json:

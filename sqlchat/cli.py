@@ -12,11 +12,11 @@ import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from .config import Settings
-from .errors import SqlchatError
+from sqlchat.config import Settings
+from sqlchat.errors import SqlchatError
 
 if TYPE_CHECKING:
-    from .connection import Database
+    from sqlchat.sources.connection import Database
 
 EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
 
@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("eval", help="score the model: exact match, execution accuracy, latency")
     _add_model(evaluate)
-    from .evaluation.cli import add_eval_arguments
+    from sqlchat.evaluation.cli import add_eval_arguments
 
     add_eval_arguments(evaluate)
 
@@ -142,17 +142,17 @@ def _print_trust(answer) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .access import open_target
+    from sqlchat.sources.named import open_target
 
     settings = settings_from_args(args)
     if args.command == "eval":
-        from .evaluation.cli import eval_backend, run_eval_command
+        from sqlchat.evaluation.cli import eval_backend, run_eval_command
 
         return run_eval_command(args, eval_backend(args, settings), settings)
     if args.command == "export-training":
         return _export_training(args.out, settings)
     if args.command == "models":
-        from .model_commands import install_model, list_models
+        from sqlchat.models.commands import install_model, list_models
 
         return install_model(args.name, settings) if args.action == "install" else list_models(settings, args.json)
     if args.command == "audit":
@@ -160,18 +160,19 @@ def _run(args: argparse.Namespace) -> int:
     db, settings = open_target(args.db, settings)
     try:
         if args.command == "schema":
-            from .schema import reflect_schema, render_context, select_tables
+            from sqlchat.schema.context import render_context, select_tables
+            from sqlchat.schema.reflection import reflect_schema
 
             schema = reflect_schema(db)
             tables = select_tables(schema, args.question, settings.schema.token_budget, focus=settings.schema.focus) if args.question else list(schema.tables)
             print(render_context(tables, keys=settings.schema.include_keys).replace("; CREATE TABLE", ";\nCREATE TABLE"))
             return EXIT_OK
         if args.command == "sql":
-            from .pipeline import run_sql
+            from sqlchat.pipeline import run_sql
 
             return _print_answer(_audited(run_sql(args.sql, db, settings), db, settings), args.json)
-        from .backends import load_backend
-        from .pipeline import ask
+        from sqlchat.models.backends import load_backend
+        from sqlchat.pipeline import ask
 
         examples = None if args.no_examples else _examples_for(args.question, db, settings)
         answer = ask(args.question, db, load_backend(settings.model), settings, examples=examples)
@@ -182,9 +183,9 @@ def _run(args: argparse.Namespace) -> int:
 
 def _examples_for(question: str, db: "Database", settings: Settings) -> list[tuple[str, str]] | None:
     """Verified pairs like ``question`` from the history store, if there is one; a broken store only warns."""
-    from .access import permitted_examples
-    from .history import open_existing_store, schema_fingerprint
-    from .schema import reflect_schema
+    from sqlchat.governance.policy import permitted_examples
+    from sqlchat.history import open_existing_store, schema_fingerprint
+    from sqlchat.schema.reflection import reflect_schema
 
     try:
         store = open_existing_store(settings.history_target)
@@ -199,8 +200,8 @@ def _examples_for(question: str, db: "Database", settings: Settings) -> list[tup
 
 def _audited(answer, db: "Database", settings: Settings):
     """Record ``answer`` in the audit log: always for a named connection, else when a history store exists."""
-    from .audit import record
-    from .history import HistoryStore, open_existing_store
+    from sqlchat.governance.audit import record
+    from sqlchat.history import HistoryStore, open_existing_store
 
     try:
         store = HistoryStore(settings.history_target) if db.connection_name else open_existing_store(settings.history_target)
@@ -213,8 +214,8 @@ def _audited(answer, db: "Database", settings: Settings):
 
 
 def _export_audit(args: argparse.Namespace, settings: Settings) -> int:
-    from .audit import as_lines, parse_since
-    from .history import open_existing_store
+    from sqlchat.governance.audit import as_lines, parse_since
+    from sqlchat.history import open_existing_store
 
     since = parse_since(args.since) if args.since else None
     store = open_existing_store(settings.history_target)
@@ -229,8 +230,8 @@ def _export_audit(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _export_training(out: str, settings: Settings) -> int:
-    from .errors import ConfigError
-    from .history import open_existing_store
+    from sqlchat.errors import ConfigError
+    from sqlchat.history import open_existing_store
 
     store = open_existing_store(settings.history_target)
     if store is None:

@@ -27,7 +27,7 @@ Environment variables (all optional):
 ``SQLCHAT_PREFER_INFORMATIVE`` ``1``: among candidates that run, take the first whose result is not empty/all 0 or NULL; ``0``: the first that runs
 ``SQLCHAT_LINK_VALUES``  ``1``: compare with the stored spelling of a value (``'rock'`` -> ``'Rock'``); ``0``: as written
 ``SQLCHAT_SECRETS``     the operator's secrets file (named connections, ``[sqlchat]`` policy flags, ``[auth]``);
-                         default ``./.streamlit/secrets.toml`` (see :mod:`sqlchat.deployment`)
+                         default ``./.streamlit/secrets.toml`` (see :mod:`sqlchat.governance.deployment`)
 ``SQLCHAT_COMPARE_CANDIDATES`` most candidates run to compare results (confidence, "Did you mean")
 ``SQLCHAT_DECLINE``      ``1``: decline questions the schema cannot answer; ``0``: always answer
 ``SQLCHAT_DOUBT_CANDIDATES`` sampled candidates compared with an answer the model was unsure of (0: never)
@@ -42,7 +42,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .errors import ConfigError
+from sqlchat.errors import ConfigError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEMO_DIR = PACKAGE_DIR / "demo"
@@ -61,7 +61,7 @@ class ModelConfig:
     """Which model writes the SQL, and how."""
 
     backend: str = "local"  # "local" (llama.cpp or transformers, in-process) or "openai" (OpenAI-compatible HTTP)
-    model: str | None = None  # None: the default embedded model (sqlchat.model_registry.DEFAULT_MODEL)
+    model: str | None = None  # None: the default embedded model (sqlchat.models.registry.DEFAULT_MODEL)
     adapter: str | None = None  # None: the project's published adapter for the model, if any; "none": the bare model
     base_url: str | None = None
     api_key: str | None = field(default=None, repr=False)
@@ -80,7 +80,7 @@ class ModelConfig:
     def adapter_path(self, spec=None) -> str | None:
         """The adapter to load: ``none`` is none; unset is ``spec``'s published adapter when it has one.
 
-        ``spec`` is the embedded model's :class:`~sqlchat.model_registry.ModelSpec` (None for a file or
+        ``spec`` is the embedded model's :class:`~sqlchat.models.registry.ModelSpec` (None for a file or
         folder of the user's, which has no default adapter).
         """
         if self.adapter is None:
@@ -101,13 +101,14 @@ class ExecutionConfig:
     max_result_bytes: int = 32_000_000
     max_cell_bytes: int = 1_000_000
     statement_timeout_s: float = 10.0
-    # Show the name beside an id shown alone, and the measure a ranking is ordered by (sqlchat.readable).
+    # Show the name beside an id shown alone, and the measure a ranking is ordered by (sqlchat.corrections.readable).
     readable_results: bool = True
     # Execution-guided choice takes the first candidate whose result is informative (some value not NULL,
     # 0 or ''); an empty result or a count of 0 only when no candidate does better, since it is also
     # what a wrong filter returns.
     prefer_informative: bool = True
-    # A string its column lacks is replaced by the one stored value equal to it ignoring case (sqlchat.values).
+    # A string its column lacks is replaced by the one stored value equal to it ignoring case
+    # (sqlchat.corrections.values).
     link_values: bool = True
 
 
@@ -124,7 +125,7 @@ class SchemaConfig:
 class TrustConfig:
     """How sure an answer is, which other answers are offered, and when a question is declined.
 
-    The confidence rule (``sqlchat.trust.decide``) reads only these numbers and signals stored with
+    The confidence rule (``sqlchat.answers.trust.decide``) reads only these numbers and signals stored with
     each answer, so a stored run (``scripts/bench_trust.py --json``) can be re-scored under other
     thresholds without the model.
     """
@@ -148,7 +149,7 @@ class TrustConfig:
     # column, a table, a join), ``doubt_candidates`` sampled candidates are run beside it and their results compared.
     # The answer stays the same; only its confidence and the alternatives offered can change. 0: never.
     doubt_candidates: int = 2
-    doubt_logprob: float = -1.0
+    doubt_logprob: float = -1.1  # business set, Qwen2.5-Coder-1.5B: 15 of 79 answers checked (docs/benchmarks.md)
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,7 @@ class Settings:
     schema: SchemaConfig = SchemaConfig()
     trust: TrustConfig = TrustConfig()
     history_url: str | None = field(default=None, repr=False)  # None: DEFAULT_HISTORY_PATH; may hold a password
-    secrets_path: Path = DEFAULT_SECRETS_PATH  # named connections and policy flags (sqlchat.deployment)
+    secrets_path: Path = DEFAULT_SECRETS_PATH  # named connections and policy flags (sqlchat.governance.deployment)
 
     @property
     def history_target(self) -> str:

@@ -42,13 +42,13 @@ import sqlalchemy as sa
 from sqlglot.dialects.mysql import MySQL
 from sqlglot.tokens import TokenType
 
-from sqlchat.access import sqlite_read_guard
 from sqlchat.config import ExecutionConfig
 from sqlchat.errors import ExecutionFailed, SqlchatError, secret_scope
+from sqlchat.governance.access import sqlite_read_guard
 from sqlchat.safety import CheckedSQL
 
 if TYPE_CHECKING:
-    from sqlchat.connection import Database
+    from sqlchat.sources.connection import Database
 
 __all__ = ["QueryResult", "binary_text", "execute", "is_informative", "read_only_session"]
 
@@ -156,7 +156,8 @@ class _Run:
         try:
             with self.db.engine.connect() as conn:
                 self.stoppers = _stoppers(self.db, conn)
-                with read_only_session(conn, self.config, self.deadline), sqlite_read_guard(conn, self.db):
+                with (read_only_session(conn, self.config, self.deadline),
+                      sqlite_read_guard(conn, self.db, _sqlite_authorizer)):
                     self.result = _fetch(conn, self.sql, self.config)
         except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
             self.error = exc

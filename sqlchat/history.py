@@ -38,10 +38,11 @@ from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 
-from .config import SchemaConfig
-from .connection import with_default_driver
-from .errors import ConfigError, ConnectionFailed, SqlchatError, redact, register_secret
-from .schema import Schema, _words, render_context, select_tables
+from sqlchat.config import SchemaConfig
+from sqlchat.errors import ConfigError, ConnectionFailed, SqlchatError, redact, register_secret
+from sqlchat.schema.context import _words, render_context, select_tables
+from sqlchat.schema.model import Schema
+from sqlchat.sources.connection import with_default_driver
 
 SOURCES = ("thumbs_up", "edited", "import", "alternative")  # alternative: chosen from "Did you mean …?"
 STATUSES = ("ok", "error", "refused", "unanswerable")

@@ -5,14 +5,14 @@ that passes the safety check, runs without error and returns an informative resu
 answer (no rows, or only 0/NULL, is also what a wrong filter returns: such a result is the
 answer only when no candidate does better). When no candidate gives an informative answer, the
 model is asked once more for ``retry_candidates`` by beam search, so only such questions pay for it. A join on keys
-that the database's foreign keys do not link is corrected first (``sqlchat.joins``), and
+that the database's foreign keys do not link is corrected first (``sqlchat.corrections.joins``), and
 a candidate that fails is retried once with unknown names repaired to the schema's own
-(``sqlchat.repair``); one that comes back empty is retried with its strings spelled as the
-data spells them (``sqlchat.values``). The answer then shows the names of ids it lists and the measure it
-ranks by (``sqlchat.readable``). Up to ``TrustConfig.compare_candidates`` candidates are run so
+(``sqlchat.corrections.repair``); one that comes back empty is retried with its strings spelled as the
+data spells them (``sqlchat.corrections.values``). The answer then shows the names of ids it lists and the measure it
+ranks by (``sqlchat.corrections.readable``). Up to ``TrustConfig.compare_candidates`` candidates are run so
 their results can be compared: the answer says how sure it is and offers the distinct other
-results (``sqlchat.trust``), explains its SQL in plain English (``sqlchat.explain``), and declines a
-question the data cannot answer (``sqlchat.declining``). Every step is timed, and every failure
+results (``sqlchat.answers.trust``), explains its SQL in plain English (``sqlchat.answers.explain``), and declines a
+question the data cannot answer (``sqlchat.answers.declining``). Every step is timed, and every failure
 becomes a plain sentence in ``Answer.error``.
 """
 
@@ -27,22 +27,24 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from .access import permitted_examples, policy_for
-from .backends import Backend
-from .config import Settings
-from .connection import Database
-from .declining import compared_words, model_decline, schema_gaps, stored_words
-from .errors import InvalidSQL, SqlchatError, UnsafeSQL, redact
-from .execution import QueryResult, execute, is_informative
-from .explain import explain
-from .names import database_spelling
-from .prompt import Prompt, build_prompt
-from .readable import make_readable
-from .repair import schema_names, with_repairs
-from .safety import CheckedSQL, check_sql
-from .schema import Table, reflect_schema, render_context, select_tables
-from .trust import Alternative, Evidence, Found, Signals, alternatives, decide, model_declines
-from .values import ValueLookup, link_values, stored_values, with_linked_values
+from sqlchat.answers.declining import compared_words, model_decline, schema_gaps, stored_words
+from sqlchat.answers.explain import explain
+from sqlchat.answers.trust import Alternative, Evidence, Found, Signals, alternatives, decide, model_declines
+from sqlchat.config import Settings
+from sqlchat.corrections.readable import make_readable
+from sqlchat.corrections.repair import schema_names, with_repairs
+from sqlchat.corrections.values import ValueLookup, link_values, stored_values, with_linked_values
+from sqlchat.errors import InvalidSQL, SqlchatError, UnsafeSQL, redact
+from sqlchat.execution import QueryResult, execute, is_informative
+from sqlchat.governance.policy import permitted_examples, policy_for
+from sqlchat.models.backends import Backend
+from sqlchat.prompt import Prompt, build_prompt
+from sqlchat.safety import CheckedSQL, check_sql
+from sqlchat.schema.context import render_context, select_tables
+from sqlchat.schema.model import Table
+from sqlchat.schema.names import database_spelling
+from sqlchat.schema.reflection import reflect_schema
+from sqlchat.sources.connection import Database
 
 T = TypeVar("T")
 NO_SQL_MESSAGE = "The model could not write SQL for this question. Try rephrasing it, or name the table and columns."
@@ -72,8 +74,8 @@ class Answer:
     retried: bool = False  # the first candidates gave nothing informative, so more were asked for
     checked: bool = False  # the model was unsure of its one answer: sampled candidates were compared with it
     executed: list[str] = field(default_factory=list)  # every statement sent to the database, for the audit log
-    explanation: str | None = None  # what the chosen SQL does, in plain English (sqlchat.explain)
-    confidence: str | None = None  # "high" | "medium" | "low" (sqlchat.trust); None when failed or declined
+    explanation: str | None = None  # what the chosen SQL does, in plain English (sqlchat.answers.explain)
+    confidence: str | None = None  # "high" | "medium" | "low" (sqlchat.answers.trust); None when failed or declined
     alternatives: list[Alternative] = field(default_factory=list)  # distinct other results among the candidates
     signals: Signals | None = None  # what the confidence (or the decline) was decided from
     evidence: Evidence = field(default_factory=Evidence, repr=False)
@@ -173,7 +175,7 @@ def choose_candidate(
 
 def candidate_tries(candidates: Sequence[str], tables: Sequence[Table], dialect: str, settings: Settings,
                     lookup: ValueLookup | None = None) -> Iterable[str]:
-    """The SQL to try, in order: each candidate's corrections (:func:`sqlchat.repair.with_repairs`),
+    """The SQL to try, in order: each candidate's corrections (:func:`sqlchat.corrections.repair.with_repairs`),
     each followed, when ``lookup`` can read the data, by its form with stored values linked."""
     tries = with_repairs(candidates, schema_names(tables), dialect, tables=tables)
     if lookup is None or not settings.execution.link_values:
@@ -271,7 +273,7 @@ def _add_candidates(answer: Answer, backend: Backend, prompt: Prompt, n: int, fi
 
 
 def _schema_gaps(question: str, db: Database, settings: Settings, answer: Answer) -> tuple[str, ...]:
-    """The question's words the database has nothing for (``sqlchat.declining``): they decline the question, or
+    """The question's words the database has nothing for (``sqlchat.answers.declining``): they decline the question, or
     (declining off) make the answer ``low``. ``schema_gaps_decline`` off skips the look-up."""
     if not settings.trust.schema_gaps_decline:
         return ()
@@ -398,7 +400,7 @@ def choose_and_compare(answer: Answer, tries: Callable[[str], Iterable[str]], ru
 
 
 def settle(answer: Answer, db: Database, settings: Settings, gaps: Sequence[str] = ()) -> Answer:
-    """Decide how sure the answer is (``sqlchat.trust``); decline it when the data cannot answer the question;
+    """Decide how sure the answer is (``sqlchat.answers.trust``); decline it when the data cannot answer the question;
     else explain its SQL and offer the other results found."""
     evidence = answer.evidence
     gaps = [gap for gap in gaps if gap not in compared_words(evidence.chosen_from if answer.ok else None, db.dialect)]
@@ -438,7 +440,8 @@ def _says_something(frame: pd.DataFrame | None) -> bool:
 
 def _made_readable(answer: Answer, outcome: tuple[CheckedSQL, QueryResult | None], tables: Sequence[Table], db: Database,
                    settings: Settings) -> tuple[CheckedSQL, QueryResult | None]:
-    """The chosen SQL with name and measure columns added (``sqlchat.readable``), if it runs; else as chosen.
+    """The chosen SQL with name and measure columns added (``sqlchat.corrections.readable``), if it runs;
+    else as chosen.
 
     ``answer.chosen`` becomes the readable SQL: it is what the user sees, approves and edits.
     """

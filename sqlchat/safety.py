@@ -24,11 +24,11 @@ from sqlglot import exp
 from sqlglot.dialects.mysql import MySQL
 from sqlglot.errors import SqlglotError
 
-from sqlchat.access import AccessPolicy, enforce
 from sqlchat.errors import InvalidSQL, UnsafeSQL
+from sqlchat.governance.access import AccessPolicy, enforce
 
 if TYPE_CHECKING:
-    from sqlchat.names import Spelling
+    from sqlchat.schema.names import Spelling
 
 __all__ = ["CheckedSQL", "InvalidSQL", "UnsafeSQL", "check_sql", "find_unsafe"]
 
@@ -194,9 +194,9 @@ def check_sql(
 
     ``known_columns`` (optional) names the schema's columns, so a SQLite-style
     ``"double quoted"`` word that is really a column is not turned into a string.
-    ``names`` (optional, :func:`sqlchat.names.database_spelling`) writes every table and
+    ``names`` (optional, :func:`sqlchat.schema.names.database_spelling`) writes every table and
     column reference as the database spells it, quoted where ``dialect`` needs it.
-    ``access`` (a named connection's rules, :mod:`sqlchat.access`) refuses a query reading
+    ``access`` (a named connection's rules, :mod:`sqlchat.governance.access`) refuses a query reading
     a hidden table or column and narrows its stars to the visible columns.
     Raises :class:`InvalidSQL` (a subclass of UnsafeSQL) when the text cannot be parsed.
     """

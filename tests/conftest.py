@@ -89,7 +89,7 @@ def mysql_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def local_backend():
     """The real embedded model with the default adapter, loaded once for the whole run."""
-    from sqlchat.backends import load_backend
     from sqlchat.config import Settings
+    from sqlchat.models.backends import load_backend
 
     return load_backend(Settings.from_env({}).model)

@@ -19,15 +19,18 @@ import pytest
 import sqlalchemy as sa
 
 from sqlchat import pipeline
-from sqlchat.access import AccessRules, open_named, policy_for
 from sqlchat.config import ModelConfig, Settings
-from sqlchat.connection import Database
-from sqlchat.deployment import parse_deployment
+from sqlchat.corrections.readable import make_readable
+from sqlchat.corrections.values import link_values
 from sqlchat.errors import UnsafeSQL
-from sqlchat.readable import make_readable
+from sqlchat.governance.access import AccessRules
+from sqlchat.governance.deployment import parse_deployment
+from sqlchat.governance.policy import policy_for
 from sqlchat.safety import check_sql
-from sqlchat.schema import reflect_schema, render_context
-from sqlchat.values import link_values
+from sqlchat.schema.context import render_context
+from sqlchat.schema.reflection import reflect_schema
+from sqlchat.sources.connection import Database
+from sqlchat.sources.named import open_named
 from tests.test_pipeline import ScriptedBackend
 
 SECRET_EMAILS = ["ada.secret.mail@hidden.example", "grace.secret.mail@hidden.example"]
@@ -388,9 +391,9 @@ def test_a_column_of_a_visible_view_can_be_hidden_too(sqlite_shop: Shop) -> None
 
 
 def test_join_corrections_and_name_repair_never_reach_a_hidden_column(sqlite_shop: Shop) -> None:
-    from sqlchat.joins import join_missing_tables
-    from sqlchat.repair import repair_sql, schema_names
-    from sqlchat.schema import _reflect_all
+    from sqlchat.corrections.joins import join_missing_tables
+    from sqlchat.corrections.repair import repair_sql, schema_names
+    from sqlchat.schema.reflection import _reflect_all
 
     visible = list(reflect_schema(sqlite_shop.db))
     full = list(_reflect_all(sqlite_shop.db))

@@ -19,12 +19,12 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from sqlchat import backends
 from sqlchat import pipeline
 from sqlchat.config import DEMO_DATABASES
-from sqlchat.connection import connect
 from sqlchat.history import HistoryStore, LoggedQuestion, VerifiedPair, schema_fingerprint
-from sqlchat.schema import reflect_schema
+from sqlchat.models import backends
+from sqlchat.schema.reflection import reflect_schema
+from sqlchat.sources.connection import connect
 from tests.test_pipeline import ScriptedBackend
 
 APP = Path(__file__).resolve().parents[1] / "streamlit_app.py"

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from sqlchat import backends, cli
-from sqlchat.audit import parse_since, user_name
+from sqlchat import cli
 from sqlchat.config import DEMO_DATABASES
 from sqlchat.errors import ConfigError
+from sqlchat.governance.audit import parse_since, user_name
 from sqlchat.history import HistoryStore
+from sqlchat.models import backends
 from tests.test_pipeline import ScriptedBackend
 
 CHINOOK = DEMO_DATABASES["Chinook (music store)"]

@@ -8,9 +8,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from sqlchat.backends import OpenAIBackend, load_backend
 from sqlchat.config import ModelConfig
 from sqlchat.errors import ConfigError, GenerationFailed, redact
+from sqlchat.models.backends import OpenAIBackend, load_backend
 from sqlchat.prompt import build_prompt, render
 
 PROMPT = build_prompt("CREATE TABLE head (age INTEGER)", "How many heads are older than 56?")

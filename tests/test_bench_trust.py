@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from sqlchat import backends
-from sqlchat.backends import Generation
-from sqlchat.declining import DECLINE_MARKER
+from sqlchat.answers.declining import DECLINE_MARKER
+from sqlchat.models import backends
+from sqlchat.models.backends import Generation
 from sqlchat.prompt import Prompt, extract_sql
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -112,7 +112,7 @@ def test_the_schema_check_alone_needs_no_model(bench, tmp_path: Path, capsys: py
 
 def test_a_stricter_doubt_threshold_re_scores_a_run_without_the_model(bench) -> None:
     from sqlchat.config import TrustConfig
-    from sqlchat.trust import Signals
+    from sqlchat.answers.trust import Signals
 
     checked = Signals(informative=True, checked=True, compared=3, agreeing=1, logprob=-0.05, least_logprob=-2.0)
     as_run = bench.as_checked_under(checked, TrustConfig(doubt_logprob=-1.0))

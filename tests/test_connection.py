@@ -9,8 +9,10 @@ import sqlite3
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from helpers.business_db import CUSTOMERS, build_business_db
 
-from sqlchat.connection import (
+from sqlchat.errors import ConnectionFailed
+from sqlchat.sources.connection import (
     Database,
     connect,
     connect_schema_script,
@@ -18,8 +20,6 @@ from sqlchat.connection import (
     connect_tabular_files,
     mask_url,
 )
-from sqlchat.errors import ConnectionFailed
-from helpers.business_db import CUSTOMERS, build_business_db
 
 PASSWORD = "Sup3r-Secret-pw"
 
@@ -269,7 +269,7 @@ def test_big_csv_file_loads_in_chunks(tmp_path):
 
 def test_csv_spanning_several_chunks_keeps_one_type_per_column(monkeypatch):
     """A column that looks numeric in the first chunk but has text later must end up TEXT, not lose rows."""
-    import sqlchat.connection as connection
+    import sqlchat.sources.connection as connection
 
     monkeypatch.setattr(connection, "CSV_CHUNK_ROWS", 10)
     lines = ["code,qty"] + [f"{i},{i}" for i in range(25)] + ["X-1,26"]

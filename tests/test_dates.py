@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from sqlchat.connection import connect
-from sqlchat.dates import sqlite_dates
+from sqlchat.sources.connection import connect
+from sqlchat.corrections.dates import sqlite_dates
 from sqlchat.pipeline import run_sql
 from test_pipeline import ask_scripted, settings
 

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from sqlchat.config import DEFAULT_SECRETS_PATH, Settings
-from sqlchat.deployment import Deployment, load_deployment, parse_deployment
 from sqlchat.errors import ConfigError, redact
+from sqlchat.governance.deployment import Deployment, load_deployment, parse_deployment
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -142,8 +142,8 @@ EXAMPLE = ROOT / ".streamlit" / "secrets.example.toml"
 
 
 def test_the_shipped_example_names_the_demos_and_hides_customer_email(monkeypatch):
-    from sqlchat.access import open_named
-    from sqlchat.schema import reflect_schema
+    from sqlchat.schema.reflection import reflect_schema
+    from sqlchat.sources.named import open_named
 
     monkeypatch.chdir(ROOT)  # its sqlite: paths are relative to where the app starts
     deployment = load_deployment(EXAMPLE)
@@ -173,7 +173,7 @@ def test_the_cli_lists_the_examples_connection_by_name(tmp_path):
 
 
 def test_a_connections_row_limit_and_timeout_replace_the_defaults():
-    from sqlchat.deployment import settings_for
+    from sqlchat.governance.deployment import settings_for
 
     deployment = parse_deployment({"connections": {"a": {"url": "sqlite:///a.db", "row_limit": 50, "timeout": 2.5},
                                                    "b": {"url": "sqlite:///b.db"}}})

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from sqlchat.backends import Generation
-from sqlchat.prompt import Prompt
 from sqlchat.config import ExecutionConfig, Settings
 from sqlchat.evaluation.cli import add_eval_arguments, eval_backend, format_report, run_eval_command
-from sqlchat.evaluation.replay import ReplayBackend
 from sqlchat.evaluation.metrics import exact_match, has_order_by, normalize_sql, percentile, results_match
+from sqlchat.evaluation.replay import ReplayBackend
 from sqlchat.evaluation.runner import EvalReport, evaluate_know_sql, evaluate_spider, spread
 from sqlchat.evaluation.synthesize import create_schema, run_query, synthesize
+from sqlchat.models.backends import Generation
+from sqlchat.prompt import Prompt
 
 DATA = Path(__file__).parent / "data"
 SPIDER_MINI = DATA / "spider-mini"

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from sqlchat.connection import connect
-from sqlchat.explain import explain, plural, singular, words
-from sqlchat.schema import reflect_schema
+from sqlchat.answers.explain import explain, plural, singular, words
+from sqlchat.schema.reflection import reflect_schema
+from sqlchat.sources.connection import connect
 
 
 @pytest.fixture(scope="module")

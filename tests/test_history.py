@@ -13,7 +13,6 @@ from test_pipeline import ScriptedBackend
 
 from sqlchat import cli
 from sqlchat.config import DEFAULT_HISTORY_PATH, DEMO_DIR, ModelConfig, SchemaConfig, Settings
-from sqlchat.connection import connect, connect_schema_script
 from sqlchat.errors import ConfigError
 from sqlchat.evaluation.runner import load_know_sql
 from sqlchat.history import (
@@ -25,7 +24,8 @@ from sqlchat.history import (
     seed_from_file,
 )
 from sqlchat.pipeline import ask
-from sqlchat.schema import reflect_schema
+from sqlchat.schema.reflection import reflect_schema
+from sqlchat.sources.connection import connect, connect_schema_script
 
 ROOT = Path(__file__).resolve().parents[1]
 PAIRS = DEMO_DIR / "verified" / "chinook.jsonl"

@@ -1,4 +1,4 @@
-"""Join keys corrected along the database's declared foreign keys (sqlchat.joins)."""
+"""Join keys corrected along the database's declared foreign keys (sqlchat.corrections.joins)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,15 @@ import sqlite3
 from collections import Counter
 
 import pytest
-
 from helpers.business_db import CUSTOMERS, ORDERS, build_business_db
-from sqlchat.config import DEMO_DIR
-from sqlchat.connection import connect
-from sqlchat.joins import correct_joins, join_missing_tables, schema_links
-from sqlchat.repair import schema_names, with_repairs
-from sqlchat.schema import Column, ForeignKey, Table, reflect_schema
 from test_pipeline import ask_scripted
+
+from sqlchat.config import DEMO_DIR
+from sqlchat.corrections.joins import correct_joins, join_missing_tables, schema_links
+from sqlchat.corrections.repair import schema_names, with_repairs
+from sqlchat.schema.model import Column, ForeignKey, Table
+from sqlchat.schema.reflection import reflect_schema
+from sqlchat.sources.connection import connect
 
 TOP_ARTISTS_BY_TRACKS = (
     "SELECT Artist.ArtistId FROM Artist JOIN Album ON Album.ArtistId = Artist.ArtistId "

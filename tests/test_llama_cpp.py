@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 import requests
 
-from sqlchat.backends import LlamaCppBackend
 from sqlchat.config import Settings
-from sqlchat.connection import connect
-from sqlchat.model_registry import DEFAULT_MODEL, MODELS
-from sqlchat.model_store import model_file
+from sqlchat.models.backends import LlamaCppBackend
+from sqlchat.models.registry import DEFAULT_MODEL, MODELS
+from sqlchat.models.store import model_file
 from sqlchat.prompt import build_prompt, render
-from sqlchat.schema import reflect_schema, render_context
+from sqlchat.schema.context import render_context
+from sqlchat.schema.reflection import reflect_schema
+from sqlchat.sources.connection import connect
 
 ROOT = Path(__file__).resolve().parents[1]
 CHINOOK = ROOT / "sqlchat" / "demo" / "chinook.sqlite"
@@ -65,6 +66,8 @@ def test_candidates_after_the_first_are_sampled_and_carry_log_probabilities(loca
     assert len(generations) == 3
     assert all(g.sql.upper().startswith(("SELECT", "WITH")) for g in generations), [g.text for g in generations]
     assert all(g.logprob is not None and g.logprob <= 0 for g in generations)
+    # the model's own probabilities, not the sampler's rescaled buffer (that gave about -25 per token)
+    assert all(g.logprob > -3 for g in generations), [g.logprob for g in generations]
     # the least likely token is at most the mean: the doubt a single unsure choice leaves is not averaged away
     assert all(g.least_logprob is not None and g.least_logprob <= g.logprob for g in generations)
 

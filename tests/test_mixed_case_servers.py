@@ -25,11 +25,11 @@ import pytest
 import sqlalchemy as sa
 from helpers.readonly_harness import MYSQL_ADMIN_URL, PG_ADMIN_URL
 
-from sqlchat.backends import Generation
 from sqlchat.config import DEMO_DIR, Settings
-from sqlchat.connection import connect
 from sqlchat.evaluation.metrics import normalize_rows
+from sqlchat.models.backends import Generation
 from sqlchat.pipeline import ask, run_sql
+from sqlchat.sources.connection import connect
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = Settings.from_env({})

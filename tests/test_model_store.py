@@ -14,8 +14,8 @@ import pytest
 
 from sqlchat.config import ModelConfig, Settings
 from sqlchat.errors import ConfigError
-from sqlchat.model_registry import DEFAULT_MODEL, MODELS, resolve_model_name
-from sqlchat.model_store import assemble, installed_model_path, is_installed, model_file, wheel_parts
+from sqlchat.models.registry import DEFAULT_MODEL, MODELS, resolve_model_name
+from sqlchat.models.store import assemble, installed_model_path, is_installed, model_file, wheel_parts
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTS = [b"GGUF" + bytes(range(256)) * 40, b"middle part " * 500, b"the end"]
@@ -147,7 +147,7 @@ def test_the_installed_default_model_file_is_the_recorded_one():
 
 def test_an_embedded_models_short_name_is_a_folder_transformers_can_load():
     from sqlchat.config import ModelConfig
-    from sqlchat.model_store import embedded_model_dir, resolve_model_path
+    from sqlchat.models.store import embedded_model_dir, resolve_model_path
 
     cache = ModelConfig().cache_dir
     folder = resolve_model_path("SmolLM2-135M", cache)

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from sqlchat.names import Spelling, needs_quotes
 from sqlchat.safety import check_sql
-from sqlchat.schema import Column, Table
+from sqlchat.schema.model import Column, Table
+from sqlchat.schema.names import Spelling, needs_quotes
 
 
 def _table(name: str, *columns: str) -> Table:
@@ -136,8 +136,8 @@ def test_the_safety_check_still_judges_the_respelled_query():
 
 
 def test_sqlite_databases_need_no_spelling(chinook_path):
-    from sqlchat.connection import connect
-    from sqlchat.names import database_spelling
+    from sqlchat.schema.names import database_spelling
+    from sqlchat.sources.connection import connect
 
     with connect(chinook_path) as db:
         assert database_spelling(db) is None

@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from sqlchat.backends import Generation
 from sqlchat.config import ModelConfig, Settings
-from sqlchat.connection import connect, connect_schema_script
 from sqlchat.errors import GenerationFailed
+from sqlchat.models.backends import Generation
 from sqlchat.pipeline import Answer, ask, run_sql
 from sqlchat.prompt import Prompt, render
+from sqlchat.sources.connection import connect, connect_schema_script
 
 
 @dataclass

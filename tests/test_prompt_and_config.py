@@ -8,7 +8,7 @@ import pytest
 
 from sqlchat.config import ModelConfig, SchemaConfig, Settings
 from sqlchat.errors import ConfigError
-from sqlchat.model_registry import MODELS
+from sqlchat.models.registry import MODELS
 from sqlchat.prompt import CHATML_TEMPLATE, apply_chat_template, build_prompt, build_training_text, extract_sql, render
 
 
@@ -53,7 +53,7 @@ def test_few_shot_examples_come_before_the_question():
 def test_the_qwen_models_own_template_renders_like_ours():
     """The GGUF's Jinja template (as llama.cpp and transformers render it) gives our ChatML text exactly."""
     gguf = pytest.importorskip("gguf")
-    from sqlchat.model_store import model_file
+    from sqlchat.models.store import model_file
 
     path = model_file(MODELS["qwen2.5-coder-0.5b"], ModelConfig().cache_dir)
     if not path.exists():

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import yaml
 
-from sqlchat.backends import LlamaCppBackend
+from sqlchat.models.backends import LlamaCppBackend
 from sqlchat.config import ModelConfig
-from sqlchat.model_registry import MODELS
-from sqlchat.model_store import model_path_or_download
+from sqlchat.models.registry import MODELS
+from sqlchat.models.store import model_path_or_download
 from sqlchat.prompt import CHATML_END, build_prompt
 from train.config import parse_config
 from train.data import IGNORE_INDEX, tokenize_row

@@ -1,19 +1,19 @@
-"""Readable answers: names beside bare ids, and the measure a ranking is ordered by (sqlchat.readable)."""
+"""Readable answers: names beside bare ids, and the measure a ranking is ordered by (sqlchat.corrections.readable)."""
 
 from __future__ import annotations
 
 import sqlite3
 
 import pytest
-
 from helpers.business_db import CUSTOMERS, build_business_db
+from test_pipeline import ask_scripted
+
 from sqlchat.charts import choose_chart
 from sqlchat.config import DEMO_DIR, Settings
-from sqlchat.connection import connect
+from sqlchat.corrections.readable import label_columns, make_readable
 from sqlchat.evaluation.runner import as_scored
-from sqlchat.readable import label_columns, make_readable
-from sqlchat.schema import reflect_schema
-from test_pipeline import ask_scripted
+from sqlchat.schema.reflection import reflect_schema
+from sqlchat.sources.connection import connect
 
 CHINOOK = DEMO_DIR / "chinook.sqlite"
 TOP_ARTIST_IDS = ("SELECT T1.ArtistId FROM Artist AS T1 JOIN Album ON Album.ArtistId = T1.ArtistId "

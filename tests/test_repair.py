@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-
-from sqlchat.connection import connect
-from sqlchat.pipeline import ask
-from sqlchat.repair import closest_name, repair_sql, with_repairs
 from test_pipeline import ScriptedBackend, settings
+
+from sqlchat.corrections.repair import closest_name, repair_sql, with_repairs
+from sqlchat.pipeline import ask
+from sqlchat.sources.connection import connect
 
 MUSIC = {
     "artists": ["ArtistId", "Name"],

@@ -7,23 +7,15 @@ import threading
 import time
 
 import pytest
-import sqlglot
 import sqlalchemy as sa
+import sqlglot
+from helpers.business_db import EXPECTED_CONTEXT, build_business_db, build_business_sqlite
 from sqlglot import exp
 
-from helpers.business_db import EXPECTED_CONTEXT, build_business_db, build_business_sqlite
-from sqlchat.connection import connect, connect_schema_script, connect_tabular_files
-from sqlchat.schema import (
-    Column,
-    ForeignKey,
-    Schema,
-    Table,
-    estimate_tokens,
-    reflect_schema,
-    render_context,
-    select_tables,
-    simple_type,
-)
+from sqlchat.schema.context import estimate_tokens, render_context, select_tables
+from sqlchat.schema.model import Column, ForeignKey, Schema, Table
+from sqlchat.schema.reflection import reflect_schema, simple_type
+from sqlchat.sources.connection import connect, connect_schema_script, connect_tabular_files
 
 CHINOOK_TABLES = ["Album", "Artist", "Customer", "Employee", "Genre", "Invoice", "InvoiceLine",
                   "MediaType", "Playlist", "PlaylistTrack", "Track"]
@@ -193,6 +185,22 @@ def test_focus_sends_the_tables_the_question_names_and_those_joining_them(chinoo
     assert [t.name for t in select_tables(chinook, question, 5000, focus=True)] == expected
 
 
+@pytest.mark.parametrize(("question", "expected"), [
+    # "1997" and "sales" name Northwind views ("Category Sales for 1997", "Sales by Category"...): the tables come alone
+    ("How many orders placed in 1997 were shipped late?", ["Customers", "Employees", "Order Details", "Orders", "Shippers"]),
+    ("Which product category had the highest sales after discounts in 1997?", ["Categories", "Order Details", "Products"]),
+])
+def test_focus_sends_tables_not_views_that_repeat_them(northwind_path, question, expected):
+    with connect(northwind_path) as db:
+        assert [t.name for t in select_tables(reflect_schema(db), question, 5000, focus=True)] == expected
+
+
+def test_focus_sends_a_view_when_no_table_is_named(northwind_path):
+    with connect(northwind_path) as db:
+        picked = select_tables(reflect_schema(db), "Show the summary of sales by quarter", 5000, focus=True)
+    assert "Summary of Sales by Quarter" in [t.name for t in picked] and all(t.is_view for t in picked)
+
+
 def test_focus_sends_everything_when_the_question_names_nothing(chinook):
     assert select_tables(chinook, "what is the meaning of life", 5000, focus=True) == chinook.tables
 
@@ -286,7 +294,8 @@ def test_business_schema_on_mariadb(mysql_url):
 
 @pytest.mark.postgres
 def test_postgres_mixed_case_context_survives_transpile(pg_url):
-    """The context shows PostgreSQL's spelling unquoted; SQL written from it still runs (sqlchat.names quotes it)."""
+    """The context shows PostgreSQL's spelling unquoted; SQL written from it still runs
+    (sqlchat.schema.names quotes it)."""
     from sqlchat.config import Settings
     from sqlchat.pipeline import run_sql
 

@@ -16,15 +16,16 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from helpers.readonly_harness import HarnessDatabase, prepare, sqlite_engine
 from sqlalchemy.pool import QueuePool
 
-from helpers.readonly_harness import HarnessDatabase, prepare, sqlite_engine
+from sqlchat import errors
 from sqlchat.config import ExecutionConfig
-from sqlchat import connection, errors
-from sqlchat.connection import connect, mask_url
 from sqlchat.errors import ConnectionFailed, ExecutionFailed, UnsafeSQL, redact
 from sqlchat.execution import execute
 from sqlchat.safety import CheckedSQL, check_sql
+from sqlchat.sources import connection
+from sqlchat.sources.connection import connect, mask_url
 
 ONE_SECOND = ExecutionConfig(statement_timeout_s=1.0)
 
@@ -277,7 +278,8 @@ def test_history_file_and_folder_are_private(tmp_path: Path) -> None:
 
 
 def test_control_characters_in_names_never_reach_the_prompt(tmp_path: Path) -> None:
-    from sqlchat.schema import reflect_schema, render_context
+    from sqlchat.schema.context import render_context
+    from sqlchat.schema.reflection import reflect_schema
 
     path = tmp_path / "names.sqlite"
     with sqlite3.connect(path) as conn:

@@ -1,4 +1,4 @@
-"""sqlchat.tabular on its own: the loader behind connect_tabular_files and CSV/Excel paths.
+"""sqlchat.sources.tabular on its own: the loader behind connect_tabular_files and CSV/Excel paths.
 
 The user-facing behaviour is pinned in test_connection.py; these tests pin the seam
 between the two modules, so the chunked-loading test there keeps testing chunks.
@@ -10,8 +10,8 @@ import io
 import sqlite3
 from pathlib import Path
 
-import sqlchat.connection as connection
-from sqlchat.tabular import load_tabular_files
+import sqlchat.sources.connection as connection
+from sqlchat.sources.tabular import load_tabular_files
 
 CODES_CSV = ("\n".join(["code,qty"] + [f"{i},{i}" for i in range(25)] + ["X-1,26"]) + "\n").encode()
 

@@ -36,7 +36,7 @@ def tiny_model(tmp_path_factory) -> Path:
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     from sqlchat.config import ModelConfig
-    from sqlchat.model_store import embedded_model_dir
+    from sqlchat.models.store import embedded_model_dir
 
     folder = tmp_path_factory.mktemp("tiny-llama")
     tokenizer = AutoTokenizer.from_pretrained(embedded_model_dir(ModelConfig().cache_dir))
@@ -84,8 +84,8 @@ def test_a_few_steps_lower_the_loss_and_save_a_loadable_adapter(adapter, tiny_mo
     assert (out / "adapter_model.safetensors").exists() and (out / "adapter_config.json").exists()
     assert (out / "loss.png").stat().st_size > 1000
 
-    from sqlchat.backends import TransformersBackend, load_backend
     from sqlchat.config import ModelConfig
+    from sqlchat.models.backends import TransformersBackend, load_backend
 
     backend = load_backend(ModelConfig(model=str(tiny_model), adapter=str(out), max_new_tokens=8))
     assert isinstance(backend, TransformersBackend)
@@ -273,7 +273,7 @@ def test_rows_are_rendered_as_the_engine_renders_prompts_for_the_base_model(tmp_
 
 
 def test_chat_rows_are_the_engines_chat_prompt_and_end_the_turn_once(tiny_model, data_file):
-    from sqlchat.backends import TransformersBackend
+    from sqlchat.models.backends import TransformersBackend
     from sqlchat.prompt import CHATML_END
 
     config = parse_config(tiny_config(tiny_model, data_file, Path("unused"), prompt_style="chat"))

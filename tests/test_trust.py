@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from sqlchat.backends import Generation
+from sqlchat.answers.declining import DECLINE_MARKER, compared_words, model_decline, schema_gaps, stored_words
+from sqlchat.answers.trust import HIGH, LOW, MEDIUM, Signals, confidence, decide, result_key
 from sqlchat.config import ModelConfig, Settings, TrustConfig
-from sqlchat.connection import connect
-from sqlchat.declining import DECLINE_MARKER, compared_words, model_decline, schema_gaps, stored_words
+from sqlchat.models.backends import Generation
 from sqlchat.pipeline import ask
-from sqlchat.schema import reflect_schema
-from sqlchat.trust import HIGH, LOW, MEDIUM, Signals, confidence, decide, result_key
+from sqlchat.schema.reflection import reflect_schema
+from sqlchat.sources.connection import connect
 
 ROOT = Path(__file__).resolve().parents[1]
 CHINOOK = str(ROOT / "sqlchat" / "demo" / "chinook.sqlite")

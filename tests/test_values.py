@@ -6,13 +6,13 @@ import sqlite3
 
 import pytest
 from helpers.business_db import CUSTOMERS, build_business_db
+from test_pipeline import ScriptedBackend, ask_scripted, settings
 
 from sqlchat.config import ExecutionConfig, ModelConfig, Settings
-from sqlchat.connection import connect
+from sqlchat.corrections.values import link_values, matching_values_sql, stored_values, with_linked_values
 from sqlchat.pipeline import run_sql
-from sqlchat.schema import reflect_schema
-from sqlchat.values import link_values, matching_values_sql, stored_values, with_linked_values
-from test_pipeline import ScriptedBackend, ask_scripted, settings
+from sqlchat.schema.reflection import reflect_schema
+from sqlchat.sources.connection import connect
 
 ROCK_TRACKS = "SELECT COUNT(*) FROM Track AS T JOIN Genre AS G ON T.GenreId = G.GenreId WHERE G.Name = 'Rock'"
 UK_NAMES = sorted(name for _, name, _, _, country, _ in CUSTOMERS if country == "UK")

@@ -59,7 +59,7 @@ def _infer(argv: list[str]) -> int:
     parser.add_argument("--context", required=True, help="CREATE TABLE statements")
     parser.add_argument("--question", required=True)
     args = parser.parse_args(argv)
-    from sqlchat.backends import LocalBackend
+    from sqlchat.models.backends import LocalBackend
     from sqlchat.prompt import build_prompt
 
     from .config import TrainConfig

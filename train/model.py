@@ -9,7 +9,7 @@ from peft import LoraConfig, PeftModel, get_peft_model, prepare_model_for_kbit_t
 from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
 
 from sqlchat.config import ModelConfig
-from sqlchat.model_store import resolve_model_path
+from sqlchat.models.store import resolve_model_path
 
 from .config import EMBEDDED_BASE, TrainConfig
 LINEAR_TARGETS_FALLBACK = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]

@@ -15,11 +15,11 @@ import json
 import sys
 from pathlib import Path
 
-from sqlchat.backends import Backend, load_backend
 from sqlchat.config import Settings
 from sqlchat.errors import SqlchatError
 from sqlchat.evaluation.replay import ReplayBackend
 from sqlchat.evaluation.runner import EvalReport, evaluate_business, evaluate_know_sql, evaluate_spider
+from sqlchat.models.backends import Backend, load_backend
 
 EXIT_OK, EXIT_UNUSABLE = 0, 2
 

@@ -14,13 +14,13 @@ import json
 from collections import defaultdict, deque
 from pathlib import Path
 
-from sqlchat.backends import Generation
 from sqlchat.errors import ConfigError, GenerationFailed
+from sqlchat.models.backends import Generation
 from sqlchat.prompt import Prompt
 
 
 class ReplayBackend:
-    """A :class:`~sqlchat.backends.Backend` that answers each question with a stored run's candidates.
+    """A :class:`~sqlchat.models.backends.Backend` that answers each question with a stored run's candidates.
 
     A question's first call gets the first ``n`` stored candidates (the best first); a second call
     for the same question (the engine's retry) gets the next ones, or none. :meth:`next_question`

@@ -24,20 +24,26 @@ from typing import Any, TypeVar
 import pandas as pd
 from tqdm import tqdm
 
-from sqlchat.backends import Backend, Generation
 from sqlchat.config import DEMO_DIR, Settings
-from sqlchat.connection import Database, connect
+from sqlchat.corrections.values import ValueLookup, matching_values_sql
 from sqlchat.errors import ConfigError, ExecutionFailed, SqlchatError, redact
 from sqlchat.evaluation.metrics import (
-    answer_match, exact_match, has_order_by, is_informative, mean_of, percentile, results_match,
+    answer_match,
+    exact_match,
+    has_order_by,
+    is_informative,
+    mean_of,
+    percentile,
+    results_match,
 )
 from sqlchat.evaluation.replay import ReplayBackend
 from sqlchat.evaluation.synthesize import DEFAULT_ATTEMPTS, Synthesis, run_query, synthesize
+from sqlchat.models.backends import Backend, Generation
 from sqlchat.pipeline import Answer, ask, candidate_tries, choose_candidate, needs_more_candidates
 from sqlchat.prompt import Prompt, build_prompt
 from sqlchat.safety import check_sql
-from sqlchat.schema import reflect_schema
-from sqlchat.values import ValueLookup, matching_values_sql
+from sqlchat.schema.reflection import reflect_schema
+from sqlchat.sources.connection import Database, connect
 
 T = TypeVar("T")
 SYNTHETIC_DIALECT = "sqlite"
@@ -375,7 +381,8 @@ def _run_synthetic(sql: str, synthesis: Synthesis, settings: Settings) -> list[t
 
 
 def _synthetic_values(synthesis: Synthesis, settings: Settings) -> ValueLookup:
-    """Value linking's lookup on the row's own database, as :func:`sqlchat.values.stored_values` on a user's."""
+    """Value linking's lookup on the row's own database, as
+    :func:`sqlchat.corrections.values.stored_values` on a user's."""
     def lookup(table: str, column: str, text: str) -> list[str]:
         sql = matching_values_sql(table, column, text, SYNTHETIC_DIALECT)
         try:
@@ -468,7 +475,7 @@ def evaluate_spider(
 
 def as_scored(settings: Settings) -> Settings:
     """Settings for comparing with gold results: whole results (the product adds LIMIT row_limit,
-    so allow up to max_rows), only the model's columns (no readability columns: sqlchat.readable), and an
+    so allow up to max_rows), only the model's columns (no readability columns: sqlchat.corrections.readable), and an
     answer to every question (no declining: the gold always has one). The doubt check is off: it never
     changes the chosen answer, only how sure the answer says it is."""
     execution = settings.execution

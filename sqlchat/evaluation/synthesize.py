@@ -27,7 +27,7 @@ from typing import Any
 from sqlglot import exp
 
 from sqlchat.evaluation.metrics import is_informative, parse_sql
-from sqlchat.schema import Column, Table
+from sqlchat.schema.model import Column, Table
 
 DEFAULT_ATTEMPTS = 8
 MATCHING_ROWS = 3  # rows per table satisfying all its conditions (MAX vs MIN needs several)

@@ -11,7 +11,7 @@ a model, and rows, from some unrelated query. Two signals, each usable alone:
   (``Brazil``, ``Rock``). Words that ask rather than name (most, average, revenue, last year...)
   are never gaps.
 
-``sqlchat.trust.decide`` combines them with the answer's other signals under ``TrustConfig``.
+``sqlchat.answers.trust.decide`` combines them with the answer's other signals under ``TrustConfig``.
 """
 
 from __future__ import annotations
@@ -26,14 +26,15 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from .config import ExecutionConfig
-from .errors import SqlchatError
-from .execution import execute
-from .safety import check_sql
-from .schema import _STOPWORDS, _stem, _words, Table
+from sqlchat.config import ExecutionConfig
+from sqlchat.errors import SqlchatError
+from sqlchat.execution import execute
+from sqlchat.safety import check_sql
+from sqlchat.schema.context import _STOPWORDS, _stem, _words
+from sqlchat.schema.model import Table
 
 if TYPE_CHECKING:
-    from .connection import Database
+    from sqlchat.sources.connection import Database
 
 DECLINE_MARKER = "-- cannot answer:"
 """What the model may answer instead of SQL, followed by what is missing:

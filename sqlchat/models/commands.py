@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from .config import Settings
-from .errors import ConfigError
-from .model_registry import DEFAULT_MODEL, MODELS, resolve_model_name
-from .model_store import download_and_assemble, iter_models
+from sqlchat.config import Settings
+from sqlchat.errors import ConfigError
+from sqlchat.models.registry import DEFAULT_MODEL, MODELS, resolve_model_name
+from sqlchat.models.store import download_and_assemble, iter_models
 
 
 def model_rows(settings: Settings) -> list[dict]:

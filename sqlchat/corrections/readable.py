@@ -23,8 +23,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from .joins import column_owner, select_sources
-from .schema import Table
+from sqlchat.corrections.joins import column_owner, select_sources
+from sqlchat.schema.model import Table
 
 _LABEL_NAMES = ("name", "{table}name", "{table}_name", "fullname", "full_name")
 _FALLBACK_LABELS = ("title", "description")  # after people's names: an employee's Title is a job title

@@ -8,7 +8,7 @@ tables the query reads (same letters ignoring case and underscores, the table's
 own name as a prefix, singular/plural, then close spelling). It never invents a
 name the schema lacks and leaves a query it cannot parse untouched; the pipeline
 runs the model's own SQL first and the repaired one only when that fails. Joins on the wrong
-keys are :mod:`sqlchat.joins`' job; :func:`with_repairs` orders both kinds of correction.
+keys are :mod:`sqlchat.corrections.joins`' job; :func:`with_repairs` orders both kinds of correction.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from .dates import sqlite_dates
-from .joins import correct_joins, join_missing_tables
-from .schema import Schema, Table
+from sqlchat.corrections.dates import sqlite_dates
+from sqlchat.corrections.joins import correct_joins, join_missing_tables
+from sqlchat.schema.model import Schema, Table
 
 # Table name -> its column names, the only schema facts repair needs.
 SchemaNames = Mapping[str, Sequence[str]]
@@ -219,9 +219,9 @@ def closest_column(name: str, table: tuple[str, list[str]]) -> str | None:
 def with_repairs(candidates: Sequence[str], names: SchemaNames, dialect: str = "sqlite",
                  tables: Sequence[Table] = ()) -> list[str]:
     """The SQL to try, in order, for each candidate: its joins corrected along the declared
-    foreign keys (:mod:`sqlchat.joins`; ``tables`` carries them), the model's own SQL, the
+    foreign keys (:mod:`sqlchat.corrections.joins`; ``tables`` carries them), the model's own SQL, the
     corrected one with a table joined in for a column only that table has, then each with
-    invented names repaired. Other dialects' date functions are first written as SQLite's (:mod:`sqlchat.dates`).
+    invented names repaired. Other dialects' date functions are first written as SQLite's (:mod:`sqlchat.corrections.dates`).
     Execution-guided choice runs the first that works.
 
     A join on unrelated keys runs and returns wrong rows, so its correction goes first; a wrong

@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from .config import ModelConfig
-from .errors import ConfigError, GenerationFailed, register_secret
-from .model_registry import ModelSpec, resolve_model_name
-from .prompt import ANSWER_END, STOP_STRINGS, Prompt, extract_sql, render
-from .urls import checked_base_url
+from sqlchat.config import ModelConfig
+from sqlchat.errors import ConfigError, GenerationFailed, register_secret
+from sqlchat.models.registry import ModelSpec, resolve_model_name
+from sqlchat.models.urls import checked_base_url
+from sqlchat.prompt import ANSWER_END, STOP_STRINGS, Prompt, extract_sql, render
 
 SAMPLING = {"temperature": 0.7, "top_k": 40, "top_p": 0.95}  # candidates after the first (greedy) one
 
@@ -129,7 +129,7 @@ class LlamaCppBackend:
         scores: list[Any] = []
 
         def keep_scores(_input_ids, logits):
-            scores.append(logits)
+            scores.append(np.array(logits, dtype=np.float64))  # a copy: sampling rescales llama.cpp's buffer in place
             return logits
 
         if not greedy:
@@ -140,7 +140,7 @@ class LlamaCppBackend:
         for token in self.llama.generate(tokens, reset=True, logits_processor=[keep_scores], **options):
             if token in self._stop_tokens:
                 break
-            logits = np.asarray(scores[-1], dtype=np.float64)
+            logits = scores[-1]
             peak = logits.max()
             logprob = float(logits[token] - peak - math.log(np.exp(logits - peak).sum()))
             logprob_sum, least = logprob_sum + logprob, min(least, logprob)
@@ -382,7 +382,7 @@ def load_backend(config: ModelConfig) -> Backend:
         return OpenAIBackend.from_config(config)
     if config.backend != "local":
         raise ConfigError(f"Unknown backend {config.backend!r}: use one of local, openai.")
-    from .model_store import embedded_model_dir, model_path_or_download
+    from sqlchat.models.store import embedded_model_dir, model_path_or_download
 
     spec, other = resolve_model_name(config.model)
     if spec is not None:

@@ -14,7 +14,7 @@ convention::
     allow_urls = false
 
 and users pick a connection by name without ever seeing its URL. This module
-only reads and checks the file; enforcing the rules is :mod:`sqlchat.access`'s job.
+only reads and checks the file; enforcing the rules is :mod:`sqlchat.governance.access`'s job.
 A missing file means no named connections and the default flags. Every mistake
 (bad TOML, an unknown key, a wrong type) is a :class:`ConfigError` naming it,
 because a misspelt ``hidden_colums`` silently ignored would leak what it meant to hide.
@@ -46,7 +46,7 @@ class NamedConnection:
     """A database the operator named, with the rules that apply to whoever uses it.
 
     ``url`` holds the password, so it is left out of the repr and must never be shown.
-    Table and column names are kept as written; :mod:`sqlchat.access` compares them
+    Table and column names are kept as written; :mod:`sqlchat.governance.access` compares them
     ignoring case (SQLite and MySQL ignore it, so hiding more is the safe side).
     """
 

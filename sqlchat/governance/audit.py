@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from sqlchat.errors import ConfigError
 
 if TYPE_CHECKING:
-    from sqlchat.connection import Database
+    from sqlchat.sources.connection import Database
     from sqlchat.history import AuditEntry, HistoryStore
     from sqlchat.pipeline import Answer
 

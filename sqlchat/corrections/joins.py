@@ -24,7 +24,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from .schema import Table
+from sqlchat.schema.model import Table
 
 _ID_LIKE = re.compile(r"(^|_)id$|[a-z]Id$|ID$")
 

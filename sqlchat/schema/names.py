@@ -30,10 +30,11 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
-from .schema import Column, Table, quote_identifier, reflect_schema
+from sqlchat.schema.model import Column, Table, quote_identifier
+from sqlchat.schema.reflection import reflect_schema
 
 if TYPE_CHECKING:
-    from .connection import Database
+    from sqlchat.sources.connection import Database
 
 log = logging.getLogger(__name__)
 

@@ -23,16 +23,16 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from .config import ExecutionConfig
-from .errors import SqlchatError
-from .execution import execute
-from .joins import column_owner, select_sources
-from .names import database_spelling
-from .safety import check_sql, quoted_words_to_strings
-from .schema import Table
+from sqlchat.config import ExecutionConfig
+from sqlchat.corrections.joins import column_owner, select_sources
+from sqlchat.errors import SqlchatError
+from sqlchat.execution import execute
+from sqlchat.safety import check_sql, quoted_words_to_strings
+from sqlchat.schema.model import Table
+from sqlchat.schema.names import database_spelling
 
 if TYPE_CHECKING:
-    from .connection import Database
+    from sqlchat.sources.connection import Database
 
 ValueLookup = Callable[[str, str, str], Sequence[str]]
 """``(table, column, text)`` -> the column's distinct values equal to ``text`` ignoring letter case

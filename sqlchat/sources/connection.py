@@ -4,7 +4,7 @@ Everything here ends in a :class:`Database`: a SQLAlchemy engine plus the sqlglo
 dialect name and a name that is safe to show. SQLite files are opened read-only at
 the driver level (``mode=ro``); databases we build ourselves (uploads, CSV, Excel,
 schema scripts) are written to a private temporary folder, then reopened read-only.
-Building them is left to :mod:`sqlchat.tabular` (CSV, Excel) and :mod:`sqlchat.ddl_script`
+Building them is left to :mod:`sqlchat.sources.tabular` (CSV, Excel) and :mod:`sqlchat.sources.ddl_script`
 (``CREATE TABLE`` scripts); this module owns the folder and the read-only reopening.
 Server connections are verified at once, so a wrong URL fails here with one clear
 sentence, never later in the middle of a question. Passwords never appear in a
@@ -39,13 +39,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import QueuePool
 
-from sqlchat.ddl_script import build_schema_database, parse_create_tables
+from sqlchat.sources.ddl_script import build_schema_database, parse_create_tables
 from sqlchat.errors import ConnectionFailed, SqlchatError, redact, secret_scope
 # CSV_CHUNK_ROWS is re-exported and read at call time, so patching it here still sets the chunk size.
-from sqlchat.tabular import CSV_CHUNK_ROWS, TABULAR_SUFFIXES, Source, load_tabular_files
+from sqlchat.sources.tabular import CSV_CHUNK_ROWS, TABULAR_SUFFIXES, Source, load_tabular_files
 
 if TYPE_CHECKING:
-    from sqlchat.access import AccessRules
+    from sqlchat.governance.access import AccessRules
 
 log = logging.getLogger(__name__)
 
@@ -95,10 +95,10 @@ class Database:
     secrets: frozenset[str] = field(default=frozenset(), repr=False)
     # Which database this is, for keying history: the server and database, the file, or the uploaded bytes.
     identity: str = field(default="", repr=False)
-    # Set for a named connection (sqlchat.deployment): its name, and what its users may not see.
+    # Set for a named connection (sqlchat.governance.deployment): its name, and what its users may not see.
     connection_name: str | None = None
     rules: "AccessRules | None" = field(default=None, repr=False)
-    # Per-database memo for other modules (schema.py keeps its reflection here), and its lock.
+    # Per-database memo for other modules (schema/reflection.py keeps its reflection here), and its lock.
     cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
     lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
 

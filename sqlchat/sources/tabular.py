@@ -25,7 +25,7 @@ from typing import IO, Any
 import pandas as pd
 
 from sqlchat.errors import ConnectionFailed
-from sqlchat.schema import RESERVED_WORDS
+from sqlchat.schema.model import RESERVED_WORDS
 
 log = logging.getLogger(__name__)
 

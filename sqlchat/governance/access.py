@@ -1,10 +1,10 @@
 """Access rules of a named connection: what the model and the users may not see, enforced in the engine.
 
-An operator hides tables and columns per connection (:mod:`sqlchat.deployment`). Two
+An operator hides tables and columns per connection (:mod:`sqlchat.governance.deployment`). Two
 places enforce it, so everything downstream is filtered by construction:
 
-- :func:`visible_schema` is what :func:`sqlchat.schema.reflect_schema` returns for a
-  :class:`~sqlchat.connection.Database` that carries rules: hidden tables, hidden columns,
+- :func:`visible_schema` is what :func:`sqlchat.schema.reflection.reflect_schema` returns for a
+  :class:`~sqlchat.sources.connection.Database` that carries rules: hidden tables, hidden columns,
   foreign keys touching them and views that read them are gone. The prompt, the schema
   browser, value linking, readable columns, join corrections and ``sqlchat schema`` only
   ever see this schema.
@@ -40,18 +40,16 @@ from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.scope import Scope, traverse_scope, walk_in_scope
 
 from sqlchat.errors import UnsafeSQL
-from sqlchat.schema import Schema, Table
+from sqlchat.schema.model import Schema, Table
 
 if TYPE_CHECKING:
-    from sqlchat.config import Settings
-    from sqlchat.connection import Database
-    from sqlchat.deployment import NamedConnection
+    from sqlchat.governance.deployment import NamedConnection
+    from sqlchat.sources.connection import Database
 
 log = logging.getLogger(__name__)
 
-_POLICY_KEY = "access_policy"
 # Schema qualifiers that name the database's own tables (besides the MySQL database's own name).
-_OWN_SCHEMAS = frozenset({"main", "public"})
+OWN_SCHEMAS = frozenset({"main", "public"})
 
 
 @dataclass(frozen=True)
@@ -87,7 +85,7 @@ class AccessPolicy:
 
     rules: AccessRules
     visible: dict[str, list[str]]  # lower-cased table name -> visible column names, as spelt in the schema
-    own_schemas: frozenset[str] = _OWN_SCHEMAS
+    own_schemas: frozenset[str] = OWN_SCHEMAS
 
     def hidden_of(self, table: str) -> frozenset[str]:
         return self.rules.hidden_columns_of(table)
@@ -96,32 +94,6 @@ class AccessPolicy:
     def all_hidden(self) -> frozenset[str]:
         """Every hidden column name, whatever its table."""
         return frozenset(column for _, column in self.rules.hidden_columns)
-
-
-def open_named(named: "NamedConnection", timeout_s: float = 10.0) -> "Database":
-    """Open a named connection read-only, carrying its rules; shown by its title, never by its URL."""
-    from sqlchat.connection import connect
-
-    db = connect(named.url, timeout_s=named.timeout or timeout_s)
-    db.display_name, db.connection_name, db.rules = named.title, named.name, AccessRules.of(named)
-    db.cache.clear()  # nothing was reflected before the rules were known
-    return db
-
-
-def open_target(target: str, settings: "Settings") -> tuple["Database", "Settings"]:
-    """``--db``: a named connection of the operator's secrets file, else a URL or a file path.
-
-    Returns the database and the settings to use with it (a named connection's own row limit and timeout).
-    """
-    from sqlchat.connection import connect
-    from sqlchat.deployment import load_deployment, settings_for
-
-    deployment = load_deployment(settings.secrets_path)
-    named = deployment.connections.get(target)
-    if named is None:
-        return connect(target, timeout_s=settings.execution.statement_timeout_s), settings
-    settings = settings_for(settings, named)
-    return open_named(named, settings.execution.statement_timeout_s), settings
 
 
 # --------------------------------------------------------------------------- the schema
@@ -182,40 +154,6 @@ def _definition_is_clean(definition: str | None, policy: AccessPolicy, dialect: 
         return True
     except (UnsafeSQL, SqlglotError, ValueError, RecursionError):
         return False
-
-
-def policy_for(db: "Database") -> AccessPolicy | None:
-    """The policy of ``db`` (None when it has no rules), built once from its visible schema."""
-    rules = getattr(db, "rules", None)
-    if rules is None:
-        return None
-    from sqlchat.schema import reflect_schema  # the schema is reflected (and filtered) once per Database
-
-    schema = reflect_schema(db)
-    with db.lock:
-        cached = db.cache.get(_POLICY_KEY)
-        if cached is None or cached[0] is not schema:
-            own = _OWN_SCHEMAS | ({db.engine.url.database.lower()} if db.dialect == "mysql" and db.engine.url.database
-                                  else frozenset())
-            policy = AccessPolicy(rules, {t.name.lower(): [c.name for c in t.columns] for t in schema}, own)
-            cached = db.cache[_POLICY_KEY] = (schema, policy)
-        return cached[1]
-
-
-def permitted_examples(examples: list[tuple[str, str]] | None, db: "Database",
-                       dialect: str | None = None) -> list[tuple[str, str]] | None:
-    """Few-shot examples whose SQL passes ``db``'s rules; the others would show the model hidden names."""
-    policy = policy_for(db)
-    if policy is None or not examples:
-        return examples
-    kept = []
-    for question, sql in examples:
-        try:
-            enforce(sqlglot.parse_one(sql, read=dialect or db.dialect), policy, rewrite_stars=False)
-        except (UnsafeSQL, SqlglotError, ValueError, RecursionError):
-            continue
-        kept.append((question, sql))
-    return kept
 
 
 # --------------------------------------------------------------------------- the query
@@ -395,20 +333,19 @@ def _replace_star(select: exp.Select, star: exp.Expression, sources: list[tuple[
 
 
 @contextmanager
-def sqlite_read_guard(conn: sa.Connection, db: "Database") -> Iterator[None]:
+def sqlite_read_guard(conn: sa.Connection, db: "Database", read_only: Callable[..., int]) -> Iterator[None]:
     """On SQLite, let the database itself refuse to read hidden tables and columns while a statement runs.
 
     SQLite reports every column a statement reads to its authorizer, through views too, so a
     query that got past :func:`enforce` by a bug still fails ("not authorized"). The read-only
-    authorizer :mod:`sqlchat.execution` installed keeps deciding everything else, and is put back after.
+    authorizer :mod:`sqlchat.execution` installed (``read_only``, passed in: this module stays below
+    the executor) keeps deciding everything else, and is put back after.
     Servers have no such hook: give their database user column-level grants (docs/security.md).
     """
     rules = getattr(db, "rules", None)
     if rules is None or conn.dialect.name != "sqlite":
         yield
         return
-    from sqlchat.execution import _sqlite_authorizer as read_only  # the session's own, which this one extends
-
     raw = conn.connection.driver_connection
     raw.set_authorizer(_hiding_authorizer(rules, read_only))
     try:

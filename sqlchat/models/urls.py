@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from .errors import ConfigError
+from sqlchat.errors import ConfigError
 
 EXAMPLE = "http://gpu-box:8000/v1"
 

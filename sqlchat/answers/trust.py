@@ -19,10 +19,10 @@ from typing import Any
 
 import pandas as pd
 
-from .backends import Generation
-from .config import TrustConfig
-from .declining import gaps_sentence
-from .execution import is_informative
+from sqlchat.answers.declining import gaps_sentence
+from sqlchat.config import TrustConfig
+from sqlchat.execution import is_informative
+from sqlchat.models.backends import Generation
 
 HIGH, MEDIUM, LOW = "high", "medium", "low"
 LEVELS = (HIGH, MEDIUM, LOW)

@@ -1,0 +1,7 @@
+"""Corrections: the model's SQL, mended against the schema and the data without changing what it asks.
+
+``joins`` (join keys onto declared foreign keys; a missing table joined in), ``repair`` (invented
+names mapped to real ones; the order every correction is tried in), ``values`` (a string the
+column does not hold linked to the stored one), ``readable`` (name and measure columns added).
+Nothing is re-exported here: import from the module.
+"""

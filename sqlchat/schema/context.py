@@ -1,0 +1,199 @@
+"""Render tables as compact ``CREATE TABLE`` context and choose the ones a question needs.
+
+The model is small (135M parameters, ~2k tokens of context) and was trained on
+context shaped like ``CREATE TABLE head (age INTEGER, name VARCHAR)``, so types are
+simplified to that vocabulary, constraints are rendered tersely, and
+:func:`select_tables` keeps only the tables a question needs when the whole schema
+would not fit the token budget.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Iterator, Sequence
+
+from sqlchat.schema.model import Schema, Table
+
+CHARS_PER_TOKEN = 3.5
+
+
+def render_context(tables: Sequence[Table], keys: bool = True) -> str:
+    """The prompt's schema context: one ``CREATE TABLE`` per table, joined by ``"; "``."""
+    return "; ".join(t.create_statement(keys=keys) for t in tables)
+
+
+def estimate_tokens(text: str) -> int:
+    """A tokenizer-free estimate (~3.5 characters per token for SQL DDL)."""
+    return math.ceil(len(text) / CHARS_PER_TOKEN)
+
+
+_STOPWORDS = frozenset(
+    """a an and are as at be by can do does for from give has have how i in is it list many me much my
+    of on or per show tell than that the their there these this those to was were what when where which
+    who whose why with all each every number total count find get average avg sum most least top""".split()
+)
+
+
+def _stem(word: str) -> str:
+    """Just enough stemming to match plural question words with singular names."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 4 and word.endswith(("sses", "uses", "xes", "ches", "shes")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def _words(text: str) -> list[str]:
+    """Lower-cased, stemmed words; snake_case and CamelCase are split (``InvoiceLine`` -> invoice, line)."""
+    text = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", text)
+    text = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", text)
+    return [_stem(w) for w in re.findall(r"[^\W_]+", text.lower())]
+
+
+def _question_terms(question: str) -> set[str]:
+    words = [w for w in _words(question) if w not in _STOPWORDS]
+    joined = {_stem(a + b) for a, b in zip(words, words[1:])}  # "order items" matches "orderitems"
+    return set(words) | joined
+
+
+def _name_terms(name: str) -> set[str]:
+    words = _words(name)
+    return set(words) | {_stem("".join(words))}
+
+
+def _score(table: Table, terms: set[str]) -> float:
+    """Question words found in the table name weigh 3, in its column names 1 each."""
+    name_terms = _name_terms(table.name)
+    column_terms = set().union(*(_name_terms(c.name) for c in table.columns)) - name_terms
+    return 3.0 * len(terms & name_terms) + len(terms & column_terms)
+
+
+def focus_tables(tables: Sequence[Table], question: str) -> list[Table]:
+    """The tables ``question`` mentions and the tables that join two of them by foreign keys
+    (``Album`` between ``Artist`` and ``Track``); empty when it mentions none.
+
+    Base tables first: views come only when no base table is mentioned. A view repeats its tables'
+    data under a long name that many questions match by accident (Northwind's "Sales by Category",
+    "Category Sales for 1997" for any question about sales or 1997), and a small model then queries
+    the view, or names it unquoted, instead of the tables.
+    """
+    base = [table for table in tables if not table.is_view]
+    found = _focus(base, question) if 0 < len(base) < len(tables) else []
+    return found or _focus(tables, question)
+
+
+def _focus(tables: Sequence[Table], question: str) -> list[Table]:
+    """:func:`focus_tables` over ``tables`` as given.
+
+    A word names a table when it is the table's whole name (``tracks`` → ``Track``), else when it
+    is part of names (``line`` → ``InvoiceLine``); a word naming no table picks the tables with such
+    a column, unless a table already chosen has one. When only one table is named, its foreign-key
+    neighbours come too (on Spider dev: 2.5 tables sent instead of 4.5, all the gold query's tables
+    for 96.5 % of questions). A small model confuses itself with every
+    table it is shown; docs/benchmarks.md measures what this costs and gains on Spider dev.
+    """
+    terms = _question_terms(question)
+    whole = [_stem("".join(_words(t.name))) for t in tables]
+    parts = [set(_words(t.name)) for t in tables]
+    columns = [set().union(*(_name_terms(c.name) for c in t.columns)) if t.columns else set() for t in tables]
+    chosen: set[int] = set()
+    unnamed = set()
+    for term in terms:
+        hits = {i for i, name in enumerate(whole) if name == term} or {i for i, p in enumerate(parts) if term in p}
+        chosen |= hits
+        if not hits:
+            unnamed.add(term)
+    for term in sorted(unnamed):
+        if not any(term in columns[i] for i in chosen):
+            chosen |= {i for i, c in enumerate(columns) if term in c}
+    if not chosen:
+        return []
+    if len(chosen) == 1:  # "flights from Aberdeen": the value may live in a table joined to it
+        return [tables[i] for i in sorted(chosen | _neighbours(list(tables), chosen))]
+    links: dict[int, set[int]] = {}
+    for i, j in _fk_pairs(list(tables)):
+        links.setdefault(i, set()).add(j)
+        links.setdefault(j, set()).add(i)
+    bridges = {k for k in range(len(tables)) if k not in chosen and len(links.get(k, set()) & chosen) >= 2}
+    return [tables[i] for i in sorted(chosen | bridges)]
+
+
+def select_tables(schema: Schema, question: str, token_budget: int, focus: bool = False) -> list[Table]:
+    """The tables to show the model for ``question``, within ``token_budget`` (estimated) tokens.
+
+    With ``focus``, only the tables :func:`focus_tables` finds (all of them when it finds none).
+    Then everything when it fits; otherwise the tables whose names match the question, then the
+    tables joined to those by foreign keys, then tables matching only by column names.
+    Never empty when the schema has tables; the result keeps schema order and is deterministic.
+    """
+    tables = list(schema.tables)
+    if focus:
+        tables = focus_tables(tables, question) or tables
+    if not tables or estimate_tokens(render_context(tables)) <= token_budget:
+        return tables
+    picker = _Picker(tables, token_budget)
+    terms = _question_terms(question)
+    scores = [_score(t, terms) for t in tables]
+    name_hits = [i for i, t in enumerate(tables) if terms & _name_terms(t.name)]
+    picker.add_all(sorted(name_hits, key=lambda i: (-scores[i], i)))
+    picker.add_all(sorted(_neighbours(tables, picker.chosen), key=lambda i: (-scores[i], i)))
+    picker.add_all(sorted((i for i, s in enumerate(scores) if s > 0), key=lambda i: (-scores[i], i)))
+    if not picker.chosen:
+        degree = _degrees(tables)
+        order = sorted(range(len(tables)), key=lambda i: (-scores[i], -degree[i], i))
+        picker.force(order[0])
+        picker.add_all(order[1:])
+    return [tables[i] for i in sorted(picker.chosen)]
+
+
+class _Picker:
+    """Adds tables while the rendered context stays within the budget."""
+
+    def __init__(self, tables: list[Table], token_budget: int):
+        self.tables = tables
+        self.max_chars = token_budget * CHARS_PER_TOKEN
+        self.chosen: set[int] = set()
+        self.chars = 0
+
+    def _cost(self, i: int) -> int:
+        return len(self.tables[i].create_statement()) + (2 if self.chosen else 0)  # "; " separator
+
+    def add_all(self, indices: Iterable[int]) -> None:
+        for i in indices:
+            if i not in self.chosen and self.chars + self._cost(i) <= self.max_chars:
+                self.force(i)
+
+    def force(self, i: int) -> None:
+        self.chars += self._cost(i)
+        self.chosen.add(i)
+
+
+def _fk_pairs(tables: list[Table]) -> Iterator[tuple[int, int]]:
+    index = {t.name.lower(): i for i, t in enumerate(tables)}
+    for i, table in enumerate(tables):
+        for fk in table.foreign_keys:
+            j = index.get(fk.ref_table.lower())
+            if j is not None and j != i:
+                yield i, j
+
+
+def _neighbours(tables: list[Table], chosen: set[int]) -> set[int]:
+    """Tables that reference, or are referenced by, a chosen table."""
+    found = set()
+    for i, j in _fk_pairs(tables):
+        if i in chosen:
+            found.add(j)
+        if j in chosen:
+            found.add(i)
+    return found - chosen
+
+
+def _degrees(tables: list[Table]) -> list[int]:
+    degree = [0] * len(tables)
+    for i, j in _fk_pairs(tables):
+        degree[i] += 1
+        degree[j] += 1
+    return degree
