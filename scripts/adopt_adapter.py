@@ -1,14 +1,24 @@
-"""Adopt a freshly trained adapter only if it is not worse than the one users have now.
+"""Adopt a freshly trained adapter for its model only if it passes the gate; then publish it.
 
-Both adapters are scored with the product's evaluator (``evaluate_know_sql``) on the same dev
-rows, which no training config ever trains on; the candidate replaces ``sqlchat/adapters/<model>``
-only when its execution accuracy is at least the current one's. The previous adapter is kept
-next to it (``default.previous``), so a bad adoption is one rename away from undone.
+The gate (issue 13) scores the adapter and the zero-shot base model side by side, in one run,
+with the product's own evaluators, on three sets no training config ever trains on:
 
-    .venv/bin/python scripts/adopt_adapter.py ./qlora-out/sql-cpu-feedback --limit 200
+- ``dev``: 200 rows of ``sql-create-context/dev.jsonl``, evenly spread (execution accuracy);
+- ``spider``: 200 Spider dev questions spread over all its databases (execution accuracy);
+- ``business``: ``tests/data/business/questions.jsonl`` on the demo databases (answer accuracy).
 
-Prints one JSON object with both figures. Exit code 0: adopted; 1: kept the current adapter;
-2: the candidate or the dev file could not be used.
+The adapter is published (``scripts/publish_adapter.py``: PEFT files in float16 plus
+``adapter.gguf`` for llama.cpp, into ``sqlchat/adapters/<model>``, the previous folder kept as
+``<model>.previous``) only if it is better on Spider and not worse on dev or business. The
+figures go into ``published_from.json`` as ``{"gate": {"dev": {"adapter": .., "base": ..}, ...}}``.
+``--against current`` compares with the adapter users have now instead of the bare base (the
+feedback loop's question: is the retrained adapter better than the published one?).
+
+    .venv/bin/python scripts/adopt_adapter.py qlora-out/sql-cpu-qwen            # the model: the run's base_model
+    .venv/bin/python scripts/adopt_adapter.py qlora-out/sql-cpu-qwen --dry-run  # score and decide, publish nothing
+
+Prints one JSON object with the figures and the verdict. Exit code 0: published; 1: kept what
+users have; 2: the candidate or the data could not be used.
 """
 
 from __future__ import annotations
@@ -16,90 +26,144 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TRAINED_MODEL = "smollm2-135m"  # the model the CPU recipes (configs/sql-cpu*.yml) train an adapter for
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from publish_adapter import publish, trained_base  # noqa: E402
 
 from sqlchat.config import NO_ADAPTER, Settings  # noqa: E402
-from sqlchat.errors import SqlchatError  # noqa: E402
-from sqlchat.evaluation.runner import evaluate_know_sql  # noqa: E402
+from sqlchat.errors import ConfigError, SqlchatError  # noqa: E402
+from sqlchat.evaluation.runner import EvalReport, evaluate_business, evaluate_know_sql, evaluate_spider  # noqa: E402
 from sqlchat.models.backends import load_backend  # noqa: E402
-from sqlchat.models.registry import MODELS  # noqa: E402
+from sqlchat.models.registry import ModelSpec  # noqa: E402
+from train.config import TrainConfig  # noqa: E402
+from train.gguf_lora import GGUF_ADAPTER, convert  # noqa: E402
+from train.model import base_model_path  # noqa: E402
 
-DEFAULT_DEV = ROOT.parent / "shared" / "data" / "sql-create-context" / "dev.jsonl"
-ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "adapter_model.bin", "train_summary.json")
+SHARED = ROOT.parent / "shared"
+DEFAULT_DEV = SHARED / "data" / "sql-create-context" / "dev.jsonl"
+DEFAULT_SPIDER = SHARED / "benchmarks" / "spider-dev"
+DEFAULT_BUSINESS = ROOT / "tests" / "data" / "business" / "questions.jsonl"
 EXIT_ADOPTED, EXIT_KEPT, EXIT_UNUSABLE = 0, 1, 2
 
 
-def is_adapter(folder: Path) -> bool:
-    return (folder / "adapter_config.json").is_file()
+@dataclass(frozen=True)
+class GateSet:
+    """One set the gate scores on: which headline figure counts, and whether the adapter must beat the reference."""
+
+    name: str
+    metric: str
+    must_improve: bool  # True: strictly better; False: not worse
 
 
-def score(adapter: str, dev: Path, limit: int | None, settings: Settings) -> dict:
-    """Execution accuracy and exact match of the embedded model with ``adapter`` on ``dev``."""
-    settings = settings.with_model(model=TRAINED_MODEL, adapter=adapter)
+GATE = (GateSet("dev", "execution_accuracy", False), GateSet("spider", "execution_accuracy", True),
+        GateSet("business", "answer_accuracy", False))
+
+
+def verdict(gate: dict[str, dict[str, float | None]], reference: str = "base") -> tuple[bool, list[str]]:
+    """Whether the adapter passes, and a sentence per set that failed.
+
+    The adapter must beat ``reference`` on Spider and be at least as good on dev and business;
+    a set the adapter has no score on fails, a set the reference has no score on cannot.
+    """
+    failures = []
+    for rule in GATE:
+        adapter, other = gate[rule.name]["adapter"], gate[rule.name][reference]
+        if adapter is None:
+            failures.append(f"{rule.name}: the adapter has no {rule.metric}")
+        elif other is not None and (adapter <= other if rule.must_improve else adapter < other):
+            relation = "not better than" if rule.must_improve else "worse than"
+            failures.append(f"{rule.name}: {rule.metric} {adapter:.3f} is {relation} the {reference}'s {other:.3f}")
+    return not failures, failures
+
+
+def gate_figures(reports: dict[str, dict[str, EvalReport]]) -> dict[str, dict]:
+    """``{set: {arm: headline figure, ..., "metric": name, "n": questions}}`` from the two arms' reports."""
+    figures = {}
+    for rule in GATE:
+        arms = reports[rule.name]
+        figures[rule.name] = {arm: getattr(report, rule.metric) for arm, report in arms.items()}
+        figures[rule.name].update(metric=rule.metric, n=next(iter(arms.values())).n)
+    return figures
+
+
+def with_gguf(candidate: Path, base_model: str, settings: Settings) -> None:
+    """llama.cpp runs the Qwen models: give the candidate its ``adapter.gguf`` (once) before scoring it."""
+    if not (candidate / GGUF_ADAPTER).is_file():
+        convert(candidate, Path(base_model_path(TrainConfig(base_model=base_model))), candidate / GGUF_ADAPTER,
+                settings.model.cache_dir)
+
+
+def score_arm(spec: ModelSpec, adapter: str, args: argparse.Namespace, settings: Settings) -> dict[str, EvalReport]:
+    """The three sets' reports for ``spec`` with ``adapter`` (``none``: the bare base), one model in memory."""
+    settings = settings.with_model(model=spec.name, adapter=adapter)
     backend = load_backend(settings.model)
     try:
-        report = evaluate_know_sql(dev, backend, settings, limit=limit)
+        return {
+            "dev": evaluate_know_sql(args.dev, backend, settings, limit=args.limit),
+            "spider": evaluate_spider(args.spider, backend, settings, limit=args.spider_limit),
+            "business": evaluate_business(args.business, backend, settings),
+        }
     finally:
         del backend
-        gc.collect()  # one model in memory at a time
-    summary = report.summary()
-    return {"adapter": adapter, **{key: summary[key] for key in ("n", "execution_accuracy", "exact_match", "unscorable")}}
-
-
-def should_adopt(current: float | None, candidate: float | None) -> bool:
-    """Not worse: a tie adopts (the candidate has seen the users' answers), no score never does."""
-    return candidate is not None and (current is None or candidate >= current)
-
-
-def install(candidate: Path, target: Path) -> None:
-    """Copy the adapter files into ``target``, keeping the old folder as ``<target>.previous``."""
-    staging = target.with_name(target.name + ".new")
-    backup = target.with_name(target.name + ".previous")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    for name in ADAPTER_FILES:
-        if (candidate / name).is_file():
-            shutil.copy2(candidate / name, staging / name)
-    if target.exists():
-        shutil.rmtree(backup, ignore_errors=True)
-        target.rename(backup)
-    staging.rename(target)
+        gc.collect()
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("candidate", type=Path, help="the trained adapter folder (adapter_config.json inside)")
-    parser.add_argument("dev", type=Path, nargs="?", default=DEFAULT_DEV, help="know_sql dev file (default: %(default)s)")
-    parser.add_argument("--limit", type=int, default=200, help="dev questions, evenly spread (default: %(default)s)")
-    parser.add_argument("--target", type=Path, default=MODELS[TRAINED_MODEL].adapter_dir, help="the adapter users get (default: %(default)s)")
-    parser.add_argument("--dry-run", action="store_true", help="compare only, never copy")
+    parser.add_argument("candidate", type=Path, help="the training run (or one checkpoint folder) holding the adapter")
+    parser.add_argument("--model", help="the embedded model it was trained for (default: the run's base_model)")
+    parser.add_argument("--against", choices=["base", "current"], default="base",
+                        help="the zero-shot base (default), or the adapter published now")
+    parser.add_argument("--dev", type=Path, default=DEFAULT_DEV, help="know_sql dev file (default: %(default)s)")
+    parser.add_argument("--limit", type=int, default=200, help="dev rows, evenly spread (default: %(default)s)")
+    parser.add_argument("--spider", type=Path, default=DEFAULT_SPIDER, help="Spider dev folder (default: %(default)s)")
+    parser.add_argument("--spider-limit", type=int, default=200, help="Spider questions, spread over all databases (default: %(default)s)")
+    parser.add_argument("--business", type=Path, default=DEFAULT_BUSINESS, help="business questions (default: %(default)s)")
+    parser.add_argument("--to", type=Path, help="publish here (default: sqlchat/adapters/<model>)")
+    parser.add_argument("--dry-run", action="store_true", help="score and decide, publish nothing")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if not is_adapter(args.candidate):
-        print(f"error: {args.candidate} holds no adapter (adapter_config.json)", file=sys.stderr)
+    candidate = args.candidate
+    run_dir = candidate.parent if candidate.name.startswith("checkpoint-") else candidate
+    if not (candidate / "adapter_config.json").is_file():
+        print(f"error: {candidate} holds no adapter (adapter_config.json)", file=sys.stderr)
+        return EXIT_UNUSABLE
+    base_model = args.model or trained_base(run_dir)
+    spec = TrainConfig(base_model=base_model).base_spec
+    if spec is None:
+        print(f"error: {base_model} is not an embedded model; the gate compares adapters of sqlchat's own models",
+              file=sys.stderr)
         return EXIT_UNUSABLE
     settings = Settings.from_env()
+    reference = NO_ADAPTER if args.against == "base" else str(spec.adapter_dir)
     try:
-        current = score(str(args.target) if is_adapter(args.target) else NO_ADAPTER, args.dev, args.limit, settings)
-        candidate = score(str(args.candidate), args.dev, args.limit, settings)
+        if args.against == "current" and not (spec.adapter_dir / "adapter_config.json").is_file():
+            raise ConfigError(f"{spec.name} has no published adapter to compare with; use --against base.")
+        if spec.engine == "llama.cpp":
+            with_gguf(candidate, base_model, settings)
+        arms = {args.against: score_arm(spec, reference, args, settings),
+                "adapter": score_arm(spec, str(candidate), args, settings)}
     except SqlchatError as error:
-        print(f"error: {error.message}", file=sys.stderr)
+        print(f"error: {error.message}\n{error.detail or ''}", file=sys.stderr)
         return EXIT_UNUSABLE
-    adopted = should_adopt(current["execution_accuracy"], candidate["execution_accuracy"])
-    if adopted and not args.dry_run:
-        install(args.candidate, args.target)
-    print(json.dumps({"dev": str(args.dev), "limit": args.limit, "current": current, "candidate": candidate,
-                      "adopted": adopted and not args.dry_run, "would_adopt": adopted}, indent=2))
-    return EXIT_ADOPTED if adopted and not args.dry_run else EXIT_KEPT
+    gate = gate_figures({rule.name: {arm: reports[rule.name] for arm, reports in arms.items()} for rule in GATE})
+    passed, failures = verdict(gate, args.against)
+    published, target = passed and not args.dry_run, args.to or spec.adapter_dir
+    if published:
+        publish(run_dir, candidate, target, base_model=base_model, gate=gate)
+    print(json.dumps({"model": spec.name, "candidate": str(candidate), "against": args.against, "gate": gate,
+                      "passed": passed, "failures": failures, "published": published,
+                      "to": str(target) if published else None}, indent=2))
+    return EXIT_ADOPTED if published else EXIT_KEPT
 
 
 if __name__ == "__main__":

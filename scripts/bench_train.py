@@ -10,6 +10,14 @@ same number of optimizer steps, each in its own subprocess so peak memory is its
     .venv/bin/python scripts/bench_train.py --rows 128 --steps 6 --micro-batch 4
 
 Prints one JSON object per run and the ratio (sqlchat / baseline) of examples/s and tokens/s.
+To compare settings of one recipe instead (precision, LoRA targets, rank), time only sqlchat's
+trainer, once per ``--set`` group:
+
+    nice -n 10 .venv/bin/python scripts/bench_train.py --config configs/sql-cpu-qwen.yml --only sqlchat \
+        --rows 12 --steps 3 --micro-batch 4 --variant bf16=false --variant bf16=true
+
+Each run also reports the process's CPU seconds: on a shared machine, tokens per CPU-second x cores
+estimates what a quiet machine would do, where wall-clock tokens/s only says how busy it was.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def run_one(mode: str, config_path: str, rows: int, steps: int, micro_batch: int | None) -> dict:
+def run_one(mode: str, config_path: str, rows: int, steps: int, micro_batch: int | None, overrides: str = "") -> dict:
     import torch
     from transformers import Trainer, TrainingArguments, default_data_collator
 
@@ -36,6 +44,8 @@ def run_one(mode: str, config_path: str, rows: int, steps: int, micro_batch: int
     from train.trainer import training_arguments
 
     config = load_config(config_path)
+    for key, value in parse_overrides(overrides).items():
+        setattr(config, key, value)
     config.max_rows, config.val_set_size, config.max_steps = rows, 0, steps
     config.micro_batch_size = micro_batch or config.micro_batch_size
     config.output_dir = f"/tmp/sqlchat-bench-{mode}"
@@ -63,18 +73,31 @@ def run_one(mode: str, config_path: str, rows: int, steps: int, micro_batch: int
         args.save_strategy = "no"
         collator = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100)
     trainer = Trainer(model=model, args=args, train_dataset=data, data_collator=collator)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     trainer.train()
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     examples = steps * config.micro_batch_size * config.gradient_accumulation_steps
     return {
         "mode": mode,
+        "settings": overrides,
         "steps": steps,
         "examples_per_s": round(examples / seconds, 3),
         "tokens_per_s": round(examples * real_tokens_per_row / seconds, 1),
         "seconds": round(seconds, 1),
+        "cpu_seconds": round(cpu_seconds, 1),
+        "tokens_per_cpu_s": round(examples * real_tokens_per_row / cpu_seconds, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
+
+
+def parse_overrides(text: str) -> dict:
+    """``bf16=true,lora_r=8,lora_target_modules=[q_proj,v_proj]`` -> config values (YAML-typed)."""
+    import yaml
+
+    if not text:
+        return {}
+    pairs = [item.split("=", 1) for item in text.split(";")]
+    return {key.strip(): yaml.safe_load(value) for key, value in pairs}
 
 
 def main() -> int:
@@ -83,18 +106,26 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=256)
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--micro-batch", type=int, help="override micro_batch_size (padding to sequence_len needs far more memory)")
+    parser.add_argument("--only", choices=["sqlchat", "baseline"], help="time one trainer, no ratio")
+    parser.add_argument("--variant", action="append", default=[],
+                        help="config values for one run, KEY=VALUE;KEY=VALUE (repeat to compare settings; needs --only)")
     parser.add_argument("--mode", choices=["sqlchat", "baseline"], help=argparse.SUPPRESS)
+    parser.add_argument("--overrides", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.mode:
-        print(json.dumps(run_one(args.mode, args.config, args.rows, args.steps, args.micro_batch)))
+        print(json.dumps(run_one(args.mode, args.config, args.rows, args.steps, args.micro_batch, args.overrides)))
         return 0
     results = {}
-    for mode in ("baseline", "sqlchat"):
+    runs = [(args.only, variant) for variant in args.variant or [""]] if args.only else [("baseline", ""), ("sqlchat", "")]
+    for mode, variant in runs:
         out = subprocess.run([sys.executable, __file__, "--mode", mode, "--config", args.config, "--rows", str(args.rows),
-                              "--steps", str(args.steps)] + (["--micro-batch", str(args.micro_batch)] if args.micro_batch else []),
+                              "--steps", str(args.steps), "--overrides", variant]
+                             + (["--micro-batch", str(args.micro_batch)] if args.micro_batch else []),
                              cwd=ROOT, capture_output=True, text=True, check=True)
         results[mode] = json.loads(out.stdout.strip().splitlines()[-1])
-        print(json.dumps(results[mode]))
+        print(json.dumps(results[mode]), flush=True)
+    if args.only:
+        return 0
     ratio = {k: round(results["sqlchat"][k] / results["baseline"][k], 2) for k in ("examples_per_s", "tokens_per_s")}
     print(json.dumps({"ratio_sqlchat_over_baseline": ratio}))
     return 0

@@ -143,3 +143,13 @@ def test_the_installed_default_model_file_is_the_recorded_one():
     path = model_file(spec, Settings.from_env({}).model.cache_dir)
     assert path.stat().st_size == spec.size_bytes
     assert path.read_bytes()[:4] == b"GGUF"
+
+
+def test_an_embedded_models_short_name_is_a_folder_transformers_can_load():
+    from sqlchat.config import ModelConfig
+    from sqlchat.models.store import embedded_model_dir, resolve_model_path
+
+    cache = ModelConfig().cache_dir
+    folder = resolve_model_path("SmolLM2-135M", cache)
+    assert folder == str(embedded_model_dir(cache)) and (Path(folder) / "config.json").is_file()
+    assert resolve_model_path("HuggingFaceTB/SmolLM2-135M-Instruct", cache) == "HuggingFaceTB/SmolLM2-135M-Instruct"  # a hub id stays one

@@ -132,7 +132,9 @@ def test_the_split_is_deterministic(tiny_model, data_file):
     [({"lora_rank": 8}, "lora_rank"), ({"adapter": "prefix"}, "adapter"), ({"datasets": []}, "datasets"),
      ({"datasets": [{"path": "x.jsonl", "type": "alpaca"}]}, "alpaca"),
      ({"datasets": [{"path": "x.jsonl", "typo": 1}]}, "typo"),
-     ({"datasets": [{"path": "x.jsonl", "repeat": 0}]}, "repeat"), ({"context_examples": 1.5}, "context_examples")],
+     ({"datasets": [{"path": "x.jsonl", "repeat": 0}]}, "repeat"), ({"context_examples": 1.5}, "context_examples"),
+     ({"datasets": [{"path": "x.jsonl", "select": ["joins"]}]}, "select"),
+     ({"datasets": [{"path": "x.jsonl", "max_rows": 0}]}, "max_rows"), ({"prompt_style": "alpaca"}, "prompt_style")],
 )
 def test_a_bad_config_key_is_a_clear_error_naming_it(change, named, tiny_model, data_file, tmp_path):
     raw = tiny_config(tiny_model, data_file, tmp_path) | change
@@ -234,3 +236,62 @@ def test_wikisql_style_anonymous_tables_never_lend_examples(tmp_path):
                             for n in range(4)))
     rows = load_rows(parse_config({"datasets": [{"path": str(path)}]}).datasets)
     assert all(json.loads(e) == [] for e in add_examples(rows, 1.0, seed=0)["examples"])
+
+
+def test_sql_features_name_what_an_answer_uses_outside_its_strings():
+    from train.features import sql_features
+
+    assert sql_features("SELECT T1.name FROM singer AS T1 JOIN concert AS T2 ON T1.id = T2.sid "
+                        "GROUP BY T1.name HAVING COUNT(*) > 1") == {"join", "group_by", "having"}
+    assert sql_features("SELECT T1.name FROM singer AS T1, concert AS T2 WHERE T1.id = T2.sid") == {"join"}
+    assert sql_features("SELECT name FROM t WHERE age > (SELECT AVG(age) FROM t)") == {"nested"}
+    assert sql_features("SELECT name FROM a EXCEPT SELECT name FROM b") == {"set_op"}
+    assert sql_features("SELECT COUNT(*) FROM orders WHERE strftime('%Y', day) = '2024'") == {"date"}
+    assert sql_features("SELECT a FROM t WHERE b IN (1, 2) ORDER BY a, b") == {"order_by"}
+    assert sql_features('SELECT event FROM table_name_87 WHERE position = "join us, group by (select)"') == set()
+
+
+def test_select_keeps_rows_that_teach_a_feature_and_max_rows_samples_the_same_rows_each_run(tmp_path, data_file):
+    joins = tmp_path / "joins.jsonl"
+    joins.write_text("".join(json.dumps({
+        "question": f"Names of singers in concert {n}?", "context": "CREATE TABLE singer (id INT, name TEXT); CREATE TABLE concert (id INT, sid INT)",
+        "answer": f"SELECT T1.name FROM singer AS T1 JOIN concert AS T2 ON T1.id = T2.sid WHERE T2.id = {n}"}) + "\n" for n in range(5)))
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text(data_file.read_text() + joins.read_text())
+    config = parse_config({"datasets": [{"path": str(mixed), "select": ["join", "group_by"]},
+                                        {"path": str(data_file), "max_rows": 7}], "output_dir": str(tmp_path / "out")})
+    rows = load_rows(config.datasets, seed=3)
+    assert len(rows) == 5 + 7
+    assert all(" JOIN " in answer for answer in rows["answer"][:5])
+    assert rows["question"][5:] == load_rows(config.datasets, seed=3)["question"][5:]
+    assert set(rows["question"][5:]) < {row["question"] for row in ROWS}
+    assert rows["question"][5:] != load_rows(config.datasets, seed=4)["question"][5:]
+
+
+def test_rows_are_rendered_as_the_engine_renders_prompts_for_the_base_model(tmp_path):
+    def style(**keys) -> str:
+        return parse_config({"datasets": [{"path": "x.jsonl"}], "output_dir": str(tmp_path), **keys}).style
+
+    assert style(base_model="qwen2.5-coder-0.5b") == style(base_model="Qwen2.5-Coder-1.5B") == "chat"
+    assert style(base_model="embedded") == style(base_model="smollm2-135m") == "seed"
+    assert style(base_model=str(tmp_path)) == "seed"  # a folder of the user's: the historic default
+    assert style(base_model="qwen2.5-coder-0.5b", prompt_style="seed") == "seed"
+
+
+def test_chat_rows_are_the_engines_chat_prompt_and_end_the_turn_once(tiny_model, data_file):
+    from sqlchat.models.backends import TransformersBackend
+    from sqlchat.prompt import CHATML_END
+
+    config = parse_config(tiny_config(tiny_model, data_file, Path("unused"), prompt_style="chat"))
+    tokenizer = load_tokenizer(config, str(tiny_model))
+    assert "<|im_start|>" in tokenizer.chat_template  # SmolLM2's template is ChatML, like Qwen's
+    row = prepare_data(config, tokenizer).train[0]
+    prompt_length = sum(label == IGNORE_INDEX for label in row["labels"])
+    engine = TransformersBackend(None, tokenizer, prompt_style="chat")  # what the engine sends this model
+    sent = {engine.render(build_prompt(r["context"], r["question"])) for r in ROWS}
+    assert tokenizer.decode(row["input_ids"][:prompt_length]) in sent
+    answer = row["input_ids"][prompt_length:]
+    end = tokenizer.convert_tokens_to_ids(CHATML_END)
+    assert answer[-1] == end and answer.count(end) == 1
+    assert tokenizer.decode(answer).startswith("SELECT COUNT(*) FROM")
+    assert tokenizer.decode(answer).endswith(";\n```" + CHATML_END)

@@ -38,7 +38,7 @@ def _train(argv: list[str]) -> int:
 
 def _merge(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m train merge", description="Merge an adapter into its base model (for serving without LoRA support).")
-    parser.add_argument("--base", default=EMBEDDED_BASE, help="base model id or folder (default: the embedded SmolLM2)")
+    parser.add_argument("--base", default=EMBEDDED_BASE, help="base model: short name, id or folder (default: the embedded SmolLM2)")
     parser.add_argument("--adapter", required=True)
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
@@ -54,7 +54,7 @@ def _merge(argv: list[str]) -> int:
 
 def _infer(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m train infer", description="Try an adapter on one context and question.")
-    parser.add_argument("--base", default=EMBEDDED_BASE)
+    parser.add_argument("--base", default=EMBEDDED_BASE, help="the base the adapter was trained on, as in its config's base_model")
     parser.add_argument("--adapter", help="adapter folder (omit for the bare base model)")
     parser.add_argument("--context", required=True, help="CREATE TABLE statements")
     parser.add_argument("--question", required=True)
@@ -62,10 +62,12 @@ def _infer(argv: list[str]) -> int:
     from sqlchat.models.backends import LocalBackend
     from sqlchat.prompt import build_prompt
 
+    from .config import TrainConfig
     from .model import load_for_inference
 
     model, tokenizer = load_for_inference(args.base, args.adapter)
-    backend = LocalBackend.from_loaded(model, tokenizer, prompt_style="seed")  # the CPU recipes train on the seed text
+    style = TrainConfig(base_model=args.base).style  # the rendering the recipes train this base on
+    backend = LocalBackend.from_loaded(model, tokenizer, prompt_style=style)
     print(backend.generate(build_prompt(args.context, args.question))[0].sql)
     return 0
 

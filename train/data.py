@@ -19,9 +19,10 @@ from datasets import Dataset, concatenate_datasets, load_dataset
 
 from sqlchat.errors import ConfigError
 from sqlchat.history import rank_similar
-from sqlchat.prompt import Turn, build_training_text
+from sqlchat.prompt import CHATML_END, Turn, build_training_text
 
 from .config import DatasetSpec, TrainConfig
+from .features import sql_features
 
 log = logging.getLogger(__name__)
 IGNORE_INDEX = -100
@@ -64,9 +65,21 @@ def _load_one(spec: DatasetSpec) -> Dataset:
     return data.select_columns(list(REQUIRED_FIELDS))
 
 
-def load_rows(specs: list[DatasetSpec]) -> Dataset:
-    """All rows of all listed datasets, in order, each dataset ``repeat`` times."""
-    return concatenate_datasets([data for spec in specs for data in [_load_one(spec)] * spec.repeat])
+def chosen_rows(data: Dataset, spec: DatasetSpec, seed: int) -> Dataset:
+    """The entry's ``select`` (rows whose answer uses one of those SQL features), then at most
+    ``max_rows`` of them, a sample seeded like the rest of the run (the same rows every time)."""
+    if spec.select:
+        wanted = set(spec.select)
+        data = data.filter(lambda row: bool(sql_features(row["answer"]) & wanted), desc=f"Selecting {', '.join(spec.select)}")
+    if spec.max_rows is not None and spec.max_rows < len(data):
+        data = data.shuffle(seed=seed).select(range(spec.max_rows))
+    return data
+
+
+def load_rows(specs: list[DatasetSpec], seed: int = 0) -> Dataset:
+    """All rows of all listed datasets (each narrowed by its ``select``/``max_rows``), in order,
+    each dataset ``repeat`` times."""
+    return concatenate_datasets([data for spec in specs for data in [chosen_rows(_load_one(spec), spec, seed)] * spec.repeat])
 
 
 _CREATE = re.compile(r"CREATE TABLE\s+(\S+)\s*\((.*)\)\s*$", re.S)
@@ -163,15 +176,25 @@ def add_examples(rows: Dataset, fraction: float, seed: int) -> Dataset:
                     desc="Adding solved examples")
 
 
-def tokenize_row(row: dict, tokenizer, sequence_len: int, train_on_inputs: bool) -> dict:
-    """Token ids and labels for one row; labels mask the prompt unless ``train_on_inputs``."""
+def tokenize_row(row: dict, tokenizer, sequence_len: int, train_on_inputs: bool, style: str = "seed") -> dict:
+    """Token ids and labels for one row; labels mask the prompt unless ``train_on_inputs``.
+
+    ``chat``: the prompt is the model's own chat template as the engine renders it (the template
+    the tokenizer carries is the GGUF file's), and the completion ends the turn with
+    ``<|im_end|>``, the token llama.cpp stops on; ``seed``: plain text ended by the EOS token.
+    The prompt is tokenized on its own, as the engine feeds it before generating.
+    """
     examples = [tuple(pair) for pair in json.loads(row.get("examples") or "[]")]
     # a conversation row: the earlier turns as [question, sql] pairs, laid out as the engine shows a follow-up's
     earlier = [Turn(question, sql) for question, sql in json.loads(row.get("earlier") or "[]")]
+    template = getattr(tokenizer, "chat_template", None) if style == "chat" else None
     prompt, completion = build_training_text(row["context"], row["question"], row["answer"], examples=examples,
+                                             style=style, chat_template=template if isinstance(template, str) else None,
                                              earlier=earlier)
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    answer_ids = tokenizer(completion, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    answer_ids = tokenizer(completion, add_special_tokens=False)["input_ids"]
+    if style != "chat" or answer_ids[-1] != tokenizer.convert_tokens_to_ids(CHATML_END):
+        answer_ids.append(tokenizer.eos_token_id)
     input_ids = prompt_ids + answer_ids
     labels = input_ids.copy() if train_on_inputs else [IGNORE_INDEX] * len(prompt_ids) + answer_ids
     return {
@@ -187,7 +210,8 @@ def tokenize(rows: Dataset, tokenizer, config: TrainConfig) -> tuple[Dataset, in
     """Tokenize ``rows``; drop and count those longer than ``sequence_len``."""
     tokenized = rows.map(
         tokenize_row,
-        fn_kwargs={"tokenizer": tokenizer, "sequence_len": config.sequence_len, "train_on_inputs": config.train_on_inputs},
+        fn_kwargs={"tokenizer": tokenizer, "sequence_len": config.sequence_len, "train_on_inputs": config.train_on_inputs,
+                   "style": config.style},
         remove_columns=rows.column_names,
         desc="Tokenizing",
     )
@@ -200,14 +224,14 @@ def tokenize(rows: Dataset, tokenizer, config: TrainConfig) -> tuple[Dataset, in
 
 def prepare_data(config: TrainConfig, tokenizer) -> PreparedData:
     """Load, tokenize and split the data deterministically (seeded shuffle, then hold-out)."""
-    rows = load_rows(config.datasets).shuffle(seed=config.seed)
+    rows = load_rows(config.datasets, config.seed).shuffle(seed=config.seed)
     if config.max_rows:
         rows = rows.select(range(min(config.max_rows, len(rows))))
     rows = add_examples(rows, config.context_examples, config.seed)  # before distractors: they widen contexts
     rows = add_distractors(rows, config.context_distractors, config.seed)
     train_rows, eval_rows = rows, None
     if config.test_datasets:
-        eval_rows = load_rows(config.test_datasets)
+        eval_rows = load_rows(config.test_datasets, config.seed)
     elif config.val_set_size:
         size = config.val_set_size if config.val_set_size < 1 else int(config.val_set_size)
         split = rows.train_test_split(test_size=size, seed=config.seed, shuffle=False)

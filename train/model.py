@@ -12,13 +12,12 @@ from sqlchat.config import ModelConfig
 from sqlchat.models.store import resolve_model_path
 
 from .config import EMBEDDED_BASE, TrainConfig
-
-EMBEDDED_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"  # what the embedded GGUF was made from
 LINEAR_TARGETS_FALLBACK = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
 def base_model_path(config: TrainConfig) -> str:
-    """A folder or hub id for ``from_pretrained``; ``embedded`` means the bundled SmolLM2."""
+    """A folder or hub id for ``from_pretrained``; ``embedded`` means the bundled SmolLM2, an embedded
+    model's short name its GGUF file dequantized once (cached in ~/.cache/sqlchat)."""
     model = None if config.base_model == EMBEDDED_BASE else config.base_model
     return resolve_model_path(model, ModelConfig().cache_dir)
 
@@ -79,8 +78,8 @@ def load_model_for_training(config: TrainConfig):
             task_type="CAUSAL_LM",
         )
         model = get_peft_model(model, lora)
-    if config.base_model == EMBEDDED_BASE:
-        model.peft_config["default"].base_model_name_or_path = EMBEDDED_HUB_ID
+    if config.base_spec is not None:  # name the hub model, not our cache folder, for vLLM and peft users
+        model.peft_config["default"].base_model_name_or_path = config.base_spec.hub_id
     return model, tokenizer
 
 

@@ -174,6 +174,8 @@ def run_training(config: TrainConfig) -> dict:
         trainer.model.save_pretrained(output_dir)
         plot_losses(output_dir)
     summary = {
+        "base_model": config.base_model,  # publish_adapter.py reads which model the adapter is for
+        "prompt_style": config.style,
         "train_rows": len(data.train),
         "eval_rows": len(data.eval) if data.eval is not None else 0,
         "dropped_too_long": data.dropped_too_long,

