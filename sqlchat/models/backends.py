@@ -126,10 +126,10 @@ class LlamaCppBackend:
         import numpy as np
 
         started = time.perf_counter()
-        scores: list[Any] = []
+        latest: list[Any] = [None]  # the last step's logits: only the token just chosen is scored
 
         def keep_scores(_input_ids, logits):
-            scores.append(np.array(logits, dtype=np.float64))  # a copy: sampling rescales llama.cpp's buffer in place
+            latest[0] = np.array(logits, dtype=np.float64)  # a copy: sampling rescales llama.cpp's buffer in place
             return logits
 
         if not greedy:
@@ -140,7 +140,7 @@ class LlamaCppBackend:
         for token in self.llama.generate(tokens, reset=True, logits_processor=[keep_scores], **options):
             if token in self._stop_tokens:
                 break
-            logits = scores[-1]
+            logits = latest[0]
             peak = logits.max()
             logprob = float(logits[token] - peak - math.log(np.exp(logits - peak).sum()))
             logprob_sum, least = logprob_sum + logprob, min(least, logprob)
