@@ -22,6 +22,7 @@ from sqlglot.errors import SqlglotError
 
 from sqlchat.corrections.dates import sqlite_dates
 from sqlchat.corrections.joins import correct_joins, join_missing_tables
+from sqlchat.corrections.spaces import quote_spaced_names
 from sqlchat.schema.model import Schema, Table
 
 # Table name -> its column names, the only schema facts repair needs.
@@ -221,17 +222,20 @@ def with_repairs(candidates: Sequence[str], names: SchemaNames, dialect: str = "
     """The SQL to try, in order, for each candidate: its joins corrected along the declared
     foreign keys (:mod:`sqlchat.corrections.joins`; ``tables`` carries them), the model's own SQL, the
     corrected one with a table joined in for a column only that table has, then each with
-    invented names repaired. Other dialects' date functions are first written as SQLite's (:mod:`sqlchat.corrections.dates`).
+    invented names repaired. First, names with spaces written bare are quoted (:mod:`sqlchat.corrections.spaces`)
+    and other dialects' date functions written as SQLite's (:mod:`sqlchat.corrections.dates`).
     Execution-guided choice runs the first that works.
 
     A join on unrelated keys runs and returns wrong rows, so its correction goes first; a wrong
     name fails, so the name repair is only a fallback.
     """
     expanded: list[str] = []
+    spaced = [name for table, columns in names.items() for name in (table, *columns) if " " in name]
     for sql in candidates:
         if not sql or not sql.strip():
             versions = [sql]
         else:
+            sql = quote_spaced_names(sql, spaced, dialect)  # FROM Order Details: never parses, so quoted
             sql = sqlite_dates(sql, dialect)  # YEAR(d) never runs on SQLite: its STRFTIME form replaces it
             joined = correct_joins(sql, tables, dialect) if tables else sql
             extended = join_missing_tables(joined, tables, dialect) if tables else joined
