@@ -190,7 +190,10 @@ def tuned(config: TrustConfig, assignments: list[str]) -> TrustConfig:
         if name not in types:
             raise SystemExit(f"--set {name}: not a TrustConfig field ({', '.join(types)})")
         kind = types[name]
-        changes[name] = value.lower() in {"1", "true", "yes"} if kind is bool else kind(value)
+        try:
+            changes[name] = value.lower() in {"1", "true", "yes"} if kind is bool else kind(value)
+        except ValueError:
+            raise SystemExit(f"--set {name}={value}: not a {kind.__name__}") from None
     return replace(config, **changes)
 
 

@@ -265,8 +265,7 @@ def _add_candidates(answer: Answer, backend: Backend, prompt: Prompt, n: int, fi
     with _timed(answer.timings, "generate"):
         generations = backend.generate(prompt, n=n)
     evidence = answer.evidence
-    # A later round's first generation is the greedy answer again (backends give it first): no new vote.
-    for generation in generations if first else generations[1:]:
+    for index, generation in enumerate(generations):
         reason = model_decline(generation.text)
         if reason is not None:
             if first:
@@ -274,7 +273,8 @@ def _add_candidates(answer: Answer, backend: Backend, prompt: Prompt, n: int, fi
                 evidence.model_reason = evidence.model_reason or reason or None
             continue
         evidence.generations.setdefault(generation.sql, generation)
-        evidence.votes[generation.sql] = evidence.votes.get(generation.sql, 0) + 1
+        if first or index > 0:  # a later round's first is the greedy answer again (llama.cpp gives it first): no new vote
+            evidence.votes[generation.sql] = evidence.votes.get(generation.sql, 0) + 1
         if generation.sql not in answer.candidates:
             answer.candidates.append(generation.sql)
     evidence.generated += len(generations) if first else 0

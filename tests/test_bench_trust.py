@@ -120,3 +120,10 @@ def test_a_stricter_doubt_threshold_re_scores_a_run_without_the_model(bench) -> 
     stricter = bench.as_checked_under(checked, TrustConfig(doubt_logprob=-3.0))
     assert (stricter.compared, stricter.agreeing, stricter.checked) == (1, 1, False)  # it would have stood alone
     assert bench.as_checked_under(checked, TrustConfig(doubt_candidates=0)).compared == 1
+
+
+def test_a_threshold_that_is_not_a_number_is_a_clear_error(bench, tmp_path: Path) -> None:
+    stored = tmp_path / "run.json"
+    stored.write_text(json.dumps({"records": []}))
+    with pytest.raises(SystemExit, match="doubt_logprob=abc: not a float"):
+        bench.main(["--signals", str(stored), "--set", "doubt_logprob=abc"])

@@ -217,6 +217,27 @@ def test_samples_repeating_an_unsure_answer_word_for_word_make_it_sure(chinook):
     assert answer.confidence == HIGH
 
 
+@dataclass
+class Rounds:
+    """A server that samples every candidate (no greedy one first): each call answers with the next round."""
+
+    rounds: list[list[str]]
+    name: str = "sampling server"
+
+    def generate(self, prompt: str, n: int = 1) -> list[Generation]:
+        from sqlchat.prompt import extract_sql
+
+        return [Generation(text=t, sql=extract_sql(t), tokens=5, seconds=0.01) for t in self.rounds.pop(0)[:n]]
+
+
+def test_a_retry_round_keeps_its_first_candidate_when_it_is_new(chinook):
+    nothing = "SELECT COUNT(*) FROM Customer WHERE Country = 'Atlantis'"
+    model = Rounds([[nothing], [COUNT_CUSTOMERS, COUNT_EMPLOYEES]])
+    answer = ask("How many customers are there?", chinook, model,
+                 Settings(model=ModelConfig(num_candidates=1, retry_candidates=2), trust=CONFIG))
+    assert answer.retried and answer.chosen == COUNT_CUSTOMERS and answer.rows == [[59]]
+
+
 def test_the_model_declining_gives_unanswerable_and_no_rows(chinook):
     model = Model([f"{DECLINE_MARKER} the database stores no salaries", "SELECT FirstName FROM Employee"])
     answer = ask("How much do employees earn?", chinook, model, settings(2))
