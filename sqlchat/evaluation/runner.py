@@ -576,19 +576,27 @@ def demo_databases() -> list[str]:
 
 def load_business(path: str | Path) -> list[BusinessRow]:
     """Rows of a business question file; ConfigError names a bad line or an unknown database."""
+    def row(item: dict) -> BusinessRow:
+        return BusinessRow(str(item["id"]), str(item["db"]), str(item["question"]), str(item["query"]),
+                           str(item["level"]), tuple(str(tag) for tag in item.get("tags") or ()))
+    return _demo_rows(path, row, "a business question row", lambda found: True, "names the database {db!r}")
+
+
+def _demo_rows(path: str | Path, build: Callable[[dict], T], kind: str, complete: Callable[[T], bool],
+               problem: str) -> list[T]:
+    """The JSON lines of ``path`` built into rows, each on a bundled demo database; ConfigError names the
+    line that is not ``kind``, or whose database is unknown or that is not ``complete`` (``problem``)."""
     path, known = Path(path), demo_databases()
     rows = []
     for number, line in enumerate(_read_text(path).splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            item = json.loads(line)
-            row = BusinessRow(str(item["id"]), str(item["db"]), str(item["question"]), str(item["query"]),
-                              str(item["level"]), tuple(str(tag) for tag in item.get("tags") or ()))
+            row = build(json.loads(line))
         except (ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(f"Line {number} of {path.name} is not a business question row.", detail=str(exc)) from exc
-        if row.db not in known:
-            raise ConfigError(f"Line {number} of {path.name} names the database {row.db!r}; "
+            raise ConfigError(f"Line {number} of {path.name} is not {kind}.", detail=str(exc)) from exc
+        if row.db not in known or not complete(row):
+            raise ConfigError(f"Line {number} of {path.name} {problem.format(db=row.db)}; "
                               f"the demo databases are {', '.join(known)}.")
         rows.append(row)
     return rows
@@ -665,22 +673,11 @@ def is_conversation_file(path: str | Path) -> bool:
 
 def load_conversations(path: str | Path) -> list[ConversationRow]:
     """Rows of a conversations file; ConfigError names a bad line or an unknown database."""
-    path, known = Path(path), demo_databases()
-    rows = []
-    for number, line in enumerate(_read_text(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-            row = ConversationRow(str(item["id"]), str(item["db"]),
-                                  tuple((str(turn["question"]), str(turn["query"])) for turn in item["turns"]))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(f"Line {number} of {path.name} is not a conversation row.", detail=str(exc)) from exc
-        if row.db not in known or not row.turns:
-            raise ConfigError(f"Line {number} of {path.name} names the database {row.db!r} or has no turns; "
-                              f"the demo databases are {', '.join(known)}.")
-        rows.append(row)
-    return rows
+    def row(item: dict) -> ConversationRow:
+        return ConversationRow(str(item["id"]), str(item["db"]),
+                               tuple((str(turn["question"]), str(turn["query"])) for turn in item["turns"]))
+    return _demo_rows(path, row, "a conversation row", lambda found: bool(found.turns),
+                      "names the database {db!r} or has no turns")
 
 
 def evaluate_conversations(
