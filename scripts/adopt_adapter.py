@@ -114,6 +114,13 @@ def score_arm(spec: ModelSpec, adapter: str, args: argparse.Namespace, settings:
         gc.collect()
 
 
+def write_reports(path: Path, arms: dict[str, dict[str, EvalReport]]) -> None:
+    """Every scored arm's reports, questions included, as JSON (replaced whole after each arm)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({arm: {name: report.to_json() for name, report in reports.items()}
+                                for arm, reports in arms.items()}, default=str))
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("candidate", type=Path, help="the training run (or one checkpoint folder) holding the adapter")
@@ -127,6 +134,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--business", type=Path, default=DEFAULT_BUSINESS, help="business questions (default: %(default)s)")
     parser.add_argument("--to", type=Path, help="publish here (default: sqlchat/adapters/<model>)")
     parser.add_argument("--dry-run", action="store_true", help="score and decide, publish nothing")
+    parser.add_argument("--json", type=Path, help="also write every arm's full reports here, each arm as soon as it "
+                        "is scored (a long gate that stops later keeps what it measured)")
     return parser.parse_args(argv)
 
 
@@ -150,8 +159,11 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(f"{spec.name} has no published adapter to compare with; use --against base.")
         if spec.engine == "llama.cpp":
             with_gguf(candidate, base_model, settings)
-        arms = {args.against: score_arm(spec, reference, args, settings),
-                "adapter": score_arm(spec, str(candidate), args, settings)}
+        arms: dict[str, dict[str, EvalReport]] = {}
+        for arm, adapter in ((args.against, reference), ("adapter", str(candidate))):
+            arms[arm] = score_arm(spec, adapter, args, settings)
+            if args.json:
+                write_reports(args.json, arms)
     except SqlchatError as error:
         print(f"error: {error.message}\n{error.detail or ''}", file=sys.stderr)
         return EXIT_UNUSABLE

@@ -40,7 +40,7 @@ import sqlalchemy as sa
 
 from sqlchat.config import SchemaConfig
 from sqlchat.errors import ConfigError, ConnectionFailed, SqlchatError, redact, register_secret
-from sqlchat.schema.context import _words, render_context, select_tables
+from sqlchat.schema.context import render_context, select_tables, stemmed_words
 from sqlchat.schema.model import Schema
 from sqlchat.sources.connection import with_default_driver
 
@@ -217,7 +217,7 @@ def question_terms(question: str) -> list[str]:
             if not terms or terms[-1] != NAME_TOKEN:
                 terms.append(NAME_TOKEN)
             continue
-        terms.extend(_term(word) for word in _words(raw))
+        terms.extend(_term(word) for word in stemmed_words(raw))
     return [term for term in terms if term]
 
 

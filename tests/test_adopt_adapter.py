@@ -96,3 +96,25 @@ def test_a_run_is_scored_against_the_bare_base_and_published_with_its_gate(
 def test_a_folder_without_an_adapter_is_refused(adopt, tmp_path, capsys):
     assert adopt.main([str(tmp_path)]) == adopt.EXIT_UNUSABLE
     assert "holds no adapter" in capsys.readouterr().err
+
+
+def test_each_arm_is_written_as_soon_as_it_is_scored(adopt, tmp_path, monkeypatch):
+    """A gate that stops in the adapter's arm still leaves the base's questions on disk."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "adapter_config.json").write_text("{}")
+    (run / "train_summary.json").write_text(json.dumps({"base_model": "smollm2-135m"}))
+
+    def score_arm(spec, adapter, args, settings):
+        if adapter != "none":
+            raise KeyboardInterrupt
+        return {"dev": report(3, 4), "spider": report(2, 5), "business": report(2, 4, answer=True)}
+
+    monkeypatch.setattr(adopt, "score_arm", score_arm)
+    out = tmp_path / "runs" / "gate.json"
+    with pytest.raises(KeyboardInterrupt):
+        adopt.main([str(run), "--dry-run", "--json", str(out)])
+    written = json.loads(out.read_text())
+    assert list(written) == ["base"]
+    assert written["base"]["spider"]["execution_accuracy"] == 0.4
+    assert len(written["base"]["dev"]["records"]) == 4

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -133,6 +134,8 @@ def test_the_split_is_deterministic(tiny_model, data_file):
      ({"datasets": [{"path": "x.jsonl", "type": "alpaca"}]}, "alpaca"),
      ({"datasets": [{"path": "x.jsonl", "typo": 1}]}, "typo"),
      ({"datasets": [{"path": "x.jsonl", "repeat": 0}]}, "repeat"), ({"context_examples": 1.5}, "context_examples"),
+     ({"context_followups": 1.5}, "context_followups"), ({"context_followups": -0.1}, "context_followups"),
+     ({"context_followups": "half"}, "context_followups"),
      ({"datasets": [{"path": "x.jsonl", "select": ["joins"]}]}, "select"),
      ({"datasets": [{"path": "x.jsonl", "max_rows": 0}]}, "max_rows"), ({"prompt_style": "alpaca"}, "prompt_style")],
 )
@@ -226,8 +229,67 @@ def test_rows_are_shown_solved_rows_about_the_same_tables_as_the_engine_shows_ex
     assert tokenizer.decode(follow_up["input_ids"][:prompt_length]) == expected and "Q: How many rows?" in expected
 
 
-def test_wikisql_style_anonymous_tables_never_lend_examples(tmp_path):
-    from train.data import add_examples
+def test_follow_up_rows_show_a_row_on_the_same_tables_as_the_engine_shows_an_earlier_turn(tiny_model, data_file, tmp_path):
+    from dataclasses import replace
+
+    from sqlchat.config import Settings
+    from sqlchat.pipeline import ask
+    from sqlchat.sources.connection import connect
+    from tests.test_evaluation import FakeBackend
+    from train.data import add_followups, tokenize_row
+
+    rows = load_rows(parse_config({"datasets": [{"path": str(data_file)}]}).datasets)
+    followed = add_followups(rows, 1.0, seed=3)
+    gold = {row["question"]: row for row in ROWS}
+    for row in followed:
+        [[question, sql]] = json.loads(row["earlier"])  # every noun table has four other rows
+        assert question != row["question"] and sql == gold[question]["answer"] != row["answer"]
+        assert gold[question]["context"].split()[2] == row["context"].split()[2]  # the same table
+
+    # The engine's prompt for ask(question, earlier=[that turn]), on a database with the row's table
+    row = followed[0]
+    [[question, sql]] = json.loads(row["earlier"])
+    database = tmp_path / "row.sqlite"
+    with sqlite3.connect(database) as con:
+        con.executescript(row["context"])
+    backend = FakeBackend({row["question"]: [row["answer"]]})
+    db = connect(database)
+    try:
+        ask(row["question"], db, backend, Settings(), earlier=[Turn(question, sql)])
+    finally:
+        db.close()
+    engine_prompt = backend.calls[0][0]
+    config = parse_config(tiny_config(tiny_model, data_file, Path("unused")))
+    tokenizer = load_tokenizer(config, str(tiny_model))
+    tokens = tokenize_row(row, tokenizer, 512, train_on_inputs=False)
+    prompt_length = sum(label == IGNORE_INDEX for label in tokens["labels"])
+    trained = tokenizer.decode(tokens["input_ids"][:prompt_length])
+    assert trained == render(replace(engine_prompt, context=row["context"]), "seed")  # the engine's layout; its schema text differs
+    assert f"Q: {question}" in trained and sql in trained and trained.index(sql) < trained.index(row["question"])
+    answer = tokenizer.decode(tokens["input_ids"][prompt_length:], skip_special_tokens=True)
+    assert answer == row["answer"] + ";"  # only the new turn's SQL is learned
+
+
+def test_follow_ups_are_seeded_and_a_fraction_of_zero_changes_nothing(tiny_model, data_file, tmp_path):
+    from train.data import add_followups
+
+    rows = load_rows(parse_config({"datasets": [{"path": str(data_file)}]}).datasets)
+    half = add_followups(rows, 0.5, seed=3)["earlier"]
+    assert half == add_followups(rows, 0.5, seed=3)["earlier"] != add_followups(rows, 0.5, seed=4)["earlier"]
+    assert 0 < sum(e != "[]" for e in half) < len(ROWS)
+    assert add_followups(rows, 0.0, seed=3)[:] == rows[:]
+
+    tokenizer = load_tokenizer(parse_config(tiny_config(tiny_model, data_file, tmp_path)), str(tiny_model))
+
+    def trained(**keys) -> list:
+        return prepare_data(parse_config(tiny_config(tiny_model, data_file, tmp_path, **keys)), tokenizer).train["input_ids"]
+
+    assert trained(context_followups=0.0) == trained()
+    assert trained(context_followups=1.0) == trained(context_followups=1.0) != trained()
+
+
+def test_wikisql_style_anonymous_tables_never_lend_examples_or_earlier_turns(tmp_path):
+    from train.data import add_examples, add_followups
 
     path = tmp_path / "wikisql.jsonl"
     path.write_text("".join(json.dumps({"question": f"What is the pick for team {n}?",
@@ -236,6 +298,7 @@ def test_wikisql_style_anonymous_tables_never_lend_examples(tmp_path):
                             for n in range(4)))
     rows = load_rows(parse_config({"datasets": [{"path": str(path)}]}).datasets)
     assert all(json.loads(e) == [] for e in add_examples(rows, 1.0, seed=0)["examples"])
+    assert all(json.loads(e) == [] for e in add_followups(rows, 1.0, seed=0)["earlier"])
 
 
 def test_sql_features_name_what_an_answer_uses_outside_its_strings():

@@ -160,3 +160,33 @@ def test_mariadb_already_compares_without_case_so_nothing_is_changed(mysql_url):
     sql = "SELECT name FROM customers WHERE country = 'uk' ORDER BY name"
     answer = ask_scripted(mysql_url, "Which customers are in the uk?", sql)
     assert [row[0] for row in answer.rows] == UK_NAMES and not answer.repaired
+
+
+@pytest.fixture()
+def northwind(northwind_path):
+    db = connect(northwind_path)
+    yield db
+    db.close()
+
+
+@pytest.mark.parametrize(
+    "written, stored",
+    [
+        ("SELECT COUNT(*) FROM Products WHERE Discontinued = 'Yes'", "'1'"),  # the flag is stored as '1'
+        ("SELECT COUNT(*) FROM Products WHERE Discontinued = 'false'", "'0'"),
+        ("SELECT COUNT(*) FROM Customers WHERE Country = 'United States'", "'USA'"),
+        ("SELECT COUNT(*) FROM Customers WHERE Country = 'us'", "'USA'"),
+        ("SELECT COUNT(*) FROM Suppliers WHERE Country = 'United Kingdom'", "'UK'"),
+    ],
+    ids=["yes-flag", "false-flag", "united-states", "us", "united-kingdom"],
+)
+def test_a_common_other_spelling_finds_the_stored_value(northwind, written, stored):
+    assert count(written, northwind) == 0  # as written: silently nothing
+    fixed = linked(written, northwind)
+    assert stored in fixed
+    assert count(fixed, northwind) > 0
+
+
+def test_an_other_spelling_is_not_guessed_where_the_column_has_no_such_value(chinook):
+    sql = "SELECT COUNT(*) FROM Genre WHERE Name = 'Yes'"  # a genre, not a flag: nothing to link to
+    assert linked(sql, chinook) == sql

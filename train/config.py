@@ -90,6 +90,7 @@ class TrainConfig:
     torch_threads: int | None = None  # sqlchat extension: CPU threads for torch
     context_distractors: float = 0.0  # sqlchat extension: fraction of rows given unused columns/tables
     context_examples: float = 0.0  # sqlchat extension: fraction of eligible rows shown similar solved rows
+    context_followups: float = 0.0  # sqlchat extension: fraction of eligible rows given an earlier turn on their tables
     prompt_style: str | None = None  # sqlchat extension: "chat" or "seed"; default: the embedded model's own, else "seed"
 
     @property
@@ -127,9 +128,10 @@ class TrainConfig:
             raise ConfigError("val_set_size must be a fraction below 1 or a whole number of rows.")
         if self.micro_batch_size < 1 or self.gradient_accumulation_steps < 1:
             raise ConfigError("micro_batch_size and gradient_accumulation_steps must be at least 1.")
-        for key in ("context_distractors", "context_examples"):
-            if not 0.0 <= float(getattr(self, key)) <= 1.0:
-                raise ConfigError(f"{key} is a fraction of rows, between 0 and 1, not {getattr(self, key)!r}.")
+        for key in ("context_distractors", "context_examples", "context_followups"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                raise ConfigError(f"{key} is a fraction of rows, between 0 and 1, not {value!r}.")
         if self.prompt_style is not None and self.prompt_style not in STYLES:
             raise ConfigError(f"prompt_style must be one of {', '.join(STYLES)}, not {self.prompt_style!r}.")
         if self.fp16 and self.bf16 is True:

@@ -132,6 +132,16 @@ def add_distractors(rows: Dataset, fraction: float, seed: int) -> Dataset:
                     desc="Adding distractor columns and tables")
 
 
+def _table_sets(contexts: list[str]) -> list[frozenset[str]]:
+    """Each context's table names, lowercased (empty when the context is not plain ``CREATE TABLE`` statements)."""
+    return [frozenset(name.lower() for name, _ in _split_tables(context)) for context in contexts]
+
+
+def _normalized(text: str) -> str:
+    """Text compared as a person would: case and spacing do not make a question (or a query) different."""
+    return " ".join(text.lower().split())
+
+
 @dataclass(frozen=True)
 class _Solved:
     """A training row as a retrieval candidate (the shape :func:`sqlchat.history.rank_similar` ranks)."""
@@ -154,7 +164,7 @@ def add_examples(rows: Dataset, fraction: float, seed: int) -> Dataset:
         return rows.map(lambda _: {"examples": "[]"}, desc="No examples")
     rng = random.Random(seed + 1)
     questions, answers = rows["question"], rows["answer"]
-    tables = [frozenset(name.lower() for name, _ in _split_tables(context)) for context in rows["context"]]
+    tables = _table_sets(rows["context"])
     by_table: dict[str, set[int]] = defaultdict(set)
     for index, names in enumerate(tables):
         for name in names:
@@ -165,15 +175,49 @@ def add_examples(rows: Dataset, fraction: float, seed: int) -> Dataset:
         if rng.random() >= fraction:
             return "[]"
         near = set().union(*(by_table.get(name, set()) for name in tables[index]))
-        own = " ".join(questions[index].lower().split())
+        own = _normalized(questions[index])
         candidates = [_Solved(other, questions[other]) for other in sorted(near)
-                      if other != index and tables[other] <= tables[index]
-                      and " ".join(questions[other].lower().split()) != own]
+                      if other != index and tables[other] <= tables[index] and _normalized(questions[other]) != own]
         ranked = rank_similar(questions[index], candidates, k=rng.randint(1, MAX_EXAMPLES))
         return json.dumps([[questions[pair.id], answers[pair.id]] for _, pair in ranked])
 
     return rows.map(lambda _, index: {"examples": examples_for(index)}, with_indices=True,
                     desc="Adding solved examples")
+
+
+def add_followups(rows: Dataset, fraction: float, seed: int) -> Dataset:
+    """Make ``fraction`` of the rows follow-ups: another row's question and gold SQL on the same tables come first.
+
+    At inference the engine shows a follow-up the conversation's earlier turns (:class:`sqlchat.prompt.Turn`);
+    a model trained only on standalone questions has never read that layout. The earlier turn is a row with
+    exactly this row's tables (Spider's many questions per database supply them; WikiSQL's anonymous tables
+    never pair) and a different question and SQL, chosen with ``seed``; rows without one stay standalone.
+    The result has an ``earlier`` column, JSON ``[[question, sql]]`` (``"[]"`` for none), that
+    :func:`tokenize_row` lays out as the engine lays out a conversation; with ``fraction`` 0 the rows are unchanged.
+    """
+    if not fraction:
+        return rows
+    rng = random.Random(seed + 2)
+    questions, answers = rows["question"], rows["answer"]
+    tables = _table_sets(rows["context"])
+    by_tables: dict[frozenset[str], list[int]] = defaultdict(list)
+    for index, names in enumerate(tables):
+        if names and not any(_ANONYMOUS_TABLE.match(name) for name in names):
+            by_tables[names].append(index)
+
+    def earlier_for(index: int) -> str:
+        if rng.random() >= fraction:
+            return "[]"
+        own = (_normalized(questions[index]), _normalized(answers[index]))
+        partners = [other for other in by_tables.get(tables[index], [])
+                    if _normalized(questions[other]) != own[0] and _normalized(answers[other]) != own[1]]
+        if not partners:
+            return "[]"
+        partner = rng.choice(partners)
+        return json.dumps([[questions[partner], answers[partner]]])
+
+    return rows.map(lambda _, index: {"earlier": earlier_for(index)}, with_indices=True,
+                    desc="Adding earlier turns (follow-ups)")
 
 
 def tokenize_row(row: dict, tokenizer, sequence_len: int, train_on_inputs: bool, style: str = "seed") -> dict:
@@ -228,6 +272,7 @@ def prepare_data(config: TrainConfig, tokenizer) -> PreparedData:
     if config.max_rows:
         rows = rows.select(range(min(config.max_rows, len(rows))))
     rows = add_examples(rows, config.context_examples, config.seed)  # before distractors: they widen contexts
+    rows = add_followups(rows, config.context_followups, config.seed)
     rows = add_distractors(rows, config.context_distractors, config.seed)
     train_rows, eval_rows = rows, None
     if config.test_datasets:

@@ -30,7 +30,7 @@ from sqlchat.config import ExecutionConfig
 from sqlchat.errors import SqlchatError
 from sqlchat.execution import execute
 from sqlchat.safety import check_sql
-from sqlchat.schema.context import _STOPWORDS, _stem, _words
+from sqlchat.schema.context import STOPWORDS, stem, stemmed_words
 from sqlchat.schema.model import Table
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ _VALUES_READ = 50  # rows read per table to tell a whole word from a part of one
 
 # Words that ask for something rather than name data: measures, comparisons, time, quantities.
 # A gap must be a word that could only be answered by a column or value the database would store.
-ASKING_WORDS = frozenset(_stem(w) for w in """
+ASKING_WORDS = frozenset(stem(w) for w in """
     about above across after again against ago all alphabetical alphabetically also among amount amounts
     any anyone appear appears are around ascending average averages bad base based been before being below
     best between big bigger biggest both bottom bought buy buys call called cheap cheaper cheapest combined
@@ -89,7 +89,7 @@ ASKING_WORDS = frozenset(_stem(w) for w in """
 
 # Everyday words for what business schemas name otherwise; a question word in a group matches a schema
 # name in the same group. Generic, never one database's: the same words serve any sales schema.
-SYNONYMS: tuple[frozenset[str], ...] = tuple(frozenset(_stem(w) for w in group.split()) for group in (
+SYNONYMS: tuple[frozenset[str], ...] = tuple(frozenset(stem(w) for w in group.split()) for group in (
     "song songs track tracks tune tunes recording",
     "singer singers band bands musician musicians artist artists performer group",
     "client clients customer customers buyer buyers shopper account",
@@ -136,10 +136,10 @@ def schema_terms(tables: Sequence[Table]) -> set[str]:
     terms: set[str] = set()
     for table in tables:
         for name in [table.name, *(c.name for c in table.columns), table.comment or ""]:
-            parts = _words(name)
+            parts = stemmed_words(name)
             terms.update(parts)
             if parts:
-                terms.add(_stem("".join(parts)))
+                terms.add(stem("".join(parts)))
     return terms
 
 
@@ -147,8 +147,8 @@ def question_words(question: str) -> list[str]:
     """The question's content words, stemmed, in order: no stop words, numbers or words shorter than 3."""
     found = []
     for raw in _raw_words(question):
-        word = _stem(raw)
-        if len(word) < _MIN_TERM or word.isdigit() or {raw, word} & (_STOPWORDS | ASKING_WORDS):
+        word = stem(raw)
+        if len(word) < _MIN_TERM or word.isdigit() or {raw, word} & (STOPWORDS | ASKING_WORDS):
             continue
         if word not in found:
             found.append(word)
@@ -193,7 +193,7 @@ def compared_words(sql: str | None, dialect: str = "sqlite") -> set[str]:
         tree = sqlglot.parse_one(sql, read=dialect)
     except (SqlglotError, ValueError, TypeError, RecursionError):
         return set()
-    return {word for literal in tree.find_all(exp.Literal) if literal.is_string for word in _words(literal.this)}
+    return {word for literal in tree.find_all(exp.Literal) if literal.is_string for word in stemmed_words(literal.this)}
 
 
 def gaps_sentence(gaps: Sequence[str], model_reason: str | None = None) -> str:

@@ -22,7 +22,7 @@ from sqlglot.errors import SqlglotError
 
 from sqlchat.corrections.dates import sqlite_dates
 from sqlchat.corrections.joins import correct_joins, join_missing_tables
-from sqlchat.corrections.spaces import quote_spaced_names
+from sqlchat.corrections.spaces import quote_spaced_names, split_dotted_names
 from sqlchat.schema.model import Schema, Table
 
 # Table name -> its column names, the only schema facts repair needs.
@@ -222,8 +222,9 @@ def with_repairs(candidates: Sequence[str], names: SchemaNames, dialect: str = "
     """The SQL to try, in order, for each candidate: its joins corrected along the declared
     foreign keys (:mod:`sqlchat.corrections.joins`; ``tables`` carries them), the model's own SQL, the
     corrected one with a table joined in for a column only that table has, then each with
-    invented names repaired. First, names with spaces written bare are quoted (:mod:`sqlchat.corrections.spaces`)
-    and other dialects' date functions written as SQLite's (:mod:`sqlchat.corrections.dates`).
+    invented names repaired. First, names with spaces written bare are quoted and a ``"table.column"``
+    quoted as one name is split in two (:mod:`sqlchat.corrections.spaces`), and other dialects' date
+    functions written as SQLite's (:mod:`sqlchat.corrections.dates`).
     Execution-guided choice runs the first that works.
 
     A join on unrelated keys runs and returns wrong rows, so its correction goes first; a wrong
@@ -236,6 +237,7 @@ def with_repairs(candidates: Sequence[str], names: SchemaNames, dialect: str = "
             versions = [sql]
         else:
             sql = quote_spaced_names(sql, spaced, dialect)  # FROM Order Details: never parses, so quoted
+            sql = split_dotted_names(sql, names, dialect)  # "Order Details.Quantity": no such column, so split
             sql = sqlite_dates(sql, dialect)  # YEAR(d) never runs on SQLite: its STRFTIME form replaces it
             joined = correct_joins(sql, tables, dialect) if tables else sql
             extended = join_missing_tables(joined, tables, dialect) if tables else joined

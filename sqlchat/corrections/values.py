@@ -7,6 +7,11 @@ runs, finds nothing, and the user reads "0 rows" as the answer. When a string co
 it ignoring letter case, the string is replaced by that value. Spaces count: ``'AHD'`` is not
 linked to a stored ``' AHD'``, which may be a different code.
 
+When nothing matches, a few spellings that business data commonly writes another way are tried:
+a yes/no word against a flag column (``Discontinued = 'Yes'`` where the data holds ``'1'``) and a
+country's usual names (``'US'``, ``'United States'`` where the data holds ``'USA'``). Again only
+one stored value may match, or nothing changes.
+
 The database is asked through a :data:`ValueLookup`, so the module works on any engine (the
 pipeline passes one that runs through the read-only executor; the evaluator one on its own
 SQLite file). Nothing is guessed: no match, or several, leaves the string as written, and SQL
@@ -40,6 +45,23 @@ ValueLookup = Callable[[str, str, str], Sequence[str]]
 
 MAX_MATCHES = 3  # enough to tell one match from several
 
+SAME_MEANING: tuple[frozenset[str], ...] = (
+    frozenset({"yes", "true", "y", "t", "1"}),
+    frozenset({"no", "false", "n", "f", "0"}),
+    frozenset({"us", "usa", "u.s.", "u.s.a.", "united states", "united states of america", "america"}),
+    frozenset({"uk", "u.k.", "united kingdom", "great britain", "britain"}),
+)
+"""Spellings that mean the same in business data; tried (lower-cased) only when the one written matches nothing."""
+
+
+def other_spellings(text: str) -> list[str]:
+    """The other members of ``text``'s :data:`SAME_MEANING` group, in a fixed order (none for other text)."""
+    key = text.strip().lower()
+    for group in SAME_MEANING:
+        if key in group:
+            return sorted(group - {key})
+    return []
+
 
 def link_values(sql: str, tables: Sequence[Table], lookup: ValueLookup, dialect: str = "sqlite") -> str:
     """``sql`` with each compared string that its column lacks replaced by the one value that matches it.
@@ -71,7 +93,7 @@ def _link_select(select: exp.Select, sources: dict[str, Table], lookup: ValueLoo
             continue
         alias, name = owner
         table = sources[alias]
-        stored = _the_one_match(lookup(table.name, table.column(name).name, literal.name), literal.name)
+        stored = _stored_spelling(lambda text: lookup(table.name, table.column(name).name, text), literal.name)
         if stored is not None:
             literal.replace(exp.Literal.string(stored))
             changed = True
@@ -94,6 +116,16 @@ def _compared_strings(select: exp.Select) -> Iterable[tuple[exp.Column, exp.Lite
         for value in values:
             if isinstance(value, exp.Literal) and value.is_string:
                 yield column, value
+
+
+def _stored_spelling(lookup: Callable[[str], Sequence[str]], text: str) -> str | None:
+    """The one stored value ``text`` stands for: its own spelling in another letter case, else one of its
+    other spellings (:data:`SAME_MEANING`); None when ``text`` is stored, or nothing or several match."""
+    matches = lookup(text)
+    if matches:
+        return _the_one_match(matches, text)
+    others = [value for spelling in other_spellings(text) for value in lookup(spelling)]
+    return _the_one_match(others, text)
 
 
 def _the_one_match(matches: Sequence[str], text: str) -> str | None:

@@ -28,15 +28,20 @@ def estimate_tokens(text: str) -> int:
     return math.ceil(len(text) / CHARS_PER_TOKEN)
 
 
-_STOPWORDS = frozenset(
+# Question words that never name a table or column; public because sqlchat.answers.declining must not
+# call them missing from the schema either.
+STOPWORDS = frozenset(
     """a an and are as at be by can do does for from give has have how i in is it list many me much my
     of on or per show tell than that the their there these this those to was were what when where which
     who whose why with all each every number total count find get average avg sum most least top""".split()
 )
 
 
-def _stem(word: str) -> str:
-    """Just enough stemming to match plural question words with singular names."""
+def stem(word: str) -> str:
+    """Just enough stemming to match plural question words with singular names.
+
+    Public so that every module comparing questions with schema names (declining, history) stems alike.
+    """
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
     if len(word) > 4 and word.endswith(("sses", "uses", "xes", "ches", "shes")):
@@ -46,22 +51,25 @@ def _stem(word: str) -> str:
     return word
 
 
-def _words(text: str) -> list[str]:
-    """Lower-cased, stemmed words; snake_case and CamelCase are split (``InvoiceLine`` -> invoice, line)."""
+def stemmed_words(text: str) -> list[str]:
+    """Lower-cased, stemmed words; snake_case and CamelCase are split (``InvoiceLine`` -> invoice, line).
+
+    Public so that a question, a table name and a stored value split into the same words wherever they are compared.
+    """
     text = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", text)
     text = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", text)
-    return [_stem(w) for w in re.findall(r"[^\W_]+", text.lower())]
+    return [stem(w) for w in re.findall(r"[^\W_]+", text.lower())]
 
 
 def _question_terms(question: str) -> set[str]:
-    words = [w for w in _words(question) if w not in _STOPWORDS]
-    joined = {_stem(a + b) for a, b in zip(words, words[1:])}  # "order items" matches "orderitems"
+    words = [w for w in stemmed_words(question) if w not in STOPWORDS]
+    joined = {stem(a + b) for a, b in zip(words, words[1:])}  # "order items" matches "orderitems"
     return set(words) | joined
 
 
 def _name_terms(name: str) -> set[str]:
-    words = _words(name)
-    return set(words) | {_stem("".join(words))}
+    words = stemmed_words(name)
+    return set(words) | {stem("".join(words))}
 
 
 def _score(table: Table, terms: set[str]) -> float:
@@ -96,8 +104,8 @@ def _focus(tables: Sequence[Table], question: str) -> list[Table]:
     table it is shown; docs/benchmarks.md measures what this costs and gains on Spider dev.
     """
     terms = _question_terms(question)
-    whole = [_stem("".join(_words(t.name))) for t in tables]
-    parts = [set(_words(t.name)) for t in tables]
+    whole = [stem("".join(stemmed_words(t.name))) for t in tables]
+    parts = [set(stemmed_words(t.name)) for t in tables]
     columns = [set().union(*(_name_terms(c.name) for c in t.columns)) if t.columns else set() for t in tables]
     chosen: set[int] = set()
     unnamed = set()
