@@ -221,7 +221,8 @@ def prompt_for(
                                focus=settings.schema.focus)
         answer.tables = [table.name for table in tables]
         answer.context = render_context(tables, keys=settings.schema.include_keys)
-    return build_prompt(answer.context, question, examples=permitted_examples(examples, db), earlier=earlier)
+    return build_prompt(answer.context, question, examples=permitted_examples(examples, db), earlier=earlier,
+                        layout=settings.conversation.layout)
 
 
 def ask(
