@@ -33,8 +33,6 @@ Environment variables (all optional):
 ``SQLCHAT_DOUBT_CANDIDATES`` sampled candidates compared with an answer the model was unsure of (0: never)
 ``SQLCHAT_CONVERSATION_TURNS`` how many earlier turns of a conversation a follow-up shows the model (0: every
                          question stands alone)
-``SQLCHAT_CONVERSATION_LAYOUT`` ``turns``: a chat model sees earlier turns as its own chat messages; ``inline``: listed
-                         as text before the follow-up question
 ``SQLCHAT_HISTORY_URL``  verified answers and question log: a SQLAlchemy URL (PostgreSQL, shared by
                          several app instances) or a file; default ``~/.cache/sqlchat/history.sqlite``
 """
@@ -47,7 +45,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sqlchat.errors import ConfigError
-from sqlchat.prompt import LAYOUTS
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEMO_DIR = PACKAGE_DIR / "demo"
@@ -164,10 +161,6 @@ class ConversationConfig:
     # The most recent earlier turns (question and SQL) the prompt shows; 0: each question stands alone
     # (the baseline the conversation benchmark compares with).
     turns: int = 3
-    # How a chat model sees those turns (``sqlchat.prompt.LAYOUTS``): ``turns``, as the chat's own user and
-    # assistant messages (what llama.cpp still holds in its cache from the turn before); ``inline``, listed
-    # as text before the follow-up question in one user message.
-    layout: str = "turns"
 
 
 @dataclass(frozen=True)
@@ -220,7 +213,6 @@ class Settings:
         )
         conversation = ConversationConfig(
             turns=int(env.get("SQLCHAT_CONVERSATION_TURNS", ConversationConfig.turns)),
-            layout=_choice(env, "SQLCHAT_CONVERSATION_LAYOUT", ConversationConfig.layout, LAYOUTS),
         )
         return cls(model=model, execution=execution, schema=schema, trust=trust, conversation=conversation,
                    history_url=env.get("SQLCHAT_HISTORY_URL") or None,
@@ -243,13 +235,3 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     if lowered in {"0", "false", "no", "off"}:
         return False
     raise ConfigError(f"{name} must be 1 or 0, not {value!r}.")
-
-
-def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
-    """One of ``choices`` (any case); unset or empty keeps ``default``."""
-    value = (env.get(name) or "").strip().lower()
-    if not value:
-        return default
-    if value not in choices:
-        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {value!r}.")
-    return value

@@ -221,8 +221,7 @@ def prompt_for(
                                focus=settings.schema.focus)
         answer.tables = [table.name for table in tables]
         answer.context = render_context(tables, keys=settings.schema.include_keys)
-    return build_prompt(answer.context, question, examples=permitted_examples(examples, db), earlier=earlier,
-                        layout=settings.conversation.layout)
+    return build_prompt(answer.context, question, examples=permitted_examples(examples, db), earlier=earlier)
 
 
 def ask(

@@ -11,12 +11,9 @@ model depends on the model:
   gets ``SYSTEM: … USER: … ASSISTANT:`` as plain text.
 
 A follow-up in a conversation carries the earlier turns (:class:`Turn`: question, the SQL that
-answered it, whether it failed), so the model can rewrite the previous query. In the chat rendering
-they are the chat's own turns (``turns`` layout: the first question with the schema, the model's SQL
-as its reply, the follow-up as the next user message), which is also the text llama.cpp still holds
-in its cache from answering the turn before; the ``inline`` layout (and the seed rendering) lists them
-as text between the examples and the question. Both, and rewriting the follow-up into a standalone
-question first, are measured in docs/benchmarks.md ("Conversations").
+answered it, whether it failed) between the examples and the question, so the model can rewrite
+the previous query; measured against rewriting the follow-up into a standalone question first in
+docs/benchmarks.md ("Conversations").
 
 ``train/`` imports :func:`build_training_text` from here, so the text a model is trained on is
 byte-for-byte the text the engine sends it. The system text and the schema come first and the
@@ -37,7 +34,6 @@ ANSWER_END = ";"  # generation stops at the end of the statement
 ANSWER_PREFIX = "```sql\n"  # the chat rendering starts the answer with this fence
 FENCE = "```"
 STYLES = ("chat", "seed")
-LAYOUTS = ("turns", "inline")  # how a follow-up's earlier turns reach a chat model
 STOP_STRINGS = (ANSWER_END, FENCE)
 
 # Qwen2.5's own template (ChatML), used when a model or a server does not hand us its own.
@@ -50,11 +46,9 @@ CHATML_END = "<|im_end|>"
 
 EARLIER_HEADER = "Earlier in this conversation (the follow-up question may refer to these):"
 FOLLOW_UP_LABEL = "Follow-up question:"
-FOLLOW_UP_TURN = "Follow-up question (change the SQL above to answer it):"  # a follow-up's message (``turns`` layout)
 FAILED_MARK = "(this SQL failed)"
 NO_SQL = "(no SQL: this question was not answered)"
 ERROR_CHARS = 160  # of a failed turn's error sentence
-FAILED_NOTE = "That SQL failed"  # opens the next user message after a failed turn (``turns`` layout)
 
 
 @dataclass(frozen=True)
@@ -68,48 +62,24 @@ class Turn:
     ok: bool = True
     error: str | None = None
 
-    @property
-    def statement(self) -> str:
-        """The SQL as one statement ending in ``;``, or "" when the turn has none."""
-        sql = (self.sql or "").strip().rstrip(";").strip()
-        return f"{sql}{ANSWER_END}" if sql else ""
-
-    @property
-    def reason(self) -> str:
-        """Why the turn failed, one shortened sentence without its full stop ("" when unknown or it worked)."""
-        return " ".join((self.error or "").split())[:ERROR_CHARS].rstrip(".") if not self.ok else ""
-
     def text(self) -> str:
-        """The turn as inline text (the ``inline`` layout and the seed rendering)."""
-        answer = f"SQL: {self.statement}" if self.statement else f"SQL: {NO_SQL}"
-        if self.statement and not self.ok:
-            answer = (f"SQL {FAILED_MARK[:-1]}: {self.reason}): {self.statement}" if self.reason
-                      else f"SQL {FAILED_MARK}: {self.statement}")
+        sql = (self.sql or "").strip().rstrip(";").strip()
+        answer = f"SQL: {sql}{ANSWER_END}" if sql else f"SQL: {NO_SQL}"
+        if sql and not self.ok:
+            reason = " ".join((self.error or "").split())[:ERROR_CHARS].rstrip(".")
+            answer = f"SQL {FAILED_MARK[:-1]}: {reason}): {sql}{ANSWER_END}" if reason else f"SQL {FAILED_MARK}: {sql}{ANSWER_END}"
         return f"Q: {self.question.strip()}\n{answer}\n"
-
-    def reply(self) -> str:
-        """The turn's SQL as the model's own chat reply (the ``turns`` layout): the fenced statement the chat
-        rendering makes the model write, so llama.cpp finds it in its cache."""
-        return f"{ANSWER_PREFIX}{self.statement}\n{FENCE}" if self.statement else NO_SQL
-
-    def failure_note(self) -> str:
-        """What the next user message says first when this turn's SQL failed ("" when it did not)."""
-        if self.ok or not self.statement:
-            return ""
-        return f"{FAILED_NOTE}: {self.reason}.\n" if self.reason else f"{FAILED_NOTE}.\n"
 
 
 @dataclass(frozen=True)
 class Prompt:
     """What the model is asked: the schema context, the question, optional verified examples and,
-    for a follow-up, the conversation's earlier turns (oldest first) and how a chat model sees them
-    (``layout``: one of :data:`LAYOUTS`)."""
+    for a follow-up, the conversation's earlier turns (oldest first)."""
 
     context: str
     question: str
     examples: tuple[tuple[str, str], ...] = field(default=())
     earlier: tuple[Turn, ...] = field(default=())
-    layout: str = "turns"
 
     @property
     def user_text(self) -> str:
@@ -122,32 +92,18 @@ class Prompt:
 
     def messages(self) -> list[dict[str, str]]:
         """The content as chat messages (the OpenAI chat API and chat templates take these)."""
-        system = {"role": "system", "content": SYSTEM_TEXT}
-        if not self.earlier or self.layout == "inline":
-            return [system, {"role": "user", "content": self.user_text}]
-        shots = "".join(f"Q: {q.strip()}\nSQL: {sql.strip()}\n" for q, sql in self.examples)
-        asked = [turn.question.strip() for turn in self.earlier] + [self.question.strip()]
-        notes = [turn.failure_note() for turn in self.earlier]
-        users = [asked[0]] + [f"{note}{FOLLOW_UP_TURN} {question}" for note, question in zip(notes, asked[1:])]
-        users[0] = f"{self.context.strip()}\n{shots}{users[0]}"
-        messages = [system]
-        for user, turn in zip(users, self.earlier):
-            messages += [{"role": "user", "content": user}, {"role": "assistant", "content": turn.reply()}]
-        return [*messages, {"role": "user", "content": users[-1]}]
+        return [{"role": "system", "content": SYSTEM_TEXT}, {"role": "user", "content": self.user_text}]
 
 
 def build_prompt(context: str, question: str, examples: Sequence[tuple[str, str]] | None = None,
-                 earlier: Sequence[Turn] | None = None, layout: str = "turns") -> Prompt:
+                 earlier: Sequence[Turn] | None = None) -> Prompt:
     """The prompt for ``question`` over the ``CREATE TABLE`` ``context``.
 
     ``examples`` are verified (question, sql) pairs for the same schema, shown before the
-    question as few-shot guidance; ``earlier`` are the conversation's previous turns, oldest first,
-    laid out for a chat model as ``layout`` says (one of :data:`LAYOUTS`).
+    question as few-shot guidance; ``earlier`` are the conversation's previous turns, oldest first.
     """
-    if layout not in LAYOUTS:
-        raise ValueError(f"unknown conversation layout {layout!r}: use one of {', '.join(LAYOUTS)}")
     return Prompt(context=context, question=question, examples=tuple((q, s) for q, s in (examples or [])),
-                  earlier=tuple(earlier or ()), layout=layout)
+                  earlier=tuple(earlier or ()))
 
 
 def render(prompt: Prompt, style: str = "chat", chat_template: str | None = None, bos_token: str = "") -> str:

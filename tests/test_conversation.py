@@ -14,7 +14,6 @@ import sqlite3
 import subprocess
 import sys
 from collections import deque
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -27,9 +26,7 @@ from sqlchat.evaluation.runner import FIRST_TURN, FOLLOW_UP, evaluate_conversati
 from sqlchat.models import backends
 from sqlchat.models.backends import Generation
 from sqlchat.pipeline import ask, run_sql
-from sqlchat.errors import ConfigError
-from sqlchat.prompt import (FAILED_MARK, FAILED_NOTE, FOLLOW_UP_LABEL, NO_SQL, Prompt, Turn, build_prompt,
-                            build_training_text, render)
+from sqlchat.prompt import FAILED_MARK, FOLLOW_UP_LABEL, NO_SQL, Prompt, Turn, build_prompt, build_training_text, render
 from sqlchat.sources.connection import connect
 from tests.test_pipeline import ScriptedBackend
 
@@ -39,12 +36,6 @@ GERMANY = "How many invoices went to Germany?"
 GERMANY_SQL = "SELECT COUNT(*) FROM Invoice WHERE BillingCountry = 'Germany'"
 FRANCE = "And to France?"
 FRANCE_SQL = "SELECT COUNT(*) FROM Invoice WHERE BillingCountry = 'France'"
-INLINE = Settings(conversation=ConversationConfig(layout="inline"))
-
-
-def chat_turn(question: str, sql: str) -> str:
-    """An earlier turn as the chat rendering shows it (the ``turns`` layout): the question, the model's reply."""
-    return f"{question}<|im_end|>\n<|im_start|>assistant\n```sql\n{sql};\n```<|im_end|>\n<|im_start|>user\n"
 
 
 @pytest.fixture()
@@ -62,9 +53,7 @@ def invoices_to(country: str) -> int:
 # -- the prompt -------------------------------------------------------------------------------------
 
 
-def test_a_follow_up_continues_the_chat_so_its_prompt_begins_with_the_first_questions(chinook):
-    """The earlier turn is the chat's own user and assistant messages: the follow-up's prompt starts with exactly
-    the text the first question was sent and the SQL the model wrote, which llama.cpp still holds in its cache."""
+def test_a_follow_up_prompt_shows_the_previous_question_and_its_sql_before_the_question(chinook):
     backend = ScriptedBackend([GERMANY_SQL])
     first = ask(GERMANY, chinook, backend, Settings())
     conversation = Conversation()
@@ -73,23 +62,10 @@ def test_a_follow_up_continues_the_chat_so_its_prompt_begins_with_the_first_ques
     second = ask(FRANCE, chinook, backend, Settings(), earlier=conversation.turns)
     assert second.ok and second.rows == [[invoices_to("France")]] != first.rows
     sent = backend.prompts[-1]
-    assert sent.startswith(backend.prompts[0]) and sent.endswith(f"{chat_turn(GERMANY, GERMANY_SQL)}{FRANCE}<|im_end|>\n"
-                                                                   "<|im_start|>assistant\n```sql\n")
-    assert sent.index("CREATE TABLE") < sent.index(GERMANY)  # the schema stays the cached prefix
+    shown = f"Q: {GERMANY}\nSQL: {GERMANY_SQL};\n{FOLLOW_UP_LABEL} {FRANCE}"
+    assert shown in sent and sent.index("CREATE TABLE") < sent.index(GERMANY)  # the schema stays the cached prefix
+    assert GERMANY not in backend.prompts[0].split("<|im_start|>user")[1].split(GERMANY, 1)[0]  # nothing before turn 1
     assert "Invoice" in second.tables  # "And to France?" names no table: the earlier turn chooses it
-
-
-def test_the_inline_layout_lists_the_earlier_turns_before_the_question(chinook):
-    backend = ScriptedBackend([GERMANY_SQL])
-    conversation = Conversation()
-    conversation.add(GERMANY, ask(GERMANY, chinook, backend, INLINE))
-    ask(FRANCE, chinook, backend, INLINE, earlier=conversation.turns)
-    sent = backend.prompts[-1]
-    assert f"Q: {GERMANY}\nSQL: {GERMANY_SQL};\n{FOLLOW_UP_LABEL} {FRANCE}" in sent
-    assert sent.index("CREATE TABLE") < sent.index(GERMANY) and sent.count("<|im_start|>user") == 1
-    assert Settings.from_env({"SQLCHAT_CONVERSATION_LAYOUT": "inline"}).conversation.layout == "inline"
-    with pytest.raises(ConfigError, match="SQLCHAT_CONVERSATION_LAYOUT must be one of turns, inline"):
-        Settings.from_env({"SQLCHAT_CONVERSATION_LAYOUT": "sideways"})
 
 
 def test_a_failed_earlier_turn_is_marked_and_one_without_sql_says_so():
@@ -99,12 +75,6 @@ def test_a_failed_earlier_turn_is_marked_and_one_without_sql_says_so():
     assert f"SQL {FAILED_MARK}: SELECT COUNT(*) FROM Widget;" in text
     assert f"Q: What is the weather?\nSQL: {NO_SQL}" in text
     assert Turn("q", "SELECT 1").text() == "Q: q\nSQL: SELECT 1;\n"  # a turn that worked carries no mark
-    failed = Turn("How many widgets?", "SELECT COUNT(*) FROM Widget", ok=False, error="No such table: Widget.")
-    messages = build_prompt("CREATE TABLE t (a INTEGER)", "And yesterday?", earlier=[failed, unanswered]).messages()
-    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user", "assistant", "user"]
-    assert messages[2]["content"] == "```sql\nSELECT COUNT(*) FROM Widget;\n```"
-    assert messages[3]["content"] == f"{FAILED_NOTE}: No such table: Widget.\nWhat is the weather?"
-    assert messages[4]["content"] == NO_SQL and messages[5]["content"] == "And yesterday?"
 
 
 def test_the_engine_marks_a_turn_whose_sql_failed(chinook):
@@ -116,9 +86,6 @@ def test_the_engine_marks_a_turn_whose_sql_failed(chinook):
     assert not failed.ok and turn == Turn("How many bills?", "SELECT COUNT(*) FROM Invoice WHERE", ok=False,
                                           error=failed.error)
     ask("And to France?", chinook, backend, settings, earlier=conversation.turns)
-    assert (f"```sql\nSELECT COUNT(*) FROM Invoice WHERE;\n```<|im_end|>\n<|im_start|>user\n"
-            f"{FAILED_NOTE}: {failed.error.rstrip('.')}.\nAnd to France?") in backend.prompts[-1]
-    ask("And to France?", chinook, backend, replace(INLINE, model=settings.model), earlier=conversation.turns)
     assert f"SQL (this SQL failed: {failed.error.rstrip('.')}): SELECT COUNT(*) FROM Invoice WHERE;" in backend.prompts[-1]
 
 
@@ -127,17 +94,17 @@ def test_a_follow_up_is_shown_the_turns_from_the_last_answered_one_on(chinook):
     turns = [Turn(f"Question {n}?", f"SELECT {n}") for n in range(5)]
     backend = ScriptedBackend(["SELECT 1"])
     ask("And then?", chinook, backend, Settings(), earlier=turns)
-    assert "Question 3?" not in backend.prompts[-1] and chat_turn("Question 4?", "SELECT 4") in backend.prompts[-1]
+    assert "Question 3?" not in backend.prompts[-1] and "Q: Question 4?\nSQL: SELECT 4;" in backend.prompts[-1]
     failed = [*turns, Turn("Question 5?", "SELECT x FROM nowhere", ok=False, error="No such table."),
               Turn("Question 6?", None, ok=False)]
     ask("And then?", chinook, backend, Settings(), earlier=failed)
     shown = backend.prompts[-1]
-    assert "Question 3?" not in shown and all(f"Question {n}?" in shown for n in (4, 5, 6))
-    assert f"{chat_turn('Question 5?', 'SELECT x FROM nowhere')}{FAILED_NOTE}: No such table.\nQuestion 6?" in shown
+    assert "Question 3?" not in shown and all(f"Q: Question {n}?" in shown for n in (4, 5, 6))
+    assert "SQL (this SQL failed: No such table): SELECT x FROM nowhere;" in shown
     ask("And then?", chinook, backend, Settings(conversation=ConversationConfig(turns=2)), earlier=failed)
-    assert "Question 4?" not in backend.prompts[-1] and "Question 5?" in backend.prompts[-1]  # at most 2
+    assert "Question 4?" not in backend.prompts[-1] and "Q: Question 5?" in backend.prompts[-1]  # at most 2
     ask("And then?", chinook, backend, Settings(conversation=ConversationConfig(turns=0)), earlier=turns)
-    assert "Question" not in backend.prompts[-1] and backend.prompts[-1].count("<|im_start|>user") == 1  # standalone
+    assert "Question" not in backend.prompts[-1] and FOLLOW_UP_LABEL not in backend.prompts[-1]  # standalone
     assert Settings.from_env({"SQLCHAT_CONVERSATION_TURNS": "0"}).conversation.turns == 0
     assert Settings.from_env({}).conversation.turns == ConversationConfig.turns
 
@@ -150,8 +117,8 @@ def test_an_edited_turn_replaces_the_models_sql_and_reset_starts_over(chinook):
     edited = conversation.edited(0, run_sql(GERMANY_SQL, chinook, Settings()))  # the user corrects the first answer
     assert conversation.turns[-1] == edited == Turn(GERMANY, GERMANY_SQL, ok=True)
     ask("What was their total?", chinook, backend, Settings(), earlier=conversation.turns)
-    assert f"{chat_turn(GERMANY, GERMANY_SQL)}What was their total?" in backend.prompts[-1]  # what the user ran, last
-    assert "SELECT COUNT(*) FROM Invoice;" not in backend.prompts[-1]
+    assert f"Q: {GERMANY}\nSQL: {GERMANY_SQL};\n{FOLLOW_UP_LABEL}" in backend.prompts[-1]  # what the user ran, last
+    assert "SQL: SELECT COUNT(*) FROM Invoice;" not in backend.prompts[-1]
     conversation.reset()
     assert len(conversation) == 0
 
@@ -166,7 +133,7 @@ def test_training_renders_a_conversation_row_exactly_as_the_engine_asks_it():
     for style in ("chat", "seed"):
         prompt, completion = build_training_text(context, FRANCE, FRANCE_SQL, earlier=earlier, style=style)
         assert prompt == render(Prompt(context, FRANCE, earlier=tuple(earlier)), style)
-        assert GERMANY in prompt and GERMANY_SQL in prompt and completion.startswith(FRANCE_SQL + ";")
+        assert f"Q: {GERMANY}" in prompt and completion.startswith(FRANCE_SQL + ";")
     assert build_training_text(context, GERMANY, GERMANY_SQL) == build_training_text(context, GERMANY, GERMANY_SQL, earlier=[])
 
 
@@ -186,8 +153,8 @@ def test_sqlchat_chat_answers_each_line_after_the_ones_before_and_new_starts_ove
     ask_fields = set(ask(GERMANY, connect(chinook_path), backend, Settings()).to_json())
     assert all(set(line) == ask_fields for line in lines)
     follow_up, after_new = backend.prompts[1], backend.prompts[2]
-    assert chat_turn(GERMANY, GERMANY_SQL) in follow_up
-    assert GERMANY not in after_new and after_new.count("<|im_start|>user") == 1
+    assert f"Q: {GERMANY}" in follow_up and FOLLOW_UP_LABEL in follow_up
+    assert GERMANY not in after_new and FOLLOW_UP_LABEL not in after_new
 
 
 def test_sqlchat_chat_prints_each_answer_under_its_question(chinook_path, monkeypatch, capsys, tmp_path):

@@ -17,7 +17,7 @@ from sqlchat.config import Settings
 from sqlchat.models.backends import LlamaCppBackend
 from sqlchat.models.registry import DEFAULT_MODEL, MODELS
 from sqlchat.models.store import model_file
-from sqlchat.prompt import Turn, build_prompt, render
+from sqlchat.prompt import build_prompt, render
 from sqlchat.schema.context import render_context
 from sqlchat.schema.reflection import reflect_schema
 from sqlchat.sources.connection import connect
@@ -59,25 +59,6 @@ def test_consecutive_questions_reuse_the_cached_schema_prefix(local_backend, chi
     second_prompt = evaluated[0]
     assert first_prompt > 300  # the whole schema was read the first time...
     assert second_prompt < 30  # ...and only the new question the second time
-
-
-def test_a_follow_up_reads_only_what_the_conversation_added(local_backend, chinook_context):
-    """The earlier turn is the chat's own messages, so the first question's prompt and the SQL the model wrote
-    are still in llama.cpp's cache: the follow-up costs its own few tokens, not the schema again."""
-    evaluated: list[int] = []
-    llama = local_backend.llama
-    original = llama.eval
-    llama.eval = lambda tokens: (evaluated.append(len(tokens)), original(tokens))[1]
-    question = "How many invoices went to Germany?"
-    try:
-        first = local_backend.generate(build_prompt(chinook_context, question))[0]
-        evaluated.clear()
-        follow_up = local_backend.generate(build_prompt(chinook_context, "And to France?",
-                                                        earlier=[Turn(question, first.sql)]))[0]
-    finally:
-        llama.eval = original
-    assert "Germany" in first.sql and "France" in follow_up.sql and "Germany" not in follow_up.sql
-    assert evaluated[0] < 30  # the fence closed, the follow-up question: the rest came from the cache
 
 
 def test_candidates_after_the_first_are_sampled_and_carry_log_probabilities(local_backend, chinook_context):
