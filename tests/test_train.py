@@ -358,3 +358,13 @@ def test_chat_rows_are_the_engines_chat_prompt_and_end_the_turn_once(tiny_model,
     assert answer[-1] == end and answer.count(end) == 1
     assert tokenizer.decode(answer).startswith("SELECT COUNT(*) FROM")
     assert tokenizer.decode(answer).endswith(";\n```" + CHATML_END)
+
+
+def test_a_feedback_config_without_its_exported_file_says_how_to_make_it_before_loading_the_model(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "train", str(ROOT / "configs" / "sql-cpu-qwen-feedback.yml")],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 2
+    assert "The dataset file './feedback/verified.jsonl' does not exist" in result.stderr
+    assert "sqlchat export-training --out ./feedback/verified.jsonl" in result.stderr
+    assert not (tmp_path / "qlora-out").exists()  # it stopped before the run began

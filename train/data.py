@@ -39,6 +39,17 @@ class PreparedData:
     dropped_too_long: int
 
 
+def check_local_files(specs: list[DatasetSpec]) -> None:
+    """Fail before the model loads when a dataset written as a local file is not there, naming the command that
+    makes one from the app's verified answers (the feedback configs train on such a file)."""
+    for spec in specs:
+        path = spec.path
+        local = path.startswith(("./", "../", "/", "~")) or path.endswith((".json", ".jsonl"))
+        if local and not Path(path).expanduser().exists():
+            raise ConfigError(f"The dataset file {path!r} does not exist (a relative path is read from {Path.cwd()}).",
+                              f"Users' verified answers become such a file with: sqlchat export-training --out {path}")
+
+
 def _load_one(spec: DatasetSpec) -> Dataset:
     """Load one dataset entry from a local file/folder or the hub."""
     local = Path(spec.path).expanduser()

@@ -20,7 +20,7 @@ from transformers import DataCollatorForSeq2Seq, Trainer, TrainerCallback, Train
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from .config import TrainConfig
-from .data import IGNORE_INDEX, prepare_data
+from .data import IGNORE_INDEX, check_local_files, prepare_data
 from .model import load_model_for_training
 
 log = logging.getLogger(__name__)
@@ -151,6 +151,7 @@ def run_training(config: TrainConfig) -> dict:
     """Train, save the adapter to ``output_dir`` and return a summary (also written as JSON)."""
     if config.torch_threads:
         torch.set_num_threads(config.torch_threads)
+    check_local_files([*config.datasets, *config.test_datasets])  # now, not after minutes of loading the model
     output_dir = Path(config.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     model, tokenizer = load_model_for_training(config)
