@@ -20,6 +20,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
+from sqlchat.corrections.clauses import joins_before_where
 from sqlchat.corrections.dates import sqlite_dates
 from sqlchat.corrections.joins import correct_joins, join_missing_tables
 from sqlchat.corrections.spaces import quote_spaced_names, split_dotted_names
@@ -223,7 +224,8 @@ def with_repairs(candidates: Sequence[str], names: SchemaNames, dialect: str = "
     foreign keys (:mod:`sqlchat.corrections.joins`; ``tables`` carries them), the model's own SQL, the
     corrected one with a table joined in for a column only that table has, then each with
     invented names repaired. First, names with spaces written bare are quoted and a ``"table.column"``
-    quoted as one name is split in two (:mod:`sqlchat.corrections.spaces`), and other dialects' date
+    quoted as one name is split in two (:mod:`sqlchat.corrections.spaces`), joins written after ``WHERE`` are
+    moved before it (:mod:`sqlchat.corrections.clauses`), and other dialects' date
     functions written as SQLite's (:mod:`sqlchat.corrections.dates`).
     Execution-guided choice runs the first that works.
 
@@ -238,6 +240,7 @@ def with_repairs(candidates: Sequence[str], names: SchemaNames, dialect: str = "
         else:
             sql = quote_spaced_names(sql, spaced, dialect)  # FROM Order Details: never parses, so quoted
             sql = split_dotted_names(sql, names, dialect)  # "Order Details.Quantity": no such column, so split
+            sql = joins_before_where(sql, dialect)  # WHERE ... JOIN ...: never parses, so the joins go first
             sql = sqlite_dates(sql, dialect)  # YEAR(d) never runs on SQLite: its STRFTIME form replaces it
             joined = correct_joins(sql, tables, dialect) if tables else sql
             extended = join_missing_tables(joined, tables, dialect) if tables else joined
