@@ -18,18 +18,17 @@ def main(argv: list[str]) -> int:
     from llama_cpp import Llama
 
     from sqlchat.config import Settings
-    from sqlchat.models.registry import resolve_model_name
-    from sqlchat.models.store import installed_model_path
+    from sqlchat.models.store import installed_gguf
 
     if argv:
         path = argv[0]
     else:
         settings = Settings.from_env()
-        spec, _ = resolve_model_name(settings.model.model)
-        if spec is None or spec.engine != "llama.cpp":
+        found = installed_gguf(settings.model.model, settings.model.cache_dir)
+        if found is None:
             print("[check] the default model does not run on llama.cpp: nothing to check")
             return 0
-        path = str(installed_model_path(spec, settings.model.cache_dir))
+        path = str(found[1])
     llama = Llama(path, n_ctx=1024, n_batch=512, n_threads=1, verbose=False)
     prompt = llama.tokenize(b"CREATE TABLE Invoice (InvoiceId INTEGER, Total NUMERIC);\n" * 25)
     llama.eval(prompt)  # one batch of a few hundred tokens: the path that crashes when built for other instructions

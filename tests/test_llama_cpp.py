@@ -116,3 +116,13 @@ def test_ask_through_llama_cpps_server_in_both_api_styles(llama_server, api):
     assert result.returncode == 0, result.stderr[-2000:]
     answer = json.loads(result.stdout)
     assert answer["rows"] == [[275]], answer
+
+
+def test_set_ups_engine_check_reads_a_batched_prompt_in_its_own_process():
+    """The check set-up runs after installing llama.cpp (a build for other instructions dies with SIGILL on
+    batched prompts, which no try/except sees): here it must pass, and name the default model's file."""
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "check_engine.py")], capture_output=True,
+                            text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    gguf = model_file(MODELS[DEFAULT_MODEL], Settings.from_env({}).model.cache_dir)
+    assert "read a" in result.stdout and str(gguf) in result.stdout

@@ -15,7 +15,7 @@ import pytest
 from sqlchat.config import ModelConfig, Settings
 from sqlchat.errors import ConfigError
 from sqlchat.models.registry import DEFAULT_MODEL, MODELS, resolve_model_name
-from sqlchat.models.store import assemble, installed_model_path, is_installed, model_file, wheel_parts
+from sqlchat.models.store import assemble, installed_gguf, installed_model_path, is_installed, model_file, wheel_parts
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTS = [b"GGUF" + bytes(range(256)) * 40, b"middle part " * 500, b"the end"]
@@ -153,3 +153,8 @@ def test_an_embedded_models_short_name_is_a_folder_transformers_can_load():
     folder = resolve_model_path("SmolLM2-135M", cache)
     assert folder == str(embedded_model_dir(cache)) and (Path(folder) / "config.json").is_file()
     assert resolve_model_path("HuggingFaceTB/SmolLM2-135M-Instruct", cache) == "HuggingFaceTB/SmolLM2-135M-Instruct"  # a hub id stays one
+
+
+def test_installed_gguf_names_only_models_llama_cpp_runs(tmp_path):
+    assert installed_gguf("smollm2-135m", tmp_path) is None  # transformers: nothing for llama.cpp to check
+    assert installed_gguf(str(tmp_path / "mine.gguf"), tmp_path) is None  # the user's own file

