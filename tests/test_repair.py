@@ -96,3 +96,40 @@ def test_repair_never_raises_and_never_turns_a_refused_statement_into_an_accepte
         repaired = repair_sql(sql, names)
         with pytest.raises(UnsafeSQL):
             check_sql(repaired, "sqlite")
+
+
+PEOPLE = {"Customer": ["CustomerId", "FirstName", "City", "SupportRepId"], "Employee": ["EmployeeId", "FirstName", "City"]}
+
+
+@pytest.mark.parametrize(("written", "repaired"), [
+    ("SELECT c.FirstName FROM Customer c JOIN Address a ON c.AddressId = a.AddressId WHERE a.City = 'Paris'",
+     "SELECT c.FirstName FROM Customer AS c WHERE c.City = 'Paris'"),
+    # City is the employee's too: the table the invented one was joined to is meant
+    ("SELECT c.FirstName FROM Customer c JOIN Employee e ON c.SupportRepId = e.EmployeeId "
+     "JOIN Address a ON a.Id = c.AddressId WHERE a.City = 'Paris'",
+     "SELECT c.FirstName FROM Customer AS c JOIN Employee AS e ON c.SupportRepId = e.EmployeeId WHERE c.City = 'Paris'"),
+])
+def test_a_joined_table_the_schema_lacks_is_dropped_when_its_columns_are_a_real_tables(written, repaired):
+    assert repair_sql(written, PEOPLE) == repaired
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT c.FirstName FROM Customer c JOIN Address a ON c.AddressId = a.AddressId WHERE a.Street = 'x'",  # no Street
+    "SELECT c.FirstName FROM Customer c JOIN Employee e ON 1 = 1 JOIN Address a ON a.Id = 5 WHERE a.City = 'Paris'",
+    "SELECT c.FirstName FROM Customer c JOIN Address a ON c.AddressId = a.AddressId "
+    "WHERE c.CustomerId IN (SELECT CustomerId FROM Customer WHERE City = a.City)",  # read in a subquery too
+])
+def test_an_invented_table_stays_when_its_columns_cannot_be_placed(sql):
+    assert repair_sql(sql, PEOPLE) == sql
+
+
+def test_the_pipeline_answers_a_question_whose_sql_joined_an_invented_table(chinook_path):
+    invented = ("SELECT c.FirstName, c.LastName FROM Customer c JOIN Address a ON c.AddressId = a.AddressId "
+                "WHERE a.City = 'Paris'")
+    db = connect(chinook_path)
+    try:
+        answer = ask("Which customers live in Paris?", db, ScriptedBackend([invented]), settings())
+    finally:
+        db.close()
+    assert answer.ok and answer.repaired, answer.error
+    assert sorted(row[:2] for row in answer.rows) == [["Camille", "Bernard"], ["Dominique", "Lefebvre"]]

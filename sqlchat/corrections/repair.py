@@ -53,6 +53,9 @@ def _repaired(sql: str, tables: dict[str, tuple[str, list[str]]], dialect: str) 
         return sql
     before = _self_comparisons(tree)
     changed = _repair_tables(tree, tables)
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    for select in list(tree.find_all(exp.Select)):
+        changed |= _drop_invented_joins(select, tables, ctes)
     for select in tree.find_all(exp.Select):
         changed |= _repair_columns(select, tables)
     if not changed or _self_comparisons(tree) > before:
@@ -80,6 +83,45 @@ def _repair_tables(tree: exp.Expression, tables: dict[str, tuple[str, list[str]]
         match = closest_name(name, [real for real, _ in tables.values()])
         if match is not None:
             table.set("this", exp.to_identifier(match, quoted=table.this.quoted))
+            changed = True
+    return changed
+
+
+def _drop_invented_joins(select: exp.Select, tables: dict[str, tuple[str, list[str]]], ctes: set[str]) -> bool:
+    """Remove a joined table the schema lacks (nothing is spelled close to it) when each column the query reads
+    from it is a column of exactly one of the query's real tables (or, of several, of the one it was joined
+    to), and read it from there instead.
+
+    Models normalise schemas in their heads: ``FROM Customer c JOIN Address a ON c.AddressId = a.AddressId
+    WHERE a.City = 'Paris'`` where ``City`` is the customer's own column. The join's condition goes with it.
+    """
+    changed = False
+    for join in list(select.args.get("joins") or []):
+        source = join.this
+        if not isinstance(source, exp.Table) or not source.name or source.name.lower() in tables \
+                or source.name.lower() in ctes:
+            continue
+        sources, _ = _sources(select, tables)
+        alias = (source.alias or source.name).lower()
+        condition = join.args.get("on")
+        in_condition = {id(column) for column in condition.find_all(exp.Column)} if condition is not None else set()
+        reads = [column for column in select.find_all(exp.Column)
+                 if column.table.lower() == alias and id(column) not in in_condition]
+        if not sources or any(column.find_ancestor(exp.Select) is not select for column in reads):
+            continue  # a subquery reads it too: leave the query to the other repairs
+        linked = {column.table.lower() for column in condition.find_all(exp.Column)} if condition is not None else set()
+        owners = {}
+        for column in reads:
+            holding = [name for name, key in sources.items() if _has_column(tables, key, column.name)]
+            if len(holding) > 1:  # several have it: the table the invented one was joined to
+                holding = [name for name in holding if name in linked]
+            if len(holding) != 1:
+                break
+            owners[id(column)] = holding[0]
+        else:
+            for column in reads:
+                column.set("table", exp.to_identifier(_spelling(column, owners[id(column)])))
+            join.pop()
             changed = True
     return changed
 
