@@ -5,8 +5,9 @@ A 135M model knows SQL far better than it knows a particular schema: it writes
 column on the wrong table of a join. Those queries fail with "no such column".
 This module maps each unknown table or column to the closest real one in the
 tables the query reads (same letters ignoring case and underscores, the table's
-own name as a prefix, singular/plural, then close spelling). It never invents a
-name the schema lacks and leaves a query it cannot parse untouched; the pipeline
+own name as a prefix, singular/plural, then close spelling); a joined table with no close
+name (the Qwen models' ``JOIN Address a`` for a customer's own ``City``) is dropped when
+every column read from it is a real table's. It never invents a name the schema lacks and leaves a query it cannot parse untouched; the pipeline
 runs the model's own SQL first and the repaired one only when that fails. Joins on the wrong
 keys are :mod:`sqlchat.corrections.joins`' job; :func:`with_repairs` orders both kinds of correction.
 """
