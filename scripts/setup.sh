@@ -41,10 +41,16 @@ echo "[setup] preparing the embedded models (assembled or converted once, then c
 .venv/bin/python -m sqlchat.models.store smollm2-135m  # the tiny one, which training and its tests use
 # A llama.cpp that cannot run here (a wheel pip cached on another machine, instructions this CPU lacks)
 # kills its process instead of raising an error: try it in its own process, and rebuild it here if it dies.
-if ! .venv/bin/python scripts/check_engine.py; then
-  echo "[setup] llama.cpp does not run on this CPU: rebuilding llama-cpp-python here (~5 min on 2 cores)"
-  .venv/bin/pip cache remove 'llama_cpp_python*' >/dev/null 2>&1 || true
-  CMAKE_ARGS="$LLAMA_CMAKE_ARGS" .venv/bin/pip install -q --force-reinstall --no-deps --no-binary llama-cpp-python \
-    "$(grep -E '^llama-cpp-python' requirements.txt)"
-  .venv/bin/python scripts/check_engine.py
+# Checked once per set of packages and CPU, so later starts do not load the model an extra time.
+engine_stamp=.venv/.engine.sha
+engine_key=$( (echo "$want"; grep -m1 '^flags' /proc/cpuinfo || true) | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$engine_stamp" 2>/dev/null)" != "$engine_key" ]; then
+  if ! .venv/bin/python scripts/check_engine.py; then
+    echo "[setup] llama.cpp does not run on this CPU: rebuilding llama-cpp-python here (~5 min on 2 cores)"
+    .venv/bin/pip cache remove 'llama_cpp_python*' >/dev/null 2>&1 || true
+    CMAKE_ARGS="$LLAMA_CMAKE_ARGS" .venv/bin/pip install -q --force-reinstall --no-deps --no-binary llama-cpp-python \
+      "$(grep -E '^llama-cpp-python' requirements.txt)"
+    .venv/bin/python scripts/check_engine.py
+  fi
+  echo "$engine_key" > "$engine_stamp"
 fi

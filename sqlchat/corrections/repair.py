@@ -7,9 +7,10 @@ This module maps each unknown table or column to the closest real one in the
 tables the query reads (same letters ignoring case and underscores, the table's
 own name as a prefix, singular/plural, then close spelling); a joined table with no close
 name (the Qwen models' ``JOIN Address a`` for a customer's own ``City``) is dropped when
-every column read from it is a real table's. It never invents a name the schema lacks and leaves a query it cannot parse untouched; the pipeline
-runs the model's own SQL first and the repaired one only when that fails. Joins on the wrong
-keys are :mod:`sqlchat.corrections.joins`' job; :func:`with_repairs` orders both kinds of correction.
+every column read from it is a real table's. It never invents a name the schema lacks
+and leaves a query it cannot parse untouched; the pipeline runs the model's own SQL first
+and the repaired one only when that fails. Joins on the wrong keys are
+:mod:`sqlchat.corrections.joins`' job; :func:`with_repairs` orders both kinds of correction.
 """
 
 from __future__ import annotations
@@ -105,12 +106,12 @@ def _drop_invented_joins(select: exp.Select, tables: dict[str, tuple[str, list[s
         sources, _ = _sources(select, tables)
         alias = (source.alias or source.name).lower()
         condition = join.args.get("on")
-        in_condition = {id(column) for column in condition.find_all(exp.Column)} if condition is not None else set()
+        joining = list(condition.find_all(exp.Column)) if condition is not None else []
         reads = [column for column in select.find_all(exp.Column)
-                 if column.table.lower() == alias and id(column) not in in_condition]
+                 if column.table.lower() == alias and all(column is not other for other in joining)]
         if not sources or any(column.find_ancestor(exp.Select) is not select for column in reads):
             continue  # a subquery reads it too: leave the query to the other repairs
-        linked = {column.table.lower() for column in condition.find_all(exp.Column)} if condition is not None else set()
+        linked = {column.table.lower() for column in joining}
         owners = {}
         for column in reads:
             holding = [name for name, key in sources.items() if _has_column(tables, key, column.name)]
