@@ -12,6 +12,7 @@ them). Exit status 0: it runs; anything else: rebuild llama-cpp-python on this m
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 
 def main(argv: list[str]) -> int:
@@ -22,6 +23,9 @@ def main(argv: list[str]) -> int:
 
     if argv:
         path = argv[0]
+        if not Path(path).is_file():
+            print(f"[check] no model file at {path}", file=sys.stderr)
+            return 2
     else:
         settings = Settings.from_env()
         found = installed_gguf(settings.model.model, settings.model.cache_dir)
