@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from sqlchat.config import ExecutionConfig, Settings
+from sqlchat.evaluation.checkpoint import Checkpoint
 from sqlchat.evaluation.cli import add_eval_arguments, eval_backend, format_report, run_eval_command
 from sqlchat.evaluation.metrics import exact_match, has_order_by, normalize_sql, percentile, results_match
 from sqlchat.evaluation.replay import ReplayBackend
@@ -446,3 +447,37 @@ def test_a_value_written_in_other_letter_case_is_linked_to_the_stored_one(tmp_pa
     record = _score_one(tmp_path, PLAYERS, gold, "SELECT points FROM players WHERE name = 'Lybrant Robinson'")
     assert record["ex"] is True and "'lybrant robinson'" in record["predicted"]  # the SQL the engine ran
     assert record["candidates"] == ["SELECT points FROM players WHERE name = 'Lybrant Robinson'"]  # the model's
+
+
+# -- a run that stops and goes on (--checkpoint) ----------------------------------------------------
+
+
+def test_a_checkpointed_run_goes_on_where_it_stopped(tmp_path, capsys):
+    rows = _spider_rows(SPIDER_MINI)
+    checkpoint = tmp_path / "run.jsonl"
+    whole = run_eval_command(_parse(["--spider", str(SPIDER_MINI), "--json", "--no-progress"]), _oracle(rows), Settings())
+    expected = json.loads(capsys.readouterr().out)
+    # the first run is cut short after three questions, the last line half written
+    first = FakeBackend({r["question"]: [r["query"]] for r in rows[:3]})
+    evaluate_spider(SPIDER_MINI, first, Settings(), progress=False, checkpoint=Checkpoint(checkpoint))
+    lines = checkpoint.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == len(rows) == 5
+    checkpoint.write_text("\n".join(lines[:3]) + "\n" + lines[3][:40], encoding="utf-8")
+
+    again = _oracle(rows)
+    args = _parse(["--spider", str(SPIDER_MINI), "--json", "--no-progress", "--checkpoint", str(checkpoint)])
+    assert whole == run_eval_command(args, again, Settings()) == 0
+    resumed = json.loads(capsys.readouterr().out)
+    asked = {prompt.question.strip() for prompt, _ in again.calls}
+    assert asked == {r["question"] for r in rows[3:]}  # only the rows the first run had not finished
+    assert [r["question"] for r in resumed["records"]] == [r["question"] for r in rows]
+    assert resumed["execution_accuracy"] == expected["execution_accuracy"] == 1.0
+
+
+def test_a_checkpoint_of_other_questions_is_refused_with_a_sentence(tmp_path, capsys):
+    checkpoint = tmp_path / "run.jsonl"
+    evaluate_spider(SPIDER_MINI, _oracle(_spider_rows(SPIDER_MINI)), Settings(), limit=2, progress=False,
+                    checkpoint=Checkpoint(checkpoint))
+    args = _parse(["--spider", str(SPIDER_MINI), "--no-progress", "--checkpoint", str(checkpoint)])
+    assert run_eval_command(args, FakeBackend({}), Settings()) == 2
+    assert "written for other questions" in capsys.readouterr().err

@@ -6,7 +6,8 @@ questions on (copies of) the demo databases, with answer accuracy and a breakdow
 beside Spider's execution accuracy; given a conversations file (rows with ``turns``) it scores each
 turn after the model's own earlier answers, first turns and follow-ups apart. By default a short table is printed; ``--json`` prints one
 JSON object (summary plus per-question records, each with its candidates). ``--replay RUN.json``
-scores a stored run's candidates again instead of asking the model (:mod:`sqlchat.evaluation.replay`).
+scores a stored run's candidates again instead of asking the model (:mod:`sqlchat.evaluation.replay`);
+``--checkpoint FILE.jsonl`` lets a run too long for one sitting stop and go on (:mod:`sqlchat.evaluation.checkpoint`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from sqlchat.config import Settings
 from sqlchat.errors import SqlchatError
+from sqlchat.evaluation.checkpoint import Checkpoint
 from sqlchat.evaluation.replay import ReplayBackend
 from sqlchat.evaluation.runner import (
     EvalReport, evaluate_business, evaluate_conversations, evaluate_know_sql, evaluate_spider, is_conversation_file,
@@ -38,6 +40,9 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, help="score N questions, evenly spread over the file")
     parser.add_argument("--json", action="store_true", help="print one JSON object with per-question records")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    parser.add_argument("--checkpoint", type=Path, metavar="FILE.jsonl",
+                        help="keep each scored question in FILE as it is done; the same command run again "
+                        "goes on from where the last run stopped")
     parser.add_argument("--replay", type=Path, metavar="RUN.json",
                         help="no model: score the candidates a stored `eval --json` run generated, under the current settings")
     try:
@@ -58,13 +63,15 @@ def run_eval_command(args: argparse.Namespace, backend: Backend, settings: Setti
     settings = settings.with_model(num_candidates=getattr(args, "candidates", None) or getattr(backend, "stored_candidates", None))
     progress = not getattr(args, "no_progress", False)
     try:
+        checkpoint = Checkpoint(args.checkpoint) if getattr(args, "checkpoint", None) is not None else None
+        common = dict(limit=args.limit, progress=progress, checkpoint=checkpoint)
         if args.spider is not None:
-            report = evaluate_spider(args.spider, backend, settings, limit=args.limit, progress=progress)
+            report = evaluate_spider(args.spider, backend, settings, **common)
         elif getattr(args, "business", None) is not None:
             evaluate = evaluate_conversations if is_conversation_file(args.business) else evaluate_business
-            report = evaluate(args.business, backend, settings, limit=args.limit, progress=progress)
+            report = evaluate(args.business, backend, settings, **common)
         else:
-            report = evaluate_know_sql(args.data, backend, settings, limit=args.limit, progress=progress)
+            report = evaluate_know_sql(args.data, backend, settings, **common)
     except SqlchatError as error:
         print(f"error: {error.message}", file=sys.stderr)
         return EXIT_UNUSABLE

@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,6 +27,7 @@ from tqdm import tqdm
 from sqlchat.config import DEMO_DIR, Settings
 from sqlchat.corrections.values import ValueLookup, matching_values_sql
 from sqlchat.errors import ConfigError, ExecutionFailed, SqlchatError, redact
+from sqlchat.evaluation.checkpoint import Checkpoint
 from sqlchat.evaluation.metrics import (
     answer_match,
     exact_match,
@@ -77,6 +78,11 @@ class QuestionRecord:
     id: str | None = None
     level: str | None = None
     tags: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, item: dict[str, Any]) -> "QuestionRecord":
+        """A record as ``to_json`` (or a checkpoint) wrote it; keys it does not know are left out."""
+        return cls(**{f.name: item[f.name] for f in fields(cls) if f.name in item})
 
 
 @dataclass
@@ -269,17 +275,36 @@ def spread(rows: Sequence[T], limit: int | None) -> list[T]:
 
 def _score_all(
     rows: Sequence[T], score: Callable[[T], QuestionRecord], fallback: Callable[[T, Exception], QuestionRecord],
-    desc: str, progress: bool,
+    desc: str, progress: bool, checkpoint: Checkpoint | None = None,
 ) -> list[QuestionRecord]:
-    """Score each row under a progress bar (stderr); an evaluator failure becomes a record."""
-    records: list[QuestionRecord] = []
-    bar = tqdm(rows, desc=desc, unit="q", file=sys.stderr, disable=not progress, dynamic_ncols=True)
-    for row in bar:
+    """Score each row (a question) under a progress bar (stderr); an evaluator failure becomes a record."""
+    def one(row: T) -> list[QuestionRecord]:
         try:
-            records.append(score(row))
+            return [score(row)]
         except Exception as exc:  # noqa: BLE001 - one question must never stop the run
-            records.append(fallback(row, exc))
-        bar.set_postfix(ex=_fraction(mean_of(r.ex for r in records)), em=_fraction(mean_of(r.em for r in records)))
+            return [fallback(row, exc)]
+    return _score_rows(rows, one, lambda row: row.question, desc, "q", progress, checkpoint)
+
+
+def _score_rows(
+    rows: Sequence[T], score: Callable[[T], list[QuestionRecord]], key: Callable[[T], str],
+    desc: str, unit: str, progress: bool, checkpoint: Checkpoint | None,
+) -> list[QuestionRecord]:
+    """The loop under every runner: each row's records, taken from the ``checkpoint`` when it holds them
+    (a resumed run) and added to it when they are new."""
+    records: list[QuestionRecord] = []
+    with tqdm(total=len(rows), desc=desc, unit=unit, file=sys.stderr, disable=not progress, dynamic_ncols=True) as bar:
+        for position, row in enumerate(rows):
+            stored = checkpoint.records(position, key(row)) if checkpoint is not None else None
+            if stored is not None:
+                records += [QuestionRecord.from_json(item) for item in stored]
+            else:
+                new = score(row)
+                if checkpoint is not None:
+                    checkpoint.add(position, key(row), [asdict(r) for r in new])
+                records += new
+            bar.update(1)
+            bar.set_postfix(ex=_fraction(mean_of(r.ex for r in records)), answer=_fraction(mean_of(r.answer for r in records)))
     return records
 
 
@@ -313,7 +338,7 @@ def _report(dataset: str, backend: Backend, settings: Settings, records: list[Qu
 
 def evaluate_know_sql(
     path: str | Path, backend: Backend, settings: Settings, limit: int | None = None, progress: bool = True,
-    attempts: int = DEFAULT_ATTEMPTS,
+    attempts: int = DEFAULT_ATTEMPTS, checkpoint: Checkpoint | None = None,
 ) -> EvalReport:
     """Score ``backend`` on a know_sql JSONL file: EM, EX on synthesized databases, validity, speed."""
     started = time.perf_counter()
@@ -323,7 +348,7 @@ def evaluate_know_sql(
         rows,
         lambda row: score_know_sql_row(row, metered, settings, attempts),
         lambda row, exc: _failure_record(row.question, row.answer, exc),
-        desc=f"eval {Path(path).name}", progress=progress,
+        desc=f"eval {Path(path).name}", progress=progress, checkpoint=checkpoint,
     )
     return _report(f"know_sql:{Path(path).name}", backend, settings, records, started)
 
@@ -457,6 +482,7 @@ class SpiderDatabases:
 
 def evaluate_spider(
     directory: str | Path, backend: Backend, settings: Settings, limit: int | None = None, progress: bool = True,
+    checkpoint: Checkpoint | None = None,
 ) -> EvalReport:
     """Score ``backend`` on Spider dev through :func:`sqlchat.pipeline.ask`: EX against the gold."""
     started = time.perf_counter()
@@ -469,7 +495,7 @@ def evaluate_spider(
             rows,
             lambda row: score_spider_row(row, databases, metered, settings),
             lambda row, exc: _failure_record(row.question, row.query, exc, row.db_id, answer=False),
-            desc="eval spider", progress=progress,
+            desc="eval spider", progress=progress, checkpoint=checkpoint,
         )
     return _report(f"spider:{directory.name}", backend, settings, records, started)
 
@@ -623,6 +649,7 @@ class DemoDatabases(SpiderDatabases):
 
 def evaluate_business(
     path: str | Path, backend: Backend, settings: Settings, limit: int | None = None, progress: bool = True,
+    checkpoint: Checkpoint | None = None,
 ) -> EvalReport:
     """Score ``backend`` on a business question file through :func:`sqlchat.pipeline.ask` on the
     demo databases: execution and answer accuracy, each also per level."""
@@ -635,7 +662,7 @@ def evaluate_business(
             rows,
             lambda row: _labelled(score_on_database(row.question, row.query, row.db, databases, metered, settings), row),
             lambda row, exc: _labelled(_failure_record(row.question, row.query, exc, row.db, answer=False), row),
-            desc="eval business", progress=progress,
+            desc="eval business", progress=progress, checkpoint=checkpoint,
         )
     return _report(f"business:{Path(path).name}", backend, settings, records, started)
 
@@ -682,6 +709,7 @@ def load_conversations(path: str | Path) -> list[ConversationRow]:
 
 def evaluate_conversations(
     path: str | Path, backend: Backend, settings: Settings, limit: int | None = None, progress: bool = True,
+    checkpoint: Checkpoint | None = None,
 ) -> EvalReport:
     """Score ``backend`` on a conversations file turn by turn, as a user would experience it: each turn is
     asked through :func:`sqlchat.pipeline.ask` after the model's own earlier answers (right or wrong), and
@@ -691,14 +719,9 @@ def evaluate_conversations(
     conversations = spread(load_conversations(path), limit)
     settings = as_scored(settings)
     metered = MeteredBackend(backend)
-    records: list[QuestionRecord] = []
-    total = sum(len(c.turns) for c in conversations)
-    with DemoDatabases(settings) as databases, tqdm(total=total, desc="eval conversations", unit="turn", file=sys.stderr,
-                                                   disable=not progress, dynamic_ncols=True) as bar:
-        for conversation in conversations:
-            records += score_conversation(conversation, databases, metered, settings)
-            bar.update(len(conversation.turns))
-            bar.set_postfix(answer=_fraction(mean_of(r.answer for r in records)))
+    with DemoDatabases(settings) as databases:
+        records = _score_rows(conversations, lambda c: score_conversation(c, databases, metered, settings), lambda c: c.id,
+                              "eval conversations", "conversation", progress, checkpoint)
     return _report(f"conversations:{Path(path).name}", backend, settings, records, started)
 
 
