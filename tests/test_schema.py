@@ -188,7 +188,8 @@ def test_focus_sends_the_tables_the_question_names_and_those_joining_them(chinoo
 @pytest.mark.parametrize(("question", "expected"), [
     # "1997" and "sales" name Northwind views ("Category Sales for 1997", "Sales by Category"...): the tables come alone
     ("How many orders placed in 1997 were shipped late?", ["Customers", "Employees", "Order Details", "Orders", "Shippers"]),
-    ("Which product category had the highest sales after discounts in 1997?", ["Categories", "Order Details", "Products"]),
+    # ... and the year brings the orders, the table with the date
+    ("Which product category had the highest sales after discounts in 1997?", ["Categories", "Order Details", "Orders", "Products"]),
 ])
 def test_focus_sends_tables_not_views_that_repeat_them(northwind_path, question, expected):
     with connect(northwind_path) as db:
@@ -199,6 +200,31 @@ def test_focus_sends_a_view_when_no_table_is_named(northwind_path):
     with connect(northwind_path) as db:
         picked = select_tables(reflect_schema(db), "Show the summary of sales by quarter", 5000, focus=True)
     assert "Summary of Sales by Quarter" in [t.name for t in picked] and all(t.is_view for t in picked)
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    # the tables on the foreign-key path between two named ones: a customer buys a track through an invoice line
+    ("Which customers have bought tracks from at least 10 different genres?",
+     ["Customer", "Genre", "Invoice", "InvoiceLine", "Track"]),
+    # money words bring the table where sales are recorded (a quantity beside a price)
+    ("Which 3 artists earned the most from track sales?", ["Album", "Artist", "InvoiceLine", "Track"]),
+    # ... and a year brings the nearest table with a date
+    ("Which genre brought in the most revenue in 2024?", ["Genre", "Invoice", "InvoiceLine", "Track"]),
+    # a job title that starts with "sales" keeps the named table's neighbours; one of them holds a total
+    # (Invoice.Total), so the line items stay out
+    ("Which sales support agents look after customers in Germany?", ["Customer", "Employee", "Invoice"]),
+    ("How much have customers in each US state spent in total?", ["Customer", "Employee", "Invoice"]),
+])
+def test_focus_sends_the_tables_a_business_question_needs(chinook, question, expected):
+    assert [t.name for t in select_tables(chinook, question, 5000, focus=True)] == expected
+
+
+def test_a_question_naming_no_table_gets_every_base_table_not_the_views(northwind_path):
+    with connect(northwind_path) as db:
+        schema = reflect_schema(db)
+        picked = select_tables(schema, "Who are our sales representatives?", 5000, focus=True)
+    assert "Employees" in [t.name for t in picked] and not any(t.is_view for t in picked)
+    assert len(picked) == sum(not t.is_view for t in schema.tables)
 
 
 def test_focus_sends_everything_when_the_question_names_nothing(chinook):

@@ -80,17 +80,27 @@ def _score(table: Table, terms: set[str]) -> float:
 
 
 def focus_tables(tables: Sequence[Table], question: str) -> list[Table]:
-    """The tables ``question`` mentions and the tables that join two of them by foreign keys
+    """The tables ``question`` mentions and the tables that join them by foreign keys
     (``Album`` between ``Artist`` and ``Track``); empty when it mentions none.
 
-    Base tables first: views come only when no base table is mentioned. A view repeats its tables'
-    data under a long name that many questions match by accident (Northwind's "Sales by Category",
-    "Category Sales for 1997" for any question about sales or 1997), and a small model then queries
-    the view, or names it unquoted, instead of the tables.
+    Base tables first: a view comes only when the question names it whole ("the summary of sales by
+    quarter"). A view repeats its tables' data under a long name that many questions match in part
+    (Northwind's "Sales by Category", "Category Sales for 1997" for any question about sales or 1997),
+    and a small model then queries the view, or names it unquoted, instead of the tables; a question
+    that names no table gets every base table.
     """
     base = [table for table in tables if not table.is_view]
-    found = _focus(base, question) if 0 < len(base) < len(tables) else []
-    return found or _focus(tables, question)
+    if not 0 < len(base) < len(tables):
+        return _focus(tables, question)
+    asked = stemmed_words(question)
+    named_views = [t for t in tables if t.is_view and _named_whole(t, asked)]
+    return named_views or _focus(base, question) or base
+
+
+def _named_whole(table: Table, asked: list[str]) -> bool:
+    """The table's whole name, word for word, is a phrase of the question."""
+    name = stemmed_words(table.name)
+    return any(asked[i:i + len(name)] == name for i in range(len(asked) - len(name) + 1)) if name else False
 
 
 def _focus(tables: Sequence[Table], question: str) -> list[Table]:
@@ -99,9 +109,15 @@ def _focus(tables: Sequence[Table], question: str) -> list[Table]:
     A word names a table when it is the table's whole name (``tracks`` → ``Track``), else when it
     is part of names (``line`` → ``InvoiceLine``); a word naming no table picks the tables with such
     a column, unless a table already chosen has one. When only one table is named, its foreign-key
-    neighbours come too (on Spider dev: 2.5 tables sent instead of 4.5, all the gold query's tables
-    for 96.5 % of questions). A small model confuses itself with every
-    table it is shown; docs/benchmarks.md measures what this costs and gains on Spider dev.
+    neighbours come too ("flights from Aberdeen": the value may live in a table joined to it). A word
+    about money changing hands ("revenue", "sold", "spent") adds the line-item tables (a quantity beside
+    a price: ``InvoiceLine``, ``"Order Details"``), where sales are recorded whatever the question calls
+    them, unless a table already sent holds a total (``Invoice.Total``). The tables on the shortest foreign-key paths between the chosen ones come too (``Invoice``
+    and ``InvoiceLine`` between ``Customer`` and ``Track``).
+    A year or month in the question brings the nearest table with a date when no chosen table has one.
+    On Spider dev: 2.5 tables sent instead of 4.5, all the gold query's tables for 96.5 % of questions;
+    ``scripts/bench_focus.py`` measures it. A small model confuses itself with every table it is shown;
+    docs/benchmarks.md measures what this costs and gains.
     """
     terms = _question_terms(question)
     whole = [stem("".join(stemmed_words(t.name))) for t in tables]
@@ -119,14 +135,100 @@ def _focus(tables: Sequence[Table], question: str) -> list[Table]:
             chosen |= {i for i, c in enumerate(columns) if term in c}
     if not chosen:
         return []
-    if len(chosen) == 1:  # "flights from Aberdeen": the value may live in a table joined to it
-        return [tables[i] for i in sorted(chosen | _neighbours(list(tables), chosen))]
+    links = _links(list(tables))
+    sent = set(chosen)
+    if len(chosen) == 1:
+        sent |= links.get(next(iter(chosen)), set())
+    else:
+        bridges = {k for k in range(len(tables)) if k not in chosen and len(links.get(k, set()) & chosen) >= 2}
+        sent |= bridges | _paths_between(chosen, links)
+    money = terms & MONEY_WORDS and not any(_has_total(tables[i]) for i in sent)
+    sales = {i for i, table in enumerate(tables) if _is_line_items(table)} - sent if money else set()
+    if sales:
+        sent |= sales | _paths_between(sent | sales, links)
+    if _asks_for_a_period(question) and not any(_has_date(tables[i]) for i in sent):
+        dated = sorted(k for i in sent for k in links.get(i, set()) if _has_date(tables[k]))
+        sent |= set(dated[:1])
+    return [tables[i] for i in sorted(sent)]
+
+
+# Words for money changing hands: the line-item tables record it, whatever the question calls it.
+MONEY_WORDS = frozenset(stem(w) for w in """revenue revenues sales sold sell sells selling seller sellers earn earned
+    earns earning earnings spend spent spends buy buys bought buying purchase purchased purchases income turnover""".split())
+QUANTITY_NAMES = frozenset({"quantity", "qty"})
+TOTAL_NAMES = frozenset({"total", "amount", "revenue"})
+DATE_TYPES = ("DATE", "TIME")  # DATE, DATETIME, TIMESTAMP
+MONTHS = ("january february march april may june july august september october november december "
+          "jan feb mar apr jun jul aug sep sept oct nov dec month monthly year yearly quarter").split()
+PERIOD_PATTERN = re.compile(rf"\b(1[89]\d\d|20\d\d|{'|'.join(MONTHS)})s?\b", re.IGNORECASE)
+MAX_PATH = 4  # tables on a joining path, ends included: longer chains are not what a question means
+
+
+def _is_line_items(table: Table) -> bool:
+    """A table recording sales line by line: a quantity column beside a price column."""
+    names = [stem("".join(stemmed_words(c.name))) for c in table.columns]
+    return not table.is_view and any(n in QUANTITY_NAMES for n in names) and any("price" in n for n in names)
+
+
+def _has_total(table: Table) -> bool:
+    """A column that already holds an amount of money (``Invoice.Total``): no line items needed."""
+    return any(n in TOTAL_NAMES for c in table.columns for n in stemmed_words(c.name))
+
+
+def _has_date(table: Table) -> bool:
+    return any(any(kind in c.type.upper() for kind in DATE_TYPES) for c in table.columns)
+
+
+def _asks_for_a_period(question: str) -> bool:
+    """A year ("in 1997"), a month or a period word: the answer filters or groups by a date."""
+    return PERIOD_PATTERN.search(question) is not None
+
+
+def _links(tables: list[Table]) -> dict[int, set[int]]:
+    """The foreign-key graph, both directions."""
     links: dict[int, set[int]] = {}
-    for i, j in _fk_pairs(list(tables)):
+    for i, j in _fk_pairs(tables):
         links.setdefault(i, set()).add(j)
         links.setdefault(j, set()).add(i)
-    bridges = {k for k in range(len(tables)) if k not in chosen and len(links.get(k, set()) & chosen) >= 2}
-    return [tables[i] for i in sorted(chosen | bridges)]
+    return links
+
+
+def _paths_between(chosen: set[int], links: dict[int, set[int]]) -> set[int]:
+    """The tables on the shortest foreign-key paths that join each chosen table to the ones before it
+    (at most ``MAX_PATH`` tables a path); a table no short path reaches stays unjoined."""
+    order = sorted(chosen)
+    joined, added = {order[0]}, set()
+    for start in order[1:]:
+        if start in joined:
+            continue
+        path = _shortest_path(start, joined, links)
+        if path is not None and len(path) <= MAX_PATH:
+            added |= set(path[1:-1])
+            joined |= set(path)
+        else:
+            joined.add(start)
+    return added - chosen
+
+
+def _shortest_path(start: int, targets: set[int], links: dict[int, set[int]]) -> list[int] | None:
+    """Breadth-first, neighbours in index order, so the path is deterministic."""
+    previous: dict[int, int | None] = {start: None}
+    frontier = [start]
+    while frontier:
+        following = []
+        for node in frontier:
+            for neighbour in sorted(links.get(node, set())):
+                if neighbour in previous:
+                    continue
+                previous[neighbour] = node
+                if neighbour in targets:
+                    path = [neighbour]
+                    while previous[path[-1]] is not None:
+                        path.append(previous[path[-1]])
+                    return path[::-1]
+                following.append(neighbour)
+        frontier = following
+    return None
 
 
 def select_tables(schema: Schema, question: str, token_budget: int, focus: bool = False) -> list[Table]:
