@@ -176,10 +176,11 @@ def choose_candidate(
 
 
 def candidate_tries(candidates: Sequence[str], tables: Sequence[Table], dialect: str, settings: Settings,
-                    lookup: ValueLookup | None = None) -> Iterable[str]:
-    """The SQL to try, in order: each candidate's corrections (:func:`sqlchat.corrections.repair.with_repairs`),
-    each followed, when ``lookup`` can read the data, by its form with stored values linked."""
-    tries = with_repairs(candidates, schema_names(tables), dialect, tables=tables)
+                    lookup: ValueLookup | None = None, question: str = "") -> Iterable[str]:
+    """The SQL to try, in order: each candidate's corrections (:func:`sqlchat.corrections.repair.with_repairs`,
+    some of which read the ``question``), each followed, when ``lookup`` can read the data, by its form with
+    stored values linked."""
+    tries = with_repairs(candidates, schema_names(tables), dialect, tables=tables, question=question)
     if lookup is None or not settings.execution.link_values:
         return tries
     return with_linked_values(tries, lambda sql: link_values(sql, tables, lookup, dialect))
@@ -343,7 +344,8 @@ def run_candidates(answer: Answer, db: Database, settings: Settings) -> Answer:
         informative = _informative if settings.execution.prefer_informative else None
         run = _remembered(lambda s: _check_and_run(s, db, settings, answer))
         sql, outcome, error = choose_and_compare(
-            answer, lambda candidate: candidate_tries([candidate], tables, db.dialect, settings, lookup), run, informative,
+            answer, lambda candidate: candidate_tries([candidate], tables, db.dialect, settings, lookup, answer.question or ""),
+            run, informative,
             settings.trust.compare_candidates)
         if outcome is None:
             answer.sql = answer.candidates[0] if answer.candidates and answer.candidates[0] else None

@@ -190,3 +190,32 @@ def test_a_common_other_spelling_finds_the_stored_value(northwind, written, stor
 def test_an_other_spelling_is_not_guessed_where_the_column_has_no_such_value(chinook):
     sql = "SELECT COUNT(*) FROM Genre WHERE Name = 'Yes'"  # a genre, not a flag: nothing to link to
     assert linked(sql, chinook) == sql
+
+
+@pytest.mark.parametrize(
+    "written, moved",
+    [
+        # "customers in each US state": the model compared the state with the country's code
+        ("SELECT State, COUNT(*) FROM Customer WHERE State = 'US' GROUP BY State", "Country = 'USA'"),
+        ("SELECT FirstName FROM Customer AS c WHERE c.City = 'germany'", "c.Country = 'Germany'"),
+    ],
+    ids=["state-for-country", "city-for-country"],
+)
+def test_a_value_its_column_lacks_moves_to_the_one_column_that_holds_it(chinook, written, moved):
+    assert run_sql(written, chinook, settings()).rows in ([], [[0]])  # as written: silently nothing
+    fixed = linked(written, chinook)
+    assert moved in fixed
+    assert len(run_sql(fixed, chinook, settings()).rows) > 0
+
+
+def test_a_value_two_other_columns_hold_is_not_moved(tmp_path):
+    path = tmp_path / "places.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE trip (origin TEXT, destination TEXT, note TEXT)")
+        conn.executemany("INSERT INTO trip VALUES (?, ?, ?)", [("Paris", "Lyon", "-"), ("Lyon", "Paris", "-")])
+    db = connect(path)
+    try:
+        sql = "SELECT COUNT(*) FROM trip WHERE note = 'Paris'"
+        assert linked(sql, db) == sql
+    finally:
+        db.close()

@@ -47,7 +47,6 @@ DECLINE_INSTRUCTION = (f"If these tables cannot answer the question, write only 
 _MARKER = re.compile(r"--\s*cannot\s+answer\s*:?(?P<reason>[^\n]*)", re.IGNORECASE)
 _MIN_TERM = 3
 _MAX_TERMS_LOOKED_UP = 6  # words looked up among stored values per question, at most; the rest are not gaps
-_TEXT_TYPES = ("CHAR", "TEXT", "CLOB", "STRING")
 _VALUES_READ = 50  # rows read per table to tell a whole word from a part of one
 
 # Words that ask for something rather than name data: measures, comparisons, time, quantities.
@@ -211,8 +210,7 @@ def gaps_sentence(gaps: Sequence[str], model_reason: str | None = None) -> str:
 
 
 def _text_columns(tables: Iterable[Table]) -> list[tuple[str, str]]:
-    return [(t.name, c.name) for t in tables if not t.is_view for c in t.columns
-            if any(kind in (c.type or "").upper() for kind in _TEXT_TYPES)]
+    return [(t.name, c.name) for t in tables if not t.is_view for c in t.columns if c.is_text]
 
 
 def containing_values_sql(table: str, columns: Sequence[str], word: str, dialect: str) -> str:

@@ -26,6 +26,7 @@ from sqlchat.corrections.clauses import joins_before_where
 from sqlchat.corrections.dates import sqlite_dates
 from sqlchat.corrections.joins import correct_joins, join_missing_tables
 from sqlchat.corrections.spaces import quote_spaced_names, split_dotted_names
+from sqlchat.corrections.unused import drop_unused_joins
 from sqlchat.schema.model import Schema, Table
 
 # Table name -> its column names, the only schema facts repair needs.
@@ -263,14 +264,15 @@ def closest_column(name: str, table: tuple[str, list[str]]) -> str | None:
 
 
 def with_repairs(candidates: Sequence[str], names: SchemaNames, dialect: str = "sqlite",
-                 tables: Sequence[Table] = ()) -> list[str]:
+                 tables: Sequence[Table] = (), question: str = "") -> list[str]:
     """The SQL to try, in order, for each candidate: its joins corrected along the declared
     foreign keys (:mod:`sqlchat.corrections.joins`; ``tables`` carries them), the model's own SQL, the
     corrected one with a table joined in for a column only that table has, then each with
     invented names repaired. First, names with spaces written bare are quoted and a ``"table.column"``
     quoted as one name is split in two (:mod:`sqlchat.corrections.spaces`), joins written after ``WHERE`` are
     moved before it (:mod:`sqlchat.corrections.clauses`), and other dialects' date
-    functions written as SQLite's (:mod:`sqlchat.corrections.dates`).
+    functions written as SQLite's (:mod:`sqlchat.corrections.dates`). Given the ``question``, a joined table
+    nothing reads and the question does not name goes first (:mod:`sqlchat.corrections.unused`).
     Execution-guided choice runs the first that works.
 
     A join on unrelated keys runs and returns wrong rows, so its correction goes first; a wrong
@@ -288,7 +290,8 @@ def with_repairs(candidates: Sequence[str], names: SchemaNames, dialect: str = "
             sql = sqlite_dates(sql, dialect)  # YEAR(d) never runs on SQLite: its STRFTIME form replaces it
             joined = correct_joins(sql, tables, dialect) if tables else sql
             extended = join_missing_tables(joined, tables, dialect) if tables else joined
-            versions = [joined, sql, extended, repair_sql(joined, names, dialect), repair_sql(sql, names, dialect)]
+            trimmed = drop_unused_joins(joined, question, tables, dialect)  # runs, but repeats rows: so it goes first
+            versions = [trimmed, joined, sql, extended, repair_sql(joined, names, dialect), repair_sql(sql, names, dialect)]
         for version in versions:
             if version not in expanded:
                 expanded.append(version)

@@ -10,7 +10,9 @@ linked to a stored ``' AHD'``, which may be a different code.
 When nothing matches, a few spellings that business data commonly writes another way are tried:
 a yes/no word against a flag column (``Discontinued = 'Yes'`` where the data holds ``'1'``) and a
 country's usual names (``'US'``, ``'United States'`` where the data holds ``'USA'``). Again only
-one stored value may match, or nothing changes.
+one stored value may match, or nothing changes. When the column holds none of the spellings but
+exactly one other text column of its table does, the comparison moves to that column
+(``Customer.State = 'US'`` becomes ``Customer.Country = 'USA'``): the model picked the wrong column.
 
 The database is asked through a :data:`ValueLookup`, so the module works on any engine (the
 pipeline passes one that runs through the read-only executor; the evaluator one on its own
@@ -93,11 +95,49 @@ def _link_select(select: exp.Select, sources: dict[str, Table], lookup: ValueLoo
             continue
         alias, name = owner
         table = sources[alias]
-        stored = _stored_spelling(lambda text: lookup(table.name, table.column(name).name, text), literal.name)
+        in_column = _lookup_in(lookup, table, table.column(name).name)
+        stored = _stored_spelling(in_column, literal.name)
         if stored is not None:
             literal.replace(exp.Literal.string(stored))
             changed = True
+        elif _alone(literal) and not _holds_any(in_column, literal.name):
+            moved = _the_column_holding(table, name, literal.name, lookup)
+            if moved is not None:
+                column.set("this", exp.to_identifier(moved[0], quoted=column.this.quoted))
+                literal.replace(exp.Literal.string(moved[1]))
+                changed = True
     return changed
+
+
+def _alone(literal: exp.Literal) -> bool:
+    """The only value its column is compared with (not one of an ``IN`` list, whose column the others share)."""
+    parent = literal.parent
+    return not isinstance(parent, exp.In) or len(parent.expressions) == 1
+
+
+def _lookup_in(lookup: ValueLookup, table: Table, column: str) -> Callable[[str], Sequence[str]]:
+    return lambda text: lookup(table.name, column, text)
+
+
+def _holds_any(lookup: Callable[[str], Sequence[str]], text: str) -> bool:
+    """The column holds ``text`` or one of its other spellings, in some letter case."""
+    return any(lookup(spelling) for spelling in [text, *other_spellings(text)])
+
+
+def _the_column_holding(table: Table, written: str, text: str, lookup: ValueLookup) -> tuple[str, str] | None:
+    """(column, stored value): the one other text column of ``table`` that holds ``text`` (or one of its
+    spellings), when the column the model compared it with holds none of them: ``State = 'US'`` where
+    ``Country`` holds ``'USA'``. None when no other column, or more than one, holds it."""
+    found = []
+    for other in table.columns:
+        if other.name.lower() == written.lower() or not other.is_text:
+            continue
+        in_other = _lookup_in(lookup, table, other.name)
+        matches = in_other(text)
+        value = text if text in matches else _stored_spelling(in_other, text)
+        if value is not None:
+            found.append((other.name, value))
+    return found[0] if len(found) == 1 else None
 
 
 def _compared_strings(select: exp.Select) -> Iterable[tuple[exp.Column, exp.Literal]]:

@@ -14,12 +14,20 @@ from dataclasses import dataclass, field
 # --------------------------------------------------------------------------- model
 
 
+TEXT_TYPES = ("CHAR", "TEXT", "CLOB", "STRING")
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
     type: str  # simplified: INTEGER, REAL, NUMERIC, VARCHAR, TEXT, DATE, DATETIME, BOOLEAN...
     primary_key: bool = False
     nullable: bool = True
+
+    @property
+    def is_text(self) -> bool:
+        """Holds text (CHAR, VARCHAR, TEXT, CLOB, STRING): where names, places and codes are stored."""
+        return any(kind in (self.type or "").upper() for kind in TEXT_TYPES)
 
 
 @dataclass(frozen=True)
