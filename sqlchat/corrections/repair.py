@@ -290,8 +290,9 @@ def with_repairs(candidates: Sequence[str], names: SchemaNames, dialect: str = "
             sql = sqlite_dates(sql, dialect)  # YEAR(d) never runs on SQLite: its STRFTIME form replaces it
             joined = correct_joins(sql, tables, dialect) if tables else sql
             extended = join_missing_tables(joined, tables, dialect) if tables else joined
-            trimmed = drop_unused_joins(joined, question, tables, dialect)  # runs, but repeats rows: so it goes first
-            versions = [trimmed, joined, sql, extended, repair_sql(joined, names, dialect), repair_sql(sql, names, dialect)]
+            versions = [joined, sql, extended, repair_sql(joined, names, dialect), repair_sql(sql, names, dialect)]
+            # a join nothing reads runs, but repeats rows: each version without it goes first
+            versions = [form for version in versions for form in (drop_unused_joins(version, question, tables, dialect), version)]
         for version in versions:
             if version not in expanded:
                 expanded.append(version)
