@@ -81,6 +81,7 @@ class Answer:
     alternatives: list[Alternative] = field(default_factory=list)  # distinct other results among the candidates
     signals: Signals | None = None  # what the confidence (or the decline) was decided from
     evidence: Evidence = field(default_factory=Evidence, repr=False)
+    follows: str | None = None  # a follow-up's previous turn's SQL: conditions it dropped are carried over
 
     @property
     def ok(self) -> bool:
@@ -176,11 +177,11 @@ def choose_candidate(
 
 
 def candidate_tries(candidates: Sequence[str], tables: Sequence[Table], dialect: str, settings: Settings,
-                    lookup: ValueLookup | None = None, question: str = "") -> Iterable[str]:
+                    lookup: ValueLookup | None = None, question: str = "", follows: str | None = None) -> Iterable[str]:
     """The SQL to try, in order: each candidate's corrections (:func:`sqlchat.corrections.repair.with_repairs`,
-    some of which read the ``question``), each followed, when ``lookup`` can read the data, by its form with
-    stored values linked."""
-    tries = with_repairs(candidates, schema_names(tables), dialect, tables=tables, question=question)
+    some of which read the ``question`` and, for a follow-up, the SQL it ``follows``), each followed, when ``lookup``
+    can read the data, by its form with stored values linked."""
+    tries = with_repairs(candidates, schema_names(tables), dialect, tables=tables, question=question, follows=follows)
     if lookup is None or not settings.execution.link_values:
         return tries
     return with_linked_values(tries, lambda sql: link_values(sql, tables, lookup, dialect))
@@ -243,6 +244,7 @@ def ask(
     started = time.perf_counter()
     try:
         context = recent(list(earlier or ()), settings.conversation.turns)
+        answer.follows = context[-1].sql if context and context[-1].ok else None
         prompt = prompt_for(question, db, settings, answer, examples, context)
         gaps = _schema_gaps(question, db, settings, answer)
         _add_candidates(answer, backend, prompt, settings.model.num_candidates, first=True)
@@ -323,6 +325,7 @@ def _with_more_candidates(answer: Answer, backend: Backend, prompt: Prompt, db: 
     """The answer chosen again among its candidates and the new ones of ``backend.generate(prompt, n)``
     (greedy first, the rest sampled); the first answer when the model offers nothing new or fails."""
     retry = Answer(question=answer.question, context=answer.context, tables=answer.tables, timings=answer.timings,
+                   follows=answer.follows,
                    candidates=list(answer.candidates), tokens=answer.tokens, retried=retried, executed=answer.executed,
                    evidence=replace(answer.evidence, generations=dict(answer.evidence.generations),
                                     votes=dict(answer.evidence.votes), found=[]))
@@ -344,7 +347,8 @@ def run_candidates(answer: Answer, db: Database, settings: Settings) -> Answer:
         informative = _informative if settings.execution.prefer_informative else None
         run = _remembered(lambda s: _check_and_run(s, db, settings, answer))
         sql, outcome, error = choose_and_compare(
-            answer, lambda candidate: candidate_tries([candidate], tables, db.dialect, settings, lookup, answer.question or ""),
+            answer, lambda candidate: candidate_tries([candidate], tables, db.dialect, settings, lookup, answer.question or "",
+                                                      answer.follows),
             run, informative,
             settings.trust.compare_candidates)
         if outcome is None:

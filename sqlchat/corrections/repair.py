@@ -22,6 +22,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
+from sqlchat.corrections.carryover import carry_conditions
 from sqlchat.corrections.clauses import joins_before_where
 from sqlchat.corrections.dates import sqlite_dates
 from sqlchat.corrections.joins import correct_joins, join_missing_tables
@@ -264,7 +265,7 @@ def closest_column(name: str, table: tuple[str, list[str]]) -> str | None:
 
 
 def with_repairs(candidates: Sequence[str], names: SchemaNames, dialect: str = "sqlite",
-                 tables: Sequence[Table] = (), question: str = "") -> list[str]:
+                 tables: Sequence[Table] = (), question: str = "", follows: str | None = None) -> list[str]:
     """The SQL to try, in order, for each candidate: its joins corrected along the declared
     foreign keys (:mod:`sqlchat.corrections.joins`; ``tables`` carries them), the model's own SQL, the
     corrected one with a table joined in for a column only that table has, then each with
@@ -272,7 +273,8 @@ def with_repairs(candidates: Sequence[str], names: SchemaNames, dialect: str = "
     quoted as one name is split in two (:mod:`sqlchat.corrections.spaces`), joins written after ``WHERE`` are
     moved before it (:mod:`sqlchat.corrections.clauses`), and other dialects' date
     functions written as SQLite's (:mod:`sqlchat.corrections.dates`). Given the ``question``, a joined table
-    nothing reads and the question does not name goes first (:mod:`sqlchat.corrections.unused`).
+    nothing reads and the question does not name goes first (:mod:`sqlchat.corrections.unused`); for a follow-up,
+    the SQL it ``follows`` gives back the conditions it dropped, first of all (:mod:`sqlchat.corrections.carryover`).
     Execution-guided choice runs the first that works.
 
     A join on unrelated keys runs and returns wrong rows, so its correction goes first; a wrong
@@ -293,6 +295,8 @@ def with_repairs(candidates: Sequence[str], names: SchemaNames, dialect: str = "
             versions = [joined, sql, extended, repair_sql(joined, names, dialect), repair_sql(sql, names, dialect)]
             # a join nothing reads runs, but repeats rows: each version without it goes first
             versions = [form for version in versions for form in (drop_unused_joins(version, question, tables, dialect), version)]
+            # a follow-up that dropped the conditions of the query it follows answers for everyone: carried, it goes first
+            versions = [form for version in versions for form in (carry_conditions(version, follows, question, tables, dialect), version)]
         for version in versions:
             if version not in expanded:
                 expanded.append(version)
