@@ -35,6 +35,7 @@ from sqlchat.config import Settings
 from sqlchat.conversation import recent, selection_text
 from sqlchat.corrections.readable import make_readable
 from sqlchat.corrections.repair import schema_names, with_repairs
+from sqlchat.corrections.unused import drop_unused_joins
 from sqlchat.corrections.values import ValueLookup, link_values, stored_values, with_linked_values
 from sqlchat.errors import InvalidSQL, SqlchatError, UnsafeSQL, redact
 from sqlchat.execution import QueryResult, execute, is_informative
@@ -184,7 +185,9 @@ def candidate_tries(candidates: Sequence[str], tables: Sequence[Table], dialect:
     tries = with_repairs(candidates, schema_names(tables), dialect, tables=tables, question=question, follows=follows)
     if lookup is None or not settings.execution.link_values:
         return tries
-    return with_linked_values(tries, lambda sql: link_values(sql, tables, lookup, dialect))
+    # a value moved to another column can leave the join that reached for it unread: dropped as in with_repairs
+    return with_linked_values(
+        tries, lambda sql: drop_unused_joins(link_values(sql, tables, lookup, dialect), question, tables, dialect))
 
 
 def _known_columns(db: Database) -> set[str]:

@@ -29,13 +29,14 @@ def _rows(name: str) -> list[dict]:
 
 
 QUESTIONS = _rows("questions.jsonl")
+HELD_OUT = _rows("heldout.jsonl")  # written after the tenth session's engine changes; never tuned on
 UNANSWERABLE = _rows("unanswerable.jsonl")
 CONVERSATIONS = _rows("conversations.jsonl")
 
 
 def _gold_queries() -> Iterator[tuple[str, str, str]]:
     """(label, db, gold SQL) for every question and every conversation turn."""
-    for row in QUESTIONS:
+    for row in QUESTIONS + HELD_OUT:
         yield row["id"], row["db"], row["query"]
     for conversation in CONVERSATIONS:
         for number, turn in enumerate(conversation["turns"], start=1):
@@ -61,7 +62,7 @@ def test_the_sets_have_their_sizes_and_mix():
 
 
 def test_rows_have_exactly_their_fields():
-    for row in QUESTIONS:
+    for row in QUESTIONS + HELD_OUT:
         assert set(row) == {"id", "db", "question", "query", "level", "tags"}, row
         assert row["level"] in LEVELS and row["tags"] and all(isinstance(t, str) and t for t in row["tags"])
     for row in UNANSWERABLE:
@@ -71,20 +72,20 @@ def test_rows_have_exactly_their_fields():
         assert set(row) == {"id", "db", "turns"}, row
         assert 2 <= len(row["turns"]) <= 4
         assert all(set(turn) == {"question", "query"} for turn in row["turns"])
-    for row in QUESTIONS + UNANSWERABLE + CONVERSATIONS:
+    for row in QUESTIONS + HELD_OUT + UNANSWERABLE + CONVERSATIONS:
         assert row["db"] in DATABASES and (DEMO_DIR / f"{row['db']}.sqlite").exists()
         for text in [row.get("question", "")] + [t["question"] for t in row.get("turns", [])]:
             assert text == text.strip() and (text or "turns" in row)
 
 
-def test_ids_are_unique_across_the_three_files():
-    ids = [row["id"] for row in QUESTIONS + UNANSWERABLE + CONVERSATIONS]
+def test_ids_are_unique_across_the_files():
+    ids = [row["id"] for row in QUESTIONS + HELD_OUT + UNANSWERABLE + CONVERSATIONS]
     assert len(ids) == len(set(ids)), [i for i, n in Counter(ids).items() if n > 1]
 
 
 def test_questions_are_not_asked_twice_nor_taken_from_the_verified_examples():
     """The bundled verified pairs are few-shot examples and training rows: a test question must not be one."""
-    asked = [row["question"].lower() for row in QUESTIONS + UNANSWERABLE]
+    asked = [row["question"].lower() for row in QUESTIONS + HELD_OUT + UNANSWERABLE]
     assert len(asked) == len(set(asked))
     turns = [turn["question"].lower() for row in CONVERSATIONS for turn in row["turns"]]
     verified = {json.loads(line)["question"].lower()

@@ -42,3 +42,12 @@ def test_the_user_sees_each_supplier_once(northwind_path):
     answer = ask_scripted(northwind_path, "Which suppliers are based in Japan?", JAPAN)
     assert answer.ok and answer.repaired
     assert sorted(row[0] for row in answer.rows) == ["Mayumi's", "Tokyo Traders"]
+
+
+def test_a_join_left_unread_by_a_moved_value_is_dropped_too(northwind_path):
+    # the model looked for the city in a joined table; the value moves to Employees.City, and the join goes
+    written = ("SELECT T1.FirstName, T1.LastName FROM Employees AS T1 JOIN EmployeeTerritories AS T2 "
+               "ON T1.EmployeeID = T2.EmployeeID WHERE T1.Region = 'Seattle'")
+    answer = ask_scripted(northwind_path, "Which employees live in Seattle?", written)
+    assert answer.ok and "EmployeeTerritories" not in answer.sql
+    assert sorted(answer.rows) == [["Laura", "Callahan"], ["Nancy", "Davolio"]]
