@@ -27,6 +27,7 @@ from sqlchat.corrections.clauses import joins_before_where
 from sqlchat.corrections.dates import sqlite_dates
 from sqlchat.corrections.joins import correct_joins, join_missing_tables
 from sqlchat.corrections.spaces import quote_spaced_names, split_dotted_names
+from sqlchat.corrections.subject import read_from_asked_table
 from sqlchat.corrections.unused import drop_unused_joins
 from sqlchat.schema.model import Schema, Table
 
@@ -264,6 +265,14 @@ def closest_column(name: str, table: tuple[str, list[str]]) -> str | None:
     return None
 
 
+def _as_meant(sql: str, question: str, tables: Sequence[Table], follows: str | None, dialect: str) -> str:
+    """``sql`` read as the question means it: without the joins nothing reads (they repeat rows), its names read
+    from the table the question asks about, and, for a follow-up, with the conditions it dropped carried over."""
+    sql = drop_unused_joins(sql, question, tables, dialect)
+    sql = read_from_asked_table(sql, question, tables, dialect)
+    return carry_conditions(sql, follows, question, tables, dialect)
+
+
 def with_repairs(candidates: Sequence[str], names: SchemaNames, dialect: str = "sqlite",
                  tables: Sequence[Table] = (), question: str = "", follows: str | None = None) -> list[str]:
     """The SQL to try, in order, for each candidate: its joins corrected along the declared
@@ -273,8 +282,10 @@ def with_repairs(candidates: Sequence[str], names: SchemaNames, dialect: str = "
     quoted as one name is split in two (:mod:`sqlchat.corrections.spaces`), joins written after ``WHERE`` are
     moved before it (:mod:`sqlchat.corrections.clauses`), and other dialects' date
     functions written as SQLite's (:mod:`sqlchat.corrections.dates`). Given the ``question``, a joined table
-    nothing reads and the question does not name goes first (:mod:`sqlchat.corrections.unused`); for a follow-up,
-    the SQL it ``follows`` gives back the conditions it dropped, first of all (:mod:`sqlchat.corrections.carryover`).
+    nothing reads and the question does not name goes (:mod:`sqlchat.corrections.unused`), names read from the
+    wrong joined table are read from the one the question asks about (:mod:`sqlchat.corrections.subject`) and, for
+    a follow-up, the SQL it ``follows`` gives back the conditions it dropped (:mod:`sqlchat.corrections.carryover`):
+    each version so read goes before it.
     Execution-guided choice runs the first that works.
 
     A join on unrelated keys runs and returns wrong rows, so its correction goes first; a wrong
@@ -293,10 +304,9 @@ def with_repairs(candidates: Sequence[str], names: SchemaNames, dialect: str = "
             joined = correct_joins(sql, tables, dialect) if tables else sql
             extended = join_missing_tables(joined, tables, dialect) if tables else joined
             versions = [joined, sql, extended, repair_sql(joined, names, dialect), repair_sql(sql, names, dialect)]
-            # a join nothing reads runs, but repeats rows: each version without it goes first
-            versions = [form for version in versions for form in (drop_unused_joins(version, question, tables, dialect), version)]
-            # a follow-up that dropped the conditions of the query it follows answers for everyone: carried, it goes first
-            versions = [form for version in versions for form in (carry_conditions(version, follows, question, tables, dialect), version)]
+            # each runs, but maybe not as meant: what the question means goes first, the version as written after it
+            versions = [form for version in versions
+                        for form in (_as_meant(version, question, tables, follows, dialect), version)]
         for version in versions:
             if version not in expanded:
                 expanded.append(version)

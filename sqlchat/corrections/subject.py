@@ -1,0 +1,82 @@
+"""A name read from the wrong joined table, moved to the table the question asks about.
+
+"Which media types do we sell tracks in?" → ``SELECT T2.Name FROM MediaType AS T1 JOIN Track AS T2 ...``:
+``T2`` is the track, so the user gets track titles. When a question asks "which/what <table>" and that
+table is in the query, but the columns it selects (and groups by) that carry no aggregate all come from
+one other table, and the asked-about table has columns of the same names, those columns are read from
+the asked-about table instead (a plain listing then lists each once: the join repeats it per joined row). Nothing changes when any selected column is the asked-about table's own,
+or when it lacks one of the names. The result is kept only when it parses; the pipeline tries it before
+the SQL as written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+
+from sqlchat.corrections.joins import column_owner, select_sources
+from sqlchat.schema.context import stem, stemmed_words
+from sqlchat.schema.model import Table
+
+ASKS_WHICH = re.compile(r"^\s*(which|what)\s+((?:[\w'-]+\s+){0,2}[\w'-]+)", re.IGNORECASE)
+
+
+def asked_table(question: str, tables: Sequence[Table]) -> Table | None:
+    """The table a "which/what ..." question asks about: one, two or three words after "which" that are a
+    table's whole name ("media types" → ``MediaType``), the longest such phrase; None otherwise."""
+    match = ASKS_WHICH.match(question or "")
+    if match is None:
+        return None
+    words = stemmed_words(match.group(2))
+    names = {stem("".join(stemmed_words(t.name))): t for t in tables if not t.is_view}
+    for size in (3, 2, 1):
+        found = names.get(stem("".join(words[:size]))) if len(words) >= size else None
+        if found is not None:
+            return found
+    return None
+
+
+def read_from_asked_table(sql: str, question: str, tables: Sequence[Table], dialect: str = "sqlite") -> str:
+    """``sql`` with its selected names read from the table the question asks about (see the module's rule)."""
+    asked = asked_table(question, tables)
+    if asked is None or not sql:
+        return sql
+    try:
+        tree = sqlglot.parse_one(sql, read=dialect)
+    except SqlglotError:
+        return sql
+    if not isinstance(tree, exp.Select):
+        return sql
+    sources = select_sources(tree, {t.name.lower(): t for t in tables})
+    aliases = [alias for alias, table in (sources or {}).items() if table is asked]
+    if len(aliases) != 1:
+        return sql
+    target = aliases[0]
+    plain = [c for e in tree.expressions if not e.find(exp.AggFunc) for c in e.find_all(exp.Column)]
+    owners = {column_owner(c, sources) for c in plain}
+    if not plain or None in owners or len({alias for alias, _ in owners}) != 1:
+        return sql
+    other = next(iter(owners))[0]
+    if other == target or any(asked.column(name) is None for _, name in owners):
+        return sql
+    grouped = [c for c in (tree.args.get("group") or exp.Group()).find_all(exp.Column)]
+    for column in [*plain, *grouped]:
+        if column_owner(column, sources) in owners:
+            column.set("table", exp.to_identifier(_spelled(tree, target)))
+    if not tree.args.get("group") and not any(e.find(exp.AggFunc) for e in tree.expressions):
+        tree.set("distinct", exp.Distinct())  # one row per joined row of the other table: each once
+    try:
+        text = tree.sql(dialect=dialect)
+        sqlglot.parse_one(text, read=dialect)
+    except SqlglotError:
+        return sql
+    return text
+
+
+def _spelled(select: exp.Select, alias: str) -> str:
+    """The alias (lower case in ``select_sources``) as the model wrote it."""
+    return next((t.alias_or_name for t in select.find_all(exp.Table) if t.alias_or_name.lower() == alias), alias)

@@ -1,0 +1,59 @@
+"""Names read from the wrong joined table are read from the table the question asks about."""
+
+from __future__ import annotations
+
+import pytest
+from test_pipeline import ask_scripted
+
+from sqlchat.corrections.subject import asked_table, read_from_asked_table
+from sqlchat.schema.reflection import reflect_schema
+from sqlchat.sources.connection import connect
+
+MEDIA = "SELECT T2.Name FROM MediaType AS T1 JOIN Track AS T2 ON T1.MediaTypeId = T2.MediaTypeId"
+
+
+@pytest.fixture()
+def tables(chinook_path):
+    with connect(chinook_path) as db:
+        return list(reflect_schema(db))
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("Which media types do we sell tracks in?", "MediaType"),
+    ("What genres are in the catalogue?", "Genre"),
+    ("Which invoice lines are the largest?", "InvoiceLine"),
+    ("How many tracks are there?", None),  # not a which/what question
+    ("Which of them is the largest?", None),  # no table named
+])
+def test_the_table_a_question_asks_about(tables, question, expected):
+    found = asked_table(question, tables)
+    assert (found.name if found else None) == expected
+
+
+def test_a_listing_reads_the_asked_table_and_lists_each_once(tables):
+    assert read_from_asked_table(MEDIA, "Which media types do we sell tracks in?", tables) == (
+        "SELECT DISTINCT T1.Name FROM MediaType AS T1 JOIN Track AS T2 ON T1.MediaTypeId = T2.MediaTypeId")
+
+
+def test_a_grouped_query_moves_its_group_too(tables):
+    written = f"{MEDIA} GROUP BY T2.Name ORDER BY COUNT(*) DESC LIMIT 1"
+    assert read_from_asked_table(written, "Which media type do most of our tracks come in?", tables) == (
+        f"{MEDIA.replace('T2.Name', 'T1.Name')} GROUP BY T1.Name ORDER BY COUNT(*) DESC LIMIT 1")
+
+
+@pytest.mark.parametrize(("sql", "question"), [
+    (MEDIA, "Which tracks come in each media type?"),  # the question asks about tracks: T2 is right
+    (MEDIA.replace("SELECT T2.Name", "SELECT T1.Name, T2.Name"), "Which media types do we sell tracks in?"),  # its own
+    (MEDIA.replace("T2.Name", "T2.Composer"), "Which media types do we sell tracks in?"),  # MediaType has no Composer
+    ("SELECT Name FROM Track", "Which media types do we sell tracks in?"),  # the asked table is not in the query
+])
+def test_nothing_moves_when_the_names_may_be_meant(tables, sql, question):
+    assert read_from_asked_table(sql, question, tables) == sql
+
+
+def test_the_user_sees_media_types_not_track_titles(chinook_path):
+    answer = ask_scripted(chinook_path, "Which media types do we sell tracks in?", MEDIA)
+    assert answer.ok and answer.repaired
+    assert sorted(row[0] for row in answer.rows) == [
+        "AAC audio file", "MPEG audio file", "Protected AAC audio file", "Protected MPEG-4 video file",
+        "Purchased AAC audio file"]
