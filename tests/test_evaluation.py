@@ -474,6 +474,16 @@ def test_a_checkpointed_run_goes_on_where_it_stopped(tmp_path, capsys):
     assert resumed["execution_accuracy"] == expected["execution_accuracy"] == 1.0
 
 
+def test_a_checkpoint_replays_as_one_run(tmp_path, capsys):
+    rows = _spider_rows(SPIDER_MINI)
+    checkpoint = tmp_path / "run.jsonl"
+    live = evaluate_spider(SPIDER_MINI, _oracle(rows), Settings(), progress=False, checkpoint=Checkpoint(checkpoint))
+    args = _parse(["--spider", str(SPIDER_MINI), "--replay", str(checkpoint), "--json", "--no-progress"])
+    assert run_eval_command(args, eval_backend(args, Settings()), Settings()) == 0
+    replayed = json.loads(capsys.readouterr().out)
+    assert replayed["n"] == live.n == len(rows) and replayed["execution_accuracy"] == live.execution_accuracy == 1.0
+
+
 def test_a_checkpoint_of_other_questions_is_refused_with_a_sentence(tmp_path, capsys):
     checkpoint = tmp_path / "run.jsonl"
     evaluate_spider(SPIDER_MINI, _oracle(_spider_rows(SPIDER_MINI)), Settings(), limit=2, progress=False,

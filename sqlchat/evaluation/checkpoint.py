@@ -49,6 +49,10 @@ class Checkpoint:
     def __len__(self) -> int:
         return len(self._done)
 
+    def all_records(self) -> list[Record]:
+        """Every stored record, in the order of the rows: what ``--replay`` scores again."""
+        return [record for position in sorted(self._done) for record in self._done[position][1]]
+
     def records(self, position: int, key: str) -> list[Record] | None:
         """The stored records of the row at ``position``, or None when it has not been scored yet.
         ``key`` (the row's question) must be the one stored there."""

@@ -5,7 +5,8 @@ choosing among candidates, repairing and running them takes seconds. ``sqlchat e
 keeps every question's candidates, and :class:`ReplayBackend` hands them back in place of the
 model, so the same generations can be scored under other engine settings (execution-guided
 choice, value linking) or with fewer candidates: a side-by-side comparison in which only the
-setting differs. Latency and tokens/s of a replay measure the engine, not the model.
+setting differs. Latency and tokens/s of a replay measure the engine, not the model. A ``--checkpoint`` file
+(``.jsonl``) replays too: a run scored in several sittings, scored again as one.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections import defaultdict, deque
 from pathlib import Path
 
 from sqlchat.errors import ConfigError, GenerationFailed
+from sqlchat.evaluation.checkpoint import Checkpoint
 from sqlchat.models.backends import Generation
 from sqlchat.prompt import Prompt
 
@@ -30,10 +32,16 @@ class ReplayBackend:
 
     def __init__(self, path: str | Path):
         path = Path(path)
+        if path.suffix == ".jsonl":  # a run's --checkpoint file: its records, one scored row a line
+            report = {"backend": "checkpoint", "num_candidates": 1, "records": Checkpoint(path).all_records()}
+        else:
+            try:
+                report = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as error:
+                raise ConfigError(f"{path} is not the JSON of a `sqlchat eval --json` run.", detail=str(error)) from error
         try:
-            report = json.loads(path.read_text(encoding="utf-8"))
             records = report["records"]
-        except (OSError, ValueError, KeyError, TypeError) as error:
+        except (KeyError, TypeError) as error:
             raise ConfigError(f"{path} is not the JSON of a `sqlchat eval --json` run.", detail=str(error)) from error
         if records and "candidates" not in records[0]:
             raise ConfigError(f"{path} was written before runs kept their candidates; run the evaluation again.")
