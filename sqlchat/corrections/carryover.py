@@ -19,6 +19,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from sqlchat.corrections.joins import select_sources
+from sqlchat.corrections.rendering import rendered
 from sqlchat.schema.model import Table
 
 REFERS_BACK = re.compile(
@@ -65,12 +66,7 @@ def carry_conditions(sql: str, previous: str | None, question: str, tables: Sequ
         carried.append(copy)
     if not carried:
         return sql
-    try:
-        text = new.where(*carried, append=True, copy=True).sql(dialect=dialect)
-        sqlglot.parse_one(text, read=dialect)
-    except SqlglotError:
-        return sql
-    return text
+    return rendered(new.where(*carried, append=True, copy=True), sql, dialect)
 
 
 def _tables(select: exp.Select, by_name: dict[str, Table]) -> dict[str, str] | None:

@@ -19,6 +19,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from sqlchat.corrections.joins import column_owner, select_sources
+from sqlchat.corrections.rendering import rendered
 from sqlchat.schema.context import stem, stemmed_words
 from sqlchat.schema.model import Table
 
@@ -69,12 +70,7 @@ def read_from_asked_table(sql: str, question: str, tables: Sequence[Table], dial
             column.set("table", exp.to_identifier(_spelled(tree, target)))
     if not tree.args.get("group") and not any(e.find(exp.AggFunc) for e in tree.expressions):
         tree.set("distinct", exp.Distinct())  # one row per joined row of the other table: each once
-    try:
-        text = tree.sql(dialect=dialect)
-        sqlglot.parse_one(text, read=dialect)
-    except SqlglotError:
-        return sql
-    return text
+    return rendered(tree, sql, dialect)
 
 
 def _spelled(select: exp.Select, alias: str) -> str:

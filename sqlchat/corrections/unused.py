@@ -18,6 +18,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
+from sqlchat.corrections.rendering import rendered
 from sqlchat.schema.context import STOPWORDS, stemmed_words
 from sqlchat.schema.model import Table
 
@@ -40,14 +41,7 @@ def drop_unused_joins(sql: str, question: str, tables: Sequence[Table] = (), dia
         if _unused(tree, join, asked, unqualified, by_name):
             join.pop()
             dropped = True
-    if not dropped:
-        return sql
-    try:
-        text = tree.sql(dialect=dialect)
-        sqlglot.parse_one(text, read=dialect)
-    except SqlglotError:
-        return sql
-    return text
+    return rendered(tree, sql, dialect) if dropped else sql
 
 
 def _a_plain_listing(select: exp.Select) -> bool:
