@@ -491,3 +491,25 @@ def test_a_checkpoint_of_other_questions_is_refused_with_a_sentence(tmp_path, ca
     args = _parse(["--spider", str(SPIDER_MINI), "--no-progress", "--checkpoint", str(checkpoint)])
     assert run_eval_command(args, FakeBackend({}), Settings()) == 2
     assert "written for other questions" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("missing.jsonl", None, "is not a file"),
+    ("empty.jsonl", "", "holds no scored rows"),
+])
+def test_a_checkpoint_that_cannot_be_replayed_is_refused_with_a_sentence(tmp_path, capsys, name, content, message):
+    from sqlchat.cli import main
+
+    path = tmp_path / name
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    assert main(["eval", "--spider", str(SPIDER_MINI), "--replay", str(path)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_checkpoint_that_cannot_be_written_stops_the_run_with_a_sentence(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    args = _parse(["--spider", str(SPIDER_MINI), "--no-progress", "--checkpoint", str(blocker / "run.jsonl")])
+    assert run_eval_command(args, _oracle(_spider_rows(SPIDER_MINI)), Settings()) == 2
+    assert "could not be written" in capsys.readouterr().err

@@ -68,9 +68,13 @@ class Checkpoint:
     def add(self, position: int, key: str, records: list[Record]) -> None:
         """Append one scored row and push it to disk, so a kill loses at most the row being asked."""
         line = json.dumps({"position": position, "key": key, "records": records})
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write(line + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as error:
+            raise ConfigError(f"The checkpoint {self.path} could not be written: the rows scored so far are in it; "
+                              "run again with a writable file.", detail=str(error)) from error
         self._done[position] = (key, records)

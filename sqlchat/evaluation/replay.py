@@ -33,7 +33,11 @@ class ReplayBackend:
     def __init__(self, path: str | Path):
         path = Path(path)
         if path.suffix == ".jsonl":  # a run's --checkpoint file: its records, one scored row a line
+            if not path.is_file():
+                raise ConfigError(f"{path} is not a file: give the checkpoint a `sqlchat eval --checkpoint` run wrote.")
             report = {"backend": "checkpoint", "num_candidates": 1, "records": Checkpoint(path).all_records()}
+            if not report["records"]:
+                raise ConfigError(f"{path} holds no scored rows of a `sqlchat eval --checkpoint` run.")
         else:
             try:
                 report = json.loads(path.read_text(encoding="utf-8"))
