@@ -1,5 +1,8 @@
 """How often schema focus shows the model every table the gold query needs, without a model (seconds).
 
+The tables are chosen as the engine chooses them (``sqlchat.pipeline.prompt_for``: the question's words, the
+earlier turns, and the tables that store a value the question mentions: ``SQLCHAT_MENTIONS=0`` turns that off).
+
 A table the focus leaves out cannot be in the answer: the model invents a join key or answers from the
 wrong table. For each question of a file (the business set, a conversations file turn by turn after the
 gold earlier turns, Spider dev) this prints how many questions got all of their gold query's tables and
@@ -20,13 +23,11 @@ import sqlglot
 from sqlglot import exp
 
 from sqlchat.config import DEMO_DIR, Settings
-from sqlchat.conversation import selection_text
+from sqlchat.conversation import recent
 from sqlchat.evaluation.runner import is_conversation_file, load_business, load_conversations, load_spider
+from sqlchat.pipeline import Answer, prompt_for
 from sqlchat.prompt import Turn
-from sqlchat.schema.context import select_tables
-from sqlchat.schema.model import Schema
-from sqlchat.schema.reflection import reflect_schema
-from sqlchat.sources.connection import connect
+from sqlchat.sources.connection import Database, connect
 
 
 def gold_tables(sql: str) -> set[str] | None:
@@ -39,20 +40,20 @@ def gold_tables(sql: str) -> set[str] | None:
     return {t.name.lower() for t in tree.find_all(exp.Table)} - ctes
 
 
-def cases(args: argparse.Namespace) -> Iterator[tuple[str, str, str, str]]:
-    """(database path, text the tables are chosen by, question, gold SQL) for every question of the file."""
+def cases(args: argparse.Namespace) -> Iterator[tuple[str, tuple[Turn, ...], str, str]]:
+    """(database path, the earlier turns, question, gold SQL) for every question of the file."""
     if args.spider is not None:
         for row in load_spider(args.spider):
-            yield str(args.spider / "database" / row.db_id / f"{row.db_id}.sqlite"), row.question, row.question, row.query
+            yield str(args.spider / "database" / row.db_id / f"{row.db_id}.sqlite"), (), row.question, row.query
     elif is_conversation_file(args.business):
         for conversation in load_conversations(args.business):
             earlier: list[Turn] = []
             for question, gold in conversation.turns:
-                yield str(DEMO_DIR / f"{conversation.db}.sqlite"), selection_text(question, earlier), question, gold
+                yield str(DEMO_DIR / f"{conversation.db}.sqlite"), tuple(earlier), question, gold
                 earlier.append(Turn(question, gold))
     else:
         for row in load_business(args.business):
-            yield str(DEMO_DIR / f"{row.db}.sqlite"), row.question, row.question, row.query
+            yield str(DEMO_DIR / f"{row.db}.sqlite"), (), row.question, row.query
 
 
 def main() -> None:
@@ -63,24 +64,28 @@ def main() -> None:
     parser.add_argument("--misses", action="store_true", help="list the questions whose gold tables were not all sent")
     args = parser.parse_args()
     settings = Settings.from_env()
-    schemas: dict[str, Schema] = {}
-    covered = scored = sent = 0
-    for path, selection, question, gold in cases(args):
-        if path not in schemas:
-            with connect(path) as db:
-                schemas[path] = reflect_schema(db)
-        needed = gold_tables(gold)
-        if needed is None:
-            continue
-        tables = select_tables(schemas[path], selection, settings.schema.token_budget, focus=settings.schema.focus)
-        names = {t.name.lower() for t in tables}
-        scored, sent = scored + 1, sent + len(tables)
-        if needed <= names:
-            covered += 1
-        elif args.misses:
-            print(f"- {question}\n    missing: {', '.join(sorted(needed - names))}; sent: {', '.join(t.name for t in tables)}")
+    databases: dict[str, Database] = {}
+    covered = scored = sent = mentioned = 0
+    try:
+        for path, earlier, question, gold in cases(args):
+            if path not in databases:
+                databases[path] = connect(path)
+            needed = gold_tables(gold)
+            if needed is None:
+                continue
+            answer = Answer(question=question)
+            prompt_for(question, databases[path], settings, answer, earlier=recent(earlier, settings.conversation.turns))
+            names = {name.lower() for name in answer.tables}
+            scored, sent, mentioned = scored + 1, sent + len(names), mentioned + bool(answer.mentions)
+            if needed <= names:
+                covered += 1
+            elif args.misses:
+                print(f"- {question}\n    missing: {', '.join(sorted(needed - names))}; sent: {', '.join(answer.tables)}")
+    finally:
+        for db in databases.values():
+            db.close()
     print(f"{covered} of {scored} questions got every gold table ({100 * covered / max(scored, 1):.1f} %); "
-          f"{sent / max(scored, 1):.2f} tables sent on average")
+          f"{sent / max(scored, 1):.2f} tables sent on average; {mentioned} prompts say where a value is stored")
 
 
 if __name__ == "__main__":

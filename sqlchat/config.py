@@ -23,6 +23,8 @@ Environment variables (all optional):
 ``SQLCHAT_TIMEOUT``      statement timeout in seconds
 ``SQLCHAT_SCHEMA_TOKENS`` how many tokens of CREATE TABLE context the model gets at most
 ``SQLCHAT_SCHEMA_FOCUS`` ``1``: only the tables the question mentions (and those joining them); ``0``: all that fit
+``SQLCHAT_MENTIONS``     ``1``: find where the question's names are stored and tell the model (``Employee.FirstName =
+                         'Jane'``); ``0``: the schema alone
 ``SQLCHAT_READABLE_RESULTS`` ``1``: add name and measure columns to answers; ``0``: the model's columns only
 ``SQLCHAT_PREFER_INFORMATIVE`` ``1``: among candidates that run, take the first whose result is not empty/all 0 or NULL; ``0``: the first that runs
 ``SQLCHAT_LINK_VALUES``  ``1``: compare with the stored spelling of a value (``'rock'`` -> ``'Rock'``); ``0``: as written
@@ -121,6 +123,8 @@ class SchemaConfig:
     token_budget: int = 1200  # approximate tokens of CREATE TABLE context
     include_keys: bool = False  # PRIMARY/FOREIGN KEY clauses; the training contexts have none
     focus: bool = True  # send only the tables the question mentions, and those joining them (Spider dev: 23 % -> 29 % EX)
+    mentions: bool = True  # find where the question's names are stored, show it and send those tables (sqlchat.schema.mentions)
+    mentions_budget_s: float = 1.0  # seconds all of one question's value look-ups may take
 
 
 @dataclass(frozen=True)
@@ -205,6 +209,7 @@ class Settings:
         schema = SchemaConfig(
             token_budget=int(env.get("SQLCHAT_SCHEMA_TOKENS", SchemaConfig.token_budget)),
             focus=_flag(env, "SQLCHAT_SCHEMA_FOCUS", SchemaConfig.focus),
+            mentions=_flag(env, "SQLCHAT_MENTIONS", SchemaConfig.mentions),
         )
         trust = TrustConfig(
             compare_candidates=int(env.get("SQLCHAT_COMPARE_CANDIDATES", TrustConfig.compare_candidates)),

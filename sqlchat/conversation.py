@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .prompt import Turn
+from .schema.context import estimate_tokens, render_context
+from .schema.model import Schema, Table
 
 if TYPE_CHECKING:
     from .pipeline import Answer
@@ -26,7 +28,8 @@ NEW_CONVERSATION = "/new"  # a line of `sqlchat chat` that starts over
 def turn_of(question: str, answer: "Answer") -> Turn:
     """The turn ``answer`` makes: its chosen SQL (as written, before the added LIMIT), else the SQL that failed
     and why."""
-    return Turn(question=question, sql=answer.chosen or answer.sql, ok=answer.ok, error=answer.error)
+    return Turn(question=question, sql=answer.chosen or answer.sql, ok=answer.ok, error=answer.error,
+                tables=tuple(answer.tables))
 
 
 def recent(turns: Sequence[Turn], limit: int) -> tuple[Turn, ...]:
@@ -48,6 +51,25 @@ def selection_text(question: str, earlier: Sequence[Turn]) -> str:
     tables the conversation is about), then the question itself."""
     parts = [part for turn in earlier for part in (turn.question, turn.sql or "")]
     return " ".join([*parts, question]).strip()
+
+
+def tables_after(earlier: Sequence[Turn], selected: Sequence[Table], schema: Schema, token_budget: int) -> list[Table]:
+    """A follow-up's tables: the last turn's, in the order its prompt showed them, then the ones ``selected`` for the
+    follow-up that it lacked.
+
+    The prompt then begins exactly as the last turn's did (system text, the same ``CREATE TABLE`` lines), which
+    llama.cpp still holds in its cache, so only the earlier turns' lines and the question are read anew; selected
+    afresh in schema order, a table more or less in the middle made it read the whole schema again
+    (docs/benchmarks.md, "Conversations"). ``selected`` alone when the last turn showed none (the user's own SQL)
+    or the union would not fit ``token_budget``.
+    """
+    shown = [schema.get(name) for name in (earlier[-1].tables if earlier else ())]
+    kept = [table for table in shown if table is not None]
+    if not kept:
+        return list(selected)
+    names = {table.name for table in kept}
+    tables = kept + [table for table in selected if table.name not in names]
+    return tables if estimate_tokens(render_context(tables)) <= token_budget else list(selected)
 
 
 @dataclass

@@ -28,11 +28,11 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from sqlchat.answers.declining import compared_words, model_decline, schema_gaps, stored_words
+from sqlchat.answers.declining import ASKING_WORDS, compared_words, model_decline, schema_gaps, schema_terms, stored_words
 from sqlchat.answers.explain import explain
 from sqlchat.answers.trust import Alternative, Evidence, Found, Signals, alternatives, decide, model_declines
 from sqlchat.config import Settings
-from sqlchat.conversation import recent, selection_text
+from sqlchat.conversation import recent, selection_text, tables_after
 from sqlchat.corrections.readable import make_readable
 from sqlchat.corrections.repair import schema_names, with_repairs
 from sqlchat.corrections.unused import drop_unused_joins
@@ -43,7 +43,8 @@ from sqlchat.governance.policy import permitted_examples, policy_for
 from sqlchat.models.backends import Backend
 from sqlchat.prompt import Prompt, Turn, build_prompt
 from sqlchat.safety import CheckedSQL, check_sql
-from sqlchat.schema.context import render_context, select_tables
+from sqlchat.schema.context import named_tables, render_context, select_tables
+from sqlchat.schema.mentions import DatabaseValues, Mention, find_mentions
 from sqlchat.schema.model import Table
 from sqlchat.schema.names import database_spelling
 from sqlchat.schema.reflection import reflect_schema
@@ -83,6 +84,7 @@ class Answer:
     signals: Signals | None = None  # what the confidence (or the decline) was decided from
     evidence: Evidence = field(default_factory=Evidence, repr=False)
     follows: str | None = None  # a follow-up's previous turn's SQL: conditions it dropped are carried over
+    mentions: list[str] = field(default_factory=list)  # where the question's values are stored, as the prompt says it
 
     @property
     def ok(self) -> bool:
@@ -109,6 +111,7 @@ class Answer:
             "cap_note": self.cap_note,
             "limit_added": self.limit_added,
             "tables": self.tables,
+            "mentions": self.mentions,
             "candidates": self.candidates,
             "timings": {step: round(seconds, 4) for step, seconds in self.timings.items()},
             "error": self.error,
@@ -218,15 +221,32 @@ def prompt_for(
     question: str, db: Database, settings: Settings, answer: Answer, examples: list[tuple[str, str]] | None = None,
     earlier: Sequence[Turn] = (),
 ) -> Prompt:
-    """Reflect the schema, choose the tables for ``question`` (and the ``earlier`` turns it follows) and build
-    the prompt (with few-shot ``examples`` and those turns)."""
+    """Reflect the schema, find where the question's values are stored, choose the tables for ``question`` (and
+    the ``earlier`` turns it follows, and those holding its values; a follow-up keeps the last turn's first) and
+    build the prompt (with few-shot ``examples``, those turns and the values' places)."""
     with _timed(answer.timings, "schema"):
         schema = reflect_schema(db)
-        tables = select_tables(schema, selection_text(question, earlier), settings.schema.token_budget,
-                               focus=settings.schema.focus)
+    mentions = _mentions(question, list(schema), db, settings, answer)
+    with _timed(answer.timings, "schema"):
+        selected = select_tables(schema, selection_text(question, earlier), settings.schema.token_budget,
+                                 focus=settings.schema.focus, linked=[name for m in mentions for name in m.tables])
+        tables = tables_after(earlier, selected, schema, settings.schema.token_budget)
         answer.tables = [table.name for table in tables]
         answer.context = render_context(tables, keys=settings.schema.include_keys)
-    return build_prompt(answer.context, question, examples=permitted_examples(examples, db), earlier=earlier)
+    sent, named = set(answer.tables), [table.name for table in named_tables(list(schema), question)]
+    answer.mentions = [m.text() for m in mentions if set(m.tables) <= sent and m.tells(named)]
+    return build_prompt(answer.context, question, examples=permitted_examples(examples, db), earlier=earlier,
+                        mentions=answer.mentions)
+
+
+def _mentions(question: str, tables: Sequence[Table], db: Database, settings: Settings, answer: Answer) -> list[Mention]:
+    """Where ``db`` stores the names ``question`` mentions (``sqlchat.schema.mentions``); none without data to read."""
+    if not settings.schema.mentions or not db.executable:
+        return []
+    budget = settings.schema.mentions_budget_s
+    with _timed(answer.timings, "mentions"):
+        return find_mentions(question, tables, DatabaseValues(db, settings.execution, budget), schema_terms(tables),
+                             ASKING_WORDS, budget)
 
 
 def ask(
@@ -328,7 +348,7 @@ def _with_more_candidates(answer: Answer, backend: Backend, prompt: Prompt, db: 
     """The answer chosen again among its candidates and the new ones of ``backend.generate(prompt, n)``
     (greedy first, the rest sampled); the first answer when the model offers nothing new or fails."""
     retry = Answer(question=answer.question, context=answer.context, tables=answer.tables, timings=answer.timings,
-                   follows=answer.follows,
+                   follows=answer.follows, mentions=answer.mentions,
                    candidates=list(answer.candidates), tokens=answer.tokens, retried=retried, executed=answer.executed,
                    evidence=replace(answer.evidence, generations=dict(answer.evidence.generations),
                                     votes=dict(answer.evidence.votes), found=[]))

@@ -49,6 +49,7 @@ FOLLOW_UP_LABEL = "Follow-up question:"
 FAILED_MARK = "(this SQL failed)"
 NO_SQL = "(no SQL: this question was not answered)"
 ERROR_CHARS = 160  # of a failed turn's error sentence
+MENTIONS_LABEL = "Stored values the question mentions:"
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class Turn:
     sql: str | None
     ok: bool = True
     error: str | None = None
+    tables: tuple[str, ...] = ()  # the tables its prompt showed, in order: the next turn shows them first (cache)
 
     def text(self) -> str:
         sql = (self.sql or "").strip().rstrip(";").strip()
@@ -80,15 +82,18 @@ class Prompt:
     question: str
     examples: tuple[tuple[str, str], ...] = field(default=())
     earlier: tuple[Turn, ...] = field(default=())
+    mentions: tuple[str, ...] = field(default=())
 
     @property
     def user_text(self) -> str:
-        """The user's turn: context first (the cacheable part), then examples, then earlier turns, then the question."""
+        """The user's turn: context first (the cacheable part), then examples, then earlier turns, then where the
+        question's values are stored (``sqlchat.schema.mentions``: conditions the model can copy), then the question."""
         shots = "".join(f"Q: {q.strip()}\nSQL: {sql.strip()}\n" for q, sql in self.examples)
+        found = f"{MENTIONS_LABEL} {'; '.join(self.mentions)}\n" if self.mentions else ""
         if not self.earlier:
-            return f"{self.context.strip()}\n{shots}{self.question.strip()}"
+            return f"{self.context.strip()}\n{shots}{found}{self.question.strip()}"
         turns = "".join(turn.text() for turn in self.earlier)
-        return f"{self.context.strip()}\n{shots}{EARLIER_HEADER}\n{turns}{FOLLOW_UP_LABEL} {self.question.strip()}"
+        return f"{self.context.strip()}\n{shots}{EARLIER_HEADER}\n{turns}{found}{FOLLOW_UP_LABEL} {self.question.strip()}"
 
     def messages(self) -> list[dict[str, str]]:
         """The content as chat messages (the OpenAI chat API and chat templates take these)."""
@@ -96,14 +101,15 @@ class Prompt:
 
 
 def build_prompt(context: str, question: str, examples: Sequence[tuple[str, str]] | None = None,
-                 earlier: Sequence[Turn] | None = None) -> Prompt:
+                 earlier: Sequence[Turn] | None = None, mentions: Sequence[str] | None = None) -> Prompt:
     """The prompt for ``question`` over the ``CREATE TABLE`` ``context``.
 
     ``examples`` are verified (question, sql) pairs for the same schema, shown before the
-    question as few-shot guidance; ``earlier`` are the conversation's previous turns, oldest first.
+    question as few-shot guidance; ``earlier`` are the conversation's previous turns, oldest first;
+    ``mentions`` say where the question's values are stored (``Genre.Name = 'Jazz'``).
     """
     return Prompt(context=context, question=question, examples=tuple((q, s) for q, s in (examples or [])),
-                  earlier=tuple(earlier or ()))
+                  earlier=tuple(earlier or ()), mentions=tuple(mentions or ()))
 
 
 def render(prompt: Prompt, style: str = "chat", chat_template: str | None = None, bos_token: str = "") -> str:
@@ -137,7 +143,7 @@ def _compiled(template: str):
 def build_training_text(
     context: str, question: str, answer: str, examples: Sequence[tuple[str, str]] | None = None,
     style: str = "seed", chat_template: str | None = None, end_of_turn: str = CHATML_END,
-    earlier: Sequence[Turn] | None = None,
+    earlier: Sequence[Turn] | None = None, mentions: Sequence[str] | None = None,
 ) -> tuple[str, str]:
     """Split a training row into (prompt, completion); loss is usually on the completion only.
 
@@ -147,7 +153,7 @@ def build_training_text(
     laid out as the engine lays out a conversation. In the chat rendering the completion closes
     the fence and the turn.
     """
-    prompt = render(build_prompt(context, question, examples, earlier), style, chat_template)
+    prompt = render(build_prompt(context, question, examples, earlier, mentions), style, chat_template)
     statement = answer.strip().rstrip(";") + ANSWER_END
     if style == "chat":
         return prompt, f"{statement}\n{FENCE}{end_of_turn}"

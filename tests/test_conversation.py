@@ -27,6 +27,7 @@ from sqlchat.models import backends
 from sqlchat.models.backends import Generation
 from sqlchat.pipeline import ask, run_sql
 from sqlchat.prompt import FAILED_MARK, FOLLOW_UP_LABEL, NO_SQL, Prompt, Turn, build_prompt, build_training_text, render
+from sqlchat.schema.reflection import reflect_schema
 from sqlchat.sources.connection import connect
 from tests.test_pipeline import ScriptedBackend
 
@@ -84,7 +85,7 @@ def test_the_engine_marks_a_turn_whose_sql_failed(chinook):
     conversation = Conversation()
     turn = conversation.add("How many bills?", failed)
     assert not failed.ok and turn == Turn("How many bills?", "SELECT COUNT(*) FROM Invoice WHERE", ok=False,
-                                          error=failed.error)
+                                          error=failed.error, tables=tuple(failed.tables))
     ask("And to France?", chinook, backend, settings, earlier=conversation.turns)
     assert f"SQL (this SQL failed: {failed.error.rstrip('.')}): SELECT COUNT(*) FROM Invoice WHERE;" in backend.prompts[-1]
 
@@ -126,6 +127,27 @@ def test_an_edited_turn_replaces_the_models_sql_and_reset_starts_over(chinook):
 def test_tables_for_a_follow_up_are_chosen_from_the_earlier_questions_and_sql():
     text = selection_text("And to France?", [Turn(GERMANY, GERMANY_SQL)])
     assert text.endswith("And to France?") and "Invoice" in text
+
+
+def test_a_follow_up_prompt_begins_as_the_last_one_did_so_its_schema_is_read_from_the_cache(chinook):
+    first_sql = "SELECT COUNT(*) FROM Customer WHERE Country = 'Brazil'"
+    backend = ScriptedBackend([first_sql])
+    conversation = Conversation()
+    first = ask("How many customers are in Brazil?", chinook, backend, Settings())
+    conversation.add("How many customers are in Brazil?", first)
+    assert conversation.turns[-1].tables == tuple(first.tables)
+    backend.candidates = ["SELECT SUM(i.Total) FROM Invoice AS i JOIN Customer AS c ON c.CustomerId = i.CustomerId "
+                          "WHERE c.Country = 'Brazil'"]
+    second = ask("How much have they spent on albums?", chinook, backend, Settings(), earlier=conversation.turns)
+    assert second.ok
+    # chosen afresh, "albums" puts Album first in schema order; the last turn's tables come first instead
+    assert "Album" in second.tables and second.tables[:len(first.tables)] == first.tables
+    earlier_user, later_user = (prompt.split("<|im_start|>user\n")[1] for prompt in backend.prompts)
+    assert later_user.startswith(first.context)
+    # the user's own SQL showed no tables: the follow-up's are chosen as for any question
+    edited = Turn("How many customers are in Brazil?", first_sql)
+    third = ask("How much have they spent on albums?", chinook, backend, Settings(), earlier=[edited])
+    assert third.tables == sorted(third.tables, key=[t.name for t in reflect_schema(chinook)].index)
 
 
 def test_training_renders_a_conversation_row_exactly_as_the_engine_asks_it():
@@ -223,7 +245,9 @@ def test_each_turn_follows_the_models_own_earlier_answers(tmp_path):
         ("ch-c01/1", FIRST_TURN, True), ("ch-c01/2", FOLLOW_UP, False), ("ch-c01/3", FOLLOW_UP, True),
         ("ch-c01/4", FOLLOW_UP, True)]
     assert backend.prompts[0].earlier == ()
-    assert backend.prompts[2].earlier[-1] == Turn(FRANCE, wrong[FRANCE], ok=True)  # what the model said, not the gold
+    said = backend.prompts[2].earlier[-1]
+    assert (said.question, said.sql, said.ok) == (FRANCE, wrong[FRANCE], True)  # what the model said, not the gold
+    assert said.tables == tuple(report.records[1].tables) and "Invoice" in said.tables
 
 
 def test_eval_business_scores_a_conversations_file_by_first_turns_and_follow_ups(capsys):

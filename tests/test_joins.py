@@ -204,3 +204,33 @@ def test_the_engine_answers_with_the_joined_table(chinook_path):
     assert answer.ok and answer.repaired
     meant = "SELECT COUNT(*) FROM Track WHERE Composer = 'AC/DC'"
     assert answer.rows == [[count] for (count,) in bag(chinook_path, meant)]
+
+
+JANE = "How many customers does Jane Peacock look after?"
+RUNS_FOR_EVERY_ROW = ("SELECT COUNT(CustomerId) FROM Customer WHERE CustomerId IN "
+                      "(SELECT CustomerId FROM Employee WHERE FirstName = 'Jane' AND LastName = 'Peacock')")
+
+
+@pytest.mark.parametrize("written", [
+    RUNS_FOR_EVERY_ROW,
+    RUNS_FOR_EVERY_ROW.replace(" IN (", " = ("),
+    "SELECT COUNT(*) FROM Customer AS c WHERE c.CustomerId IN (SELECT CustomerId FROM Employee AS e "
+    "WHERE e.FirstName = 'Jane' AND e.LastName = 'Peacock')",
+])
+def test_a_subquery_selecting_a_column_its_table_lacks_compares_along_the_link(chinook_tables, chinook_path, written):
+    # as written, CustomerId is the outer row's own: every customer matches (59, not Jane Peacock's 21)
+    with sqlite3.connect(chinook_path) as conn:
+        assert conn.execute(written).fetchone()[0] == 59
+    corrected = correct_joins(written, chinook_tables)
+    assert "SupportRepId" in corrected and "EmployeeId" in corrected
+    answer = ask_scripted(chinook_path, JANE, written)
+    assert answer.ok and answer.rows == [[21]]
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT COUNT(*) FROM Customer WHERE CustomerId IN (SELECT CustomerId FROM Invoice WHERE Total > 10)",  # its own column
+    "SELECT COUNT(*) FROM Customer AS c WHERE c.City IN (SELECT c.City FROM Employee)",  # names the outer row on purpose
+    "SELECT COUNT(*) FROM Customer WHERE CustomerId IN (SELECT CustomerId FROM Track WHERE Name = 'Jazz')",  # no link
+])
+def test_subqueries_that_read_their_own_table_or_have_no_one_link_are_left_alone(chinook_tables, sql):
+    assert correct_joins(sql, chinook_tables) == sql

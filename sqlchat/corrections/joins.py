@@ -93,7 +93,42 @@ def _correct_select(select: exp.Select, by_name: dict[str, Table], links: list[L
     changed = False
     for join in list(select.args.get("joins") or []):
         changed |= _correct_join(select, join, sources, by_name, links)
+    for condition in list(select.find_all(exp.In, exp.EQ)):
+        if condition.find_ancestor(exp.Select) is select:
+            changed |= _correct_subquery_key(condition, sources, by_name, links)
     return changed
+
+
+def _correct_subquery_key(condition: exp.In | exp.EQ, sources: dict[str, Table], by_name: dict[str, Table],
+                          links: list[Link]) -> bool:
+    """``Customer.CustomerId IN (SELECT CustomerId FROM Employee WHERE ...)`` (or ``= (SELECT ...)``): the subquery
+    selects a column its own table lacks, which SQL quietly reads from the outer row, so every row matches. When
+    one link joins the two tables, compare along it: ``SupportRepId IN (SELECT EmployeeId FROM Employee ...)``."""
+    inner = condition.args.get("query") if isinstance(condition, exp.In) else condition.expression
+    inner = inner.this if isinstance(inner, exp.Subquery) else inner
+    outer_column = condition.this
+    if not isinstance(inner, exp.Select) or not isinstance(outer_column, exp.Column) or len(inner.expressions) != 1:
+        return False
+    selected = inner.expressions[0]
+    inner_sources = select_sources(inner, by_name)
+    if not isinstance(selected, exp.Column) or not inner_sources or len(inner_sources) != 1:
+        return False
+    (inner_alias, inner_table), = inner_sources.items()
+    if selected.table and selected.table.lower() != inner_alias or inner_table.column(selected.name) is not None:
+        return False  # it reads its own table (or names the outer one on purpose)
+    owner = column_owner(outer_column, sources)
+    if owner is None:
+        return False
+    outer_table = sources[owner[0]]
+    direct = [link for link in links if link.between(outer_table.name, inner_table.name)]
+    if len(direct) != 1 or outer_table.name.lower() == inner_table.name.lower():
+        return False
+    link = direct[0]
+    outer_column.set("this", exp.to_identifier(link.column_of(outer_table.name), quoted=_needs_quotes(link.column_of(outer_table.name), outer_table)))
+    inner_name = link.column_of(inner_table.name)
+    selected.replace(exp.column(exp.to_identifier(inner_name, quoted=_needs_quotes(inner_name, inner_table)),
+                                table=selected.args.get("table")))
+    return True
 
 
 def select_sources(select: exp.Select, by_name: dict[str, Table]) -> dict[str, Table] | None:

@@ -78,6 +78,7 @@ class QuestionRecord:
     id: str | None = None
     level: str | None = None
     tags: list[str] = field(default_factory=list)
+    tables: list[str] = field(default_factory=list)  # the tables the prompt showed, in its order
 
     @classmethod
     def from_json(cls, item: dict[str, Any]) -> "QuestionRecord":
@@ -538,7 +539,7 @@ def score_on_database(
         answer=None if gold_rows is None else answer.ok and answer_match(gold_rows, rows, ordered),
         valid=answer.ok or is_valid_sql(predicted, db.dialect, columns),
         latency_s=latency, error=answer.error, db_id=db_id, tokens=backend.tokens, generation_s=backend.seconds,
-        candidates=answer.candidates,
+        candidates=answer.candidates, tables=answer.tables,
     )
 
 
@@ -737,5 +738,6 @@ def score_conversation(conversation: ConversationRow, databases: SpiderDatabases
         except Exception as exc:  # noqa: BLE001 - one turn must never stop the run
             record = _failure_record(question, gold, exc, conversation.db, answer=False)
         records.append(replace(record, id=f"{conversation.id}/{number}", level=FIRST_TURN if number == 1 else FOLLOW_UP))
-        earlier.append(Turn(question=question, sql=record.predicted, ok=record.error is None, error=record.error))
+        earlier.append(Turn(question=question, sql=record.predicted, ok=record.error is None, error=record.error,
+                            tables=tuple(record.tables)))
     return records

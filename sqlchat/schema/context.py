@@ -79,7 +79,7 @@ def _score(table: Table, terms: set[str]) -> float:
     return 3.0 * len(terms & name_terms) + len(terms & column_terms)
 
 
-def focus_tables(tables: Sequence[Table], question: str) -> list[Table]:
+def focus_tables(tables: Sequence[Table], question: str, linked: Sequence[str] = ()) -> list[Table]:
     """The tables ``question`` mentions and the tables that join them by foreign keys
     (``Album`` between ``Artist`` and ``Track``); empty when it mentions none.
 
@@ -87,14 +87,15 @@ def focus_tables(tables: Sequence[Table], question: str) -> list[Table]:
     quarter"). A view repeats its tables' data under a long name that many questions match in part
     (Northwind's "Sales by Category", "Category Sales for 1997" for any question about sales or 1997),
     and a small model then queries the view, or names it unquoted, instead of the tables; a question
-    that names no table gets every base table.
+    that names no table gets every base table. ``linked`` names tables that store a value the question
+    mentions (``sqlchat.schema.mentions``): they count as named.
     """
     base = [table for table in tables if not table.is_view]
     if not 0 < len(base) < len(tables):
-        return _focus(tables, question)
+        return _focus(tables, question, linked)
     asked = stemmed_words(question)
     named_views = [t for t in tables if t.is_view and _named_whole(t, asked)]
-    return named_views or _focus(base, question) or base
+    return named_views or _focus(base, question, linked) or base
 
 
 def _named_whole(table: Table, asked: list[str]) -> bool:
@@ -103,7 +104,7 @@ def _named_whole(table: Table, asked: list[str]) -> bool:
     return any(asked[i:i + len(name)] == name for i in range(len(asked) - len(name) + 1)) if name else False
 
 
-def _focus(tables: Sequence[Table], question: str) -> list[Table]:
+def _focus(tables: Sequence[Table], question: str, linked: Sequence[str] = ()) -> list[Table]:
     """:func:`focus_tables` over ``tables`` as given.
 
     A word names a table when it is the table's whole name (``tracks`` → ``Track``), else when it
@@ -120,26 +121,21 @@ def _focus(tables: Sequence[Table], question: str) -> list[Table]:
     docs/benchmarks.md measures what this costs and gains.
     """
     terms = _question_terms(question)
-    whole = [stem("".join(stemmed_words(t.name))) for t in tables]
-    parts = [set(stemmed_words(t.name)) for t in tables]
     columns = [set().union(*(_name_terms(c.name) for c in t.columns)) if t.columns else set() for t in tables]
-    chosen: set[int] = set()
-    unnamed = set()
-    for term in terms:
-        hits = {i for i, name in enumerate(whole) if name == term} or {i for i, p in enumerate(parts) if term in p}
-        chosen |= hits
-        if not hits:
-            unnamed.add(term)
+    chosen, unnamed = _named(tables, terms)
     for term in sorted(unnamed):
         if not any(term in columns[i] for i in chosen):
             chosen |= {i for i, c in enumerate(columns) if term in c}
+    holding = {name.lower() for name in linked}
+    named = chosen or {i for i, table in enumerate(tables) if table.name.lower() in holding}
+    chosen = chosen | {i for i, table in enumerate(tables) if table.name.lower() in holding}
     if not chosen:
         return []
     links = _links(list(tables))
     sent = set(chosen)
-    if len(chosen) == 1:
-        sent |= links.get(next(iter(chosen)), set())
-    else:
+    if len(named) == 1:  # a table holding a value the question mentions does not stand in for its neighbours
+        sent |= links.get(next(iter(named)), set())
+    if len(chosen) > 1:
         bridges = {k for k in range(len(tables)) if k not in chosen and len(links.get(k, set()) & chosen) >= 2}
         sent |= bridges | _paths_between(chosen, links)
     money = terms & MONEY_WORDS and not any(_has_total(tables[i]) for i in sent)
@@ -150,6 +146,27 @@ def _focus(tables: Sequence[Table], question: str) -> list[Table]:
         dated = sorted(k for i in sent for k in links.get(i, set()) if _has_date(tables[k]))
         sent |= set(dated[:1])
     return [tables[i] for i in sorted(sent)]
+
+
+def _named(tables: Sequence[Table], terms: set[str]) -> tuple[set[int], set[str]]:
+    """The tables a question's words name (a word is a table's whole name, else part of names), and the
+    words that name none."""
+    whole = [stem("".join(stemmed_words(t.name))) for t in tables]
+    parts = [set(stemmed_words(t.name)) for t in tables]
+    chosen: set[int] = set()
+    unnamed = set()
+    for term in terms:
+        hits = {i for i, name in enumerate(whole) if name == term} or {i for i, p in enumerate(parts) if term in p}
+        chosen |= hits
+        if not hits:
+            unnamed.add(term)
+    return chosen, unnamed
+
+
+def named_tables(tables: Sequence[Table], question: str) -> list[Table]:
+    """The tables whose names the question's words name ("customers" -> ``Customer``), nothing joined."""
+    chosen, _ = _named(tables, _question_terms(question))
+    return [tables[i] for i in sorted(chosen)]
 
 
 # Words for money changing hands: the line-item tables record it, whatever the question calls it.
@@ -231,17 +248,19 @@ def _shortest_path(start: int, targets: set[int], links: dict[int, set[int]]) ->
     return None
 
 
-def select_tables(schema: Schema, question: str, token_budget: int, focus: bool = False) -> list[Table]:
+def select_tables(schema: Schema, question: str, token_budget: int, focus: bool = False,
+                  linked: Sequence[str] = ()) -> list[Table]:
     """The tables to show the model for ``question``, within ``token_budget`` (estimated) tokens.
 
-    With ``focus``, only the tables :func:`focus_tables` finds (all of them when it finds none).
+    With ``focus``, only the tables :func:`focus_tables` finds (all of them when it finds none), the
+    ``linked`` ones (holding a value the question mentions) among them.
     Then everything when it fits; otherwise the tables whose names match the question, then the
     tables joined to those by foreign keys, then tables matching only by column names.
     Never empty when the schema has tables; the result keeps schema order and is deterministic.
     """
     tables = list(schema.tables)
     if focus:
-        tables = focus_tables(tables, question) or tables
+        tables = focus_tables(tables, question, linked) or tables
     if not tables or estimate_tokens(render_context(tables)) <= token_budget:
         return tables
     picker = _Picker(tables, token_budget)
