@@ -16,6 +16,8 @@ Environment variables (all optional):
 ``SQLCHAT_PROMPT_STYLE`` ``chat`` (default: the model's chat template) or ``seed`` (plain SYSTEM/USER/ASSISTANT
                          text), for models the engine cannot ask (a server, a folder)
 ``SQLCHAT_THREADS``      llama.cpp threads (default: all cores)
+``SQLCHAT_PREFIX_STATES`` llama.cpp cache states kept of the last schema prefixes, so a question on tables asked
+                         about before skips reading them (default 8; 0: only the last prompt's cache)
 ``SQLCHAT_CANDIDATES``   how many SQL candidates to generate (execution-guided choice)
 ``SQLCHAT_RETRY_CANDIDATES`` when none of them gives an informative answer, how many to ask for once more (0: never)
 ``SQLCHAT_CACHE_DIR``    where the converted embedded model is cached (default ``~/.cache/sqlchat``)
@@ -73,6 +75,7 @@ class ModelConfig:
     prompt_style: str = "chat"  # for models the engine cannot ask: "chat" (ChatML) or "seed" (plain text)
     threads: int | None = None  # llama.cpp threads; None: all cores
     context_tokens: int = 4096  # llama.cpp context window
+    prefix_states: int = 8  # llama.cpp: cache states kept of the last schema prefixes (a few MB each; 0: none)
     num_candidates: int = 1
     # When no candidate gives an informative answer (all fail, or come back empty / 0 / NULL), ask once
     # more for this many by beam search; the extra latency is paid only by such questions. 0: never.
@@ -195,6 +198,7 @@ class Settings:
             openai_api=env.get("SQLCHAT_OPENAI_API") or ModelConfig.openai_api,
             prompt_style=env.get("SQLCHAT_PROMPT_STYLE") or ModelConfig.prompt_style,
             threads=int(env["SQLCHAT_THREADS"]) if env.get("SQLCHAT_THREADS") else None,
+            prefix_states=int(env.get("SQLCHAT_PREFIX_STATES", ModelConfig.prefix_states)),
             num_candidates=int(env.get("SQLCHAT_CANDIDATES", "1")),
             retry_candidates=int(env.get("SQLCHAT_RETRY_CANDIDATES", ModelConfig.retry_candidates)),
             cache_dir=Path(env.get("SQLCHAT_CACHE_DIR", "~/.cache/sqlchat")).expanduser(),

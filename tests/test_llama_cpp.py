@@ -61,6 +61,31 @@ def test_consecutive_questions_reuse_the_cached_schema_prefix(local_backend, chi
     assert second_prompt < 30  # ...and only the new question the second time
 
 
+def test_a_schema_asked_about_before_is_restored_not_read_again(local_backend):
+    db = connect(CHINOOK)
+    try:
+        tables = {table.name: table for table in reflect_schema(db)}
+    finally:
+        db.close()
+    customers = render_context([tables["Customer"], tables["Invoice"]])
+    tracks = render_context([tables["Genre"], tables["Track"]])
+    evaluated: list[int] = []
+    llama = local_backend.llama
+    original = llama.eval
+    llama.eval = lambda tokens: (evaluated.append(len(tokens)), original(tokens))[1]
+    try:
+        first = local_backend.generate(build_prompt(customers, "How many customers are in Brazil?"))[0]
+        local_backend.generate(build_prompt(tracks, "How many tracks are there?"))  # other tables: another prefix
+        evaluated.clear()
+        restored = local_backend.prefixes.restored
+        again = local_backend.generate(build_prompt(customers, "How many customers are in Brazil?"))[0]
+    finally:
+        llama.eval = original
+    assert local_backend.prefixes.restored == restored + 1
+    assert sum(evaluated) < 30  # the question alone was read: the customers' schema came back from its kept state
+    assert again.sql == first.sql == "SELECT COUNT(*) FROM Customer WHERE Country = 'Brazil'"
+
+
 def test_candidates_after_the_first_are_sampled_and_carry_log_probabilities(local_backend, chinook_context):
     generations = local_backend.generate(build_prompt(chinook_context, "List the names of the 3 longest tracks."), n=3)
     assert len(generations) == 3

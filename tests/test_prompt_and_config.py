@@ -99,6 +99,9 @@ def test_model_settings_from_the_environment():
     model = Settings.from_env({"SQLCHAT_OPENAI_API": "chat", "SQLCHAT_PROMPT_STYLE": "seed", "SQLCHAT_THREADS": "2"}).model
     assert (model.openai_api, model.prompt_style, model.threads) == ("chat", "seed", 2)
     assert Settings.from_env({}).model.threads is None
+    assert Settings.from_env({"SQLCHAT_PREFIX_STATES": "0"}).model.prefix_states == 0
+    assert Settings.from_env({}).model.prefix_states == 8
+    assert Settings.from_env({"SQLCHAT_MENTIONS": "0"}).schema.mentions is False
 
 
 @pytest.mark.parametrize(("value", "focus"), [("1", True), ("on", True), ("0", False), ("False", False), ("", SchemaConfig.focus)])

@@ -14,9 +14,11 @@ All return :class:`Generation` objects; :func:`load_backend` picks one from a :c
 
 from __future__ import annotations
 
+import ctypes
 import math
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -60,11 +62,12 @@ class LlamaCppBackend:
     reuses the cached prefix, so extra candidates cost only their own tokens.
     """
 
-    def __init__(self, llama, name: str, prompt_style: str = "chat", max_new_tokens: int = 160):
+    def __init__(self, llama, name: str, prompt_style: str = "chat", max_new_tokens: int = 160, prefix_states: int = 0):
         self.llama = llama
         self.name = name
         self.prompt_style = prompt_style
         self.max_new_tokens = max_new_tokens
+        self.prefixes = PrefixStates(llama, prefix_states)
         self.chat_template = llama.metadata.get("tokenizer.chat_template")
         self._stop_tokens = {llama.token_eos(), *_special_ids(llama, ("<|im_end|>", "<|endoftext|>", "<|eot_id|>"))}
         self._lock = threading.Lock()  # one generation at a time: on a CPU they would only contend
@@ -73,7 +76,7 @@ class LlamaCppBackend:
     @classmethod
     def from_file(cls, path: str | Path, *, lora: str | Path | None = None, name: str | None = None,
                   prompt_style: str = "chat", max_new_tokens: int = 160, threads: int | None = None,
-                  context_tokens: int = 4096, batch_tokens: int = 512) -> "LlamaCppBackend":
+                  context_tokens: int = 4096, batch_tokens: int = 512, prefix_states: int = 0) -> "LlamaCppBackend":
         try:
             from llama_cpp import Llama
         except ImportError as error:
@@ -93,7 +96,7 @@ class LlamaCppBackend:
             raise ConfigError(f"llama.cpp could not load {path.name}: the file is damaged or not a GGUF model"
                               + (", or the adapter does not fit it." if lora else "."), str(error)) from error
         label = name or path.name
-        return cls(llama, label + (f" + {Path(lora).name}" if lora else ""), prompt_style, max_new_tokens)
+        return cls(llama, label + (f" + {Path(lora).name}" if lora else ""), prompt_style, max_new_tokens, prefix_states)
 
     @classmethod
     def from_config(cls, config: ModelConfig, spec: ModelSpec | None, path: Path) -> "LlamaCppBackend":
@@ -101,19 +104,30 @@ class LlamaCppBackend:
         return cls.from_file(path, lora=lora, name=spec.name if spec else None,
                              prompt_style=spec.prompt_style if spec else config.prompt_style,
                              max_new_tokens=config.max_new_tokens, threads=config.threads,
-                             context_tokens=config.context_tokens)
+                             context_tokens=config.context_tokens, prefix_states=config.prefix_states)
 
     def render(self, prompt: Prompt) -> str:
         return render(prompt, self.prompt_style, self.chat_template)
 
     def generate(self, prompt: Prompt, n: int = 1) -> list[Generation]:
-        tokens = self.llama.tokenize(self.render(prompt).encode("utf-8"), add_bos=False, special=True)
+        text = self.render(prompt)
+        tokens = self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
         if len(tokens) + self.max_new_tokens > self.llama.n_ctx():
             raise GenerationFailed(f"The question and its tables are too long for the model ({len(tokens)} tokens); "
                                    "ask about fewer tables or lower SQLCHAT_SCHEMA_TOKENS.")
         with self._lock:
+            self.prefixes.prepare(tokens, self._schema_prefix(text, prompt, tokens))
             return [self._greedy(tokens) if index == 0 else self._one(tokens, greedy=False, seed=index)
                     for index in range(max(1, n))]
+
+    def _schema_prefix(self, text: str, prompt: Prompt, tokens: list[int]) -> list[int]:
+        """The tokens of ``text`` up to the end of the schema context: what questions on the same tables share."""
+        context = prompt.context.strip()
+        cut = text.find(context)
+        if not context or cut < 0:
+            return []
+        prefix = self.llama.tokenize(text[: cut + len(context) + 1].encode("utf-8"), add_bos=False, special=True)
+        return prefix if tokens[: len(prefix)] == prefix else []
 
     def _greedy(self, tokens: list[int]) -> Generation:
         """The greedy answer, remembered for the last prompt: asking again for more candidates (a retry, a
@@ -153,6 +167,78 @@ class LlamaCppBackend:
         return Generation(text=decoded, sql=extract_sql(decoded), tokens=generated, seconds=time.perf_counter() - started,
                           logprob=logprob_sum / generated if generated else None,
                           least_logprob=least if generated else None)
+
+
+class PrefixStates:
+    """llama.cpp's cache state after reading a schema prefix (system text and ``CREATE TABLE`` lines), for the
+    last few table sets asked about.
+
+    llama.cpp keeps only the last prompt in its cache, so a question on other tables than the one before it
+    reads its whole schema again, and on two CPU cores that reading is most of the answer's time (about 1.8 s
+    of a p50 of 3.0 s on the business set). Users come back to the same tables; keeping the state of the last
+    ``capacity`` prefixes (a few MB each: the keys and values of their tokens) lets such a question start
+    from the state, in milliseconds (docs/benchmarks.md measures it). ``capacity`` 0 keeps none.
+
+    A new prefix is read after the part it shares with the last prompt (a follow-up keeps the last turn's tables
+    first, so only its new table is read). Like llama.cpp's own cache reuse, that makes the model's numbers
+    depend slightly on what was read before: reading every prefix whole made the greedy SQL independent of
+    history but follow-ups slower than first questions (docs/benchmarks.md).
+    """
+
+    def __init__(self, llama, capacity: int):
+        self.llama = llama
+        self.capacity = capacity
+        self.states: OrderedDict[tuple[int, ...], Any] = OrderedDict()
+        self.restored = 0  # how often a kept state saved reading a prefix (for tests and benchmarks)
+
+    def prepare(self, tokens: list[int], prefix: list[int]) -> None:
+        """Make ``prefix`` (the start of ``tokens``) the start of llama.cpp's cache: already there, restored from
+        a kept state, or read now and kept. ``Llama.generate`` then reads only the rest of ``tokens``."""
+        if self.capacity <= 0 or not prefix:
+            return
+        llama = self.llama
+        held = 0
+        for have, want in zip(llama._input_ids, prefix):
+            if have != want:
+                break
+            held += 1
+        key = tuple(prefix)
+        if held == len(prefix):
+            return
+        if key in self.states:
+            self._restore(key)
+            return
+        llama.n_tokens = held
+        llama.eval(prefix[held:])  # clears the cache after the part shared with the last prompt, reads the rest
+        self._keep(key)
+
+    def _keep(self, key: tuple[int, ...]) -> None:
+        import llama_cpp
+
+        context = self.llama._ctx.ctx
+        size = llama_cpp.llama_state_seq_get_size(context, 0)
+        buffer = (ctypes.c_uint8 * size)()
+        written = llama_cpp.llama_state_seq_get_data(context, buffer, size, 0)
+        if written <= 0:
+            return
+        self.states[key] = (buffer, written)
+        while len(self.states) > self.capacity:
+            self.states.popitem(last=False)
+
+    def _restore(self, key: tuple[int, ...]) -> None:
+        import llama_cpp
+
+        buffer, written = self.states[key]
+        llama = self.llama
+        llama._ctx.kv_cache_seq_rm(0, 0, -1)
+        if llama_cpp.llama_state_seq_set_data(llama._ctx.ctx, buffer, written, 0) <= 0:
+            llama.n_tokens = 0  # could not be restored: Llama.generate reads the whole prompt
+            del self.states[key]
+            return
+        llama.input_ids[: len(key)] = key
+        llama.n_tokens = len(key)
+        self.states.move_to_end(key)
+        self.restored += 1
 
 
 def _special_ids(llama, texts: tuple[str, ...]) -> set[int]:
