@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from sqlchat.config import DEMO_DIR
+from sqlchat.sources.connection import Database, connect
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 MYSQL_ADMIN_URL = "mysql+pymysql://root@127.0.0.1:3306/test"
@@ -41,6 +42,19 @@ def chinook_path() -> Path:
 @pytest.fixture
 def northwind_path() -> Path:
     return _demo("northwind.sqlite")
+
+
+@pytest.fixture
+def chinook(chinook_path: Path) -> Iterator[Database]:
+    """The bundled Chinook database, opened read-only as the engine opens it."""
+    with connect(chinook_path) as db:
+        yield db
+
+
+@pytest.fixture
+def northwind(northwind_path: Path) -> Iterator[Database]:
+    with connect(northwind_path) as db:
+        yield db
 
 
 def _admin_engine(url: str, server: str) -> sa.Engine:

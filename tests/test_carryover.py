@@ -10,18 +10,10 @@ from sqlchat.corrections.carryover import carry_conditions, refers_back
 from sqlchat.pipeline import ask
 from sqlchat.prompt import Turn
 from sqlchat.schema.reflection import reflect_schema
-from sqlchat.sources.connection import connect
 
 FRANCE_TOTAL = "SELECT SUM(Total) FROM Invoice WHERE BillingCountry = 'France'"
 NANCYS_TEAM = ("SELECT * FROM Employee WHERE ReportsTo = "
                "(SELECT EmployeeId FROM Employee WHERE FirstName = 'Nancy' AND LastName = 'Edwards')")
-
-
-@pytest.fixture()
-def chinook(chinook_path):
-    db = connect(chinook_path)
-    yield db
-    db.close()
 
 
 @pytest.fixture()

@@ -39,13 +39,6 @@ FRANCE = "And to France?"
 FRANCE_SQL = "SELECT COUNT(*) FROM Invoice WHERE BillingCountry = 'France'"
 
 
-@pytest.fixture()
-def chinook(chinook_path):
-    db = connect(chinook_path)
-    yield db
-    db.close()
-
-
 def invoices_to(country: str) -> int:
     with sqlite3.connect((DEMO_DIR / "chinook.sqlite").resolve().as_uri() + "?mode=ro", uri=True) as con:
         return con.execute("SELECT COUNT(*) FROM Invoice WHERE BillingCountry = ?", (country,)).fetchone()[0]

@@ -40,12 +40,6 @@ def store(request, tmp_path):
 
 
 @pytest.fixture
-def chinook(chinook_path):
-    with connect(chinook_path) as db:
-        yield db
-
-
-@pytest.fixture
 def seeded(tmp_path, chinook):
     """A SQLite store holding the demo's ``seen`` pairs, and the Chinook fingerprint."""
     with HistoryStore(tmp_path / "seeded.sqlite") as opened:

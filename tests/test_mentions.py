@@ -19,20 +19,6 @@ from sqlchat.sources.connection import connect, connect_schema_script
 JANE = "How many customers does Jane Peacock look after?"
 
 
-@pytest.fixture()
-def chinook(chinook_path):
-    db = connect(chinook_path)
-    yield db
-    db.close()
-
-
-@pytest.fixture()
-def northwind(northwind_path):
-    db = connect(northwind_path)
-    yield db
-    db.close()
-
-
 def mentions(question: str, db, budget_s: float = 5.0) -> list[str]:
     tables = list(reflect_schema(db))
     found = find_mentions(question, tables, DatabaseValues(db, ExecutionConfig(), budget_s), schema_terms(tables),

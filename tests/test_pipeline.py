@@ -34,13 +34,6 @@ class BrokenBackend:
         raise GenerationFailed("The model server at gpu:8000 could not be reached.", "connect timeout")
 
 
-@pytest.fixture()
-def chinook(chinook_path):
-    db = connect(chinook_path)
-    yield db
-    db.close()
-
-
 def settings(candidates: int = 1) -> Settings:
     return Settings(model=ModelConfig(num_candidates=candidates))
 

@@ -18,13 +18,6 @@ ROCK_TRACKS = "SELECT COUNT(*) FROM Track AS T JOIN Genre AS G ON T.GenreId = G.
 UK_NAMES = sorted(name for _, name, _, _, country, _ in CUSTOMERS if country == "UK")
 
 
-@pytest.fixture()
-def chinook(chinook_path):
-    db = connect(chinook_path)
-    yield db
-    db.close()
-
-
 def linked(sql: str, db) -> str:
     return link_values(sql, list(reflect_schema(db)), stored_values(db, ExecutionConfig()), db.dialect)
 
@@ -160,13 +153,6 @@ def test_mariadb_already_compares_without_case_so_nothing_is_changed(mysql_url):
     sql = "SELECT name FROM customers WHERE country = 'uk' ORDER BY name"
     answer = ask_scripted(mysql_url, "Which customers are in the uk?", sql)
     assert [row[0] for row in answer.rows] == UK_NAMES and not answer.repaired
-
-
-@pytest.fixture()
-def northwind(northwind_path):
-    db = connect(northwind_path)
-    yield db
-    db.close()
 
 
 @pytest.mark.parametrize(
