@@ -22,6 +22,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from sqlchat.config import Settings
+from sqlchat.errors import ConfigError
+from sqlchat.evaluation.checkpoint import Checkpoint
 from sqlchat.evaluation.runner import SpiderDatabases, as_scored, load_spider, spread
 from sqlchat.pipeline import Answer, prompt_for
 
@@ -39,10 +41,22 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="the --limit the checkpoint was made with")
     parser.add_argument("--out", type=Path, required=True, help="the copy to write")
     args = parser.parse_args()
+    if any("=" not in item for item in args.before):
+        parser.error("--before takes NAME=VALUE, e.g. --before SQLCHAT_MENTIONS=0")
+    if not args.checkpoint.is_file():
+        parser.error(f"the checkpoint {args.checkpoint} does not exist")
+    if args.out.resolve() == args.checkpoint.resolve():
+        parser.error("--out must be another file than --checkpoint (the checkpoint is kept as it was)")
     now = as_scored(Settings.from_env())
     before = as_scored(Settings.from_env({**os.environ, **dict(item.split("=", 1) for item in args.before)}))
     rows = spread(load_spider(args.spider), args.limit)
+    try:
+        stored = Checkpoint(args.checkpoint)
+    except ConfigError as error:  # not a checkpoint file: its sentence, no traceback
+        parser.error(error.message)
     lines = [line for line in args.checkpoint.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if len(stored) and max(json.loads(line)["position"] for line in lines) >= len(rows):
+        parser.error(f"the checkpoint has rows past the {len(rows)} questions of this --limit: give the --limit it was made with")
     kept = changed = 0
     with SpiderDatabases(args.spider, now) as databases, args.out.open("w", encoding="utf-8") as out:
         for line in tqdm(lines, desc="prompts compared"):

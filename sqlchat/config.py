@@ -47,6 +47,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from sqlchat.errors import ConfigError
 
@@ -197,31 +198,31 @@ class Settings:
             api_key=env.get("SQLCHAT_API_KEY") or env.get("OPENAI_API_KEY") or None,
             openai_api=env.get("SQLCHAT_OPENAI_API") or ModelConfig.openai_api,
             prompt_style=env.get("SQLCHAT_PROMPT_STYLE") or ModelConfig.prompt_style,
-            threads=int(env["SQLCHAT_THREADS"]) if env.get("SQLCHAT_THREADS") else None,
-            prefix_states=int(env.get("SQLCHAT_PREFIX_STATES", ModelConfig.prefix_states)),
-            num_candidates=int(env.get("SQLCHAT_CANDIDATES", "1")),
-            retry_candidates=int(env.get("SQLCHAT_RETRY_CANDIDATES", ModelConfig.retry_candidates)),
+            threads=_number(env, "SQLCHAT_THREADS", None),
+            prefix_states=_number(env, "SQLCHAT_PREFIX_STATES", ModelConfig.prefix_states),
+            num_candidates=_number(env, "SQLCHAT_CANDIDATES", 1),
+            retry_candidates=_number(env, "SQLCHAT_RETRY_CANDIDATES", ModelConfig.retry_candidates),
             cache_dir=Path(env.get("SQLCHAT_CACHE_DIR", "~/.cache/sqlchat")).expanduser(),
         )
         execution = ExecutionConfig(
-            row_limit=int(env.get("SQLCHAT_ROW_LIMIT", ExecutionConfig.row_limit)),
-            statement_timeout_s=float(env.get("SQLCHAT_TIMEOUT", ExecutionConfig.statement_timeout_s)),
+            row_limit=_number(env, "SQLCHAT_ROW_LIMIT", ExecutionConfig.row_limit),
+            statement_timeout_s=_number(env, "SQLCHAT_TIMEOUT", ExecutionConfig.statement_timeout_s, float),
             readable_results=_flag(env, "SQLCHAT_READABLE_RESULTS", ExecutionConfig.readable_results),
             prefer_informative=_flag(env, "SQLCHAT_PREFER_INFORMATIVE", ExecutionConfig.prefer_informative),
             link_values=_flag(env, "SQLCHAT_LINK_VALUES", ExecutionConfig.link_values),
         )
         schema = SchemaConfig(
-            token_budget=int(env.get("SQLCHAT_SCHEMA_TOKENS", SchemaConfig.token_budget)),
+            token_budget=_number(env, "SQLCHAT_SCHEMA_TOKENS", SchemaConfig.token_budget),
             focus=_flag(env, "SQLCHAT_SCHEMA_FOCUS", SchemaConfig.focus),
             mentions=_flag(env, "SQLCHAT_MENTIONS", SchemaConfig.mentions),
         )
         trust = TrustConfig(
-            compare_candidates=int(env.get("SQLCHAT_COMPARE_CANDIDATES", TrustConfig.compare_candidates)),
+            compare_candidates=_number(env, "SQLCHAT_COMPARE_CANDIDATES", TrustConfig.compare_candidates),
             decline=_flag(env, "SQLCHAT_DECLINE", TrustConfig.decline),
-            doubt_candidates=int(env.get("SQLCHAT_DOUBT_CANDIDATES", TrustConfig.doubt_candidates)),
+            doubt_candidates=_number(env, "SQLCHAT_DOUBT_CANDIDATES", TrustConfig.doubt_candidates),
         )
         conversation = ConversationConfig(
-            turns=int(env.get("SQLCHAT_CONVERSATION_TURNS", ConversationConfig.turns)),
+            turns=_number(env, "SQLCHAT_CONVERSATION_TURNS", ConversationConfig.turns),
         )
         return cls(model=model, execution=execution, schema=schema, trust=trust, conversation=conversation,
                    history_url=env.get("SQLCHAT_HISTORY_URL") or None,
@@ -231,6 +232,18 @@ class Settings:
         """A copy with some model settings changed (flags over environment)."""
         changes = {k: v for k, v in changes.items() if v is not None}
         return replace(self, model=replace(self.model, **changes))
+
+
+def _number(env: Mapping[str, str], name: str, default: Any, kind: type = int) -> Any:
+    """A whole number (or, with ``kind=float``, any number); unset or empty keeps ``default``."""
+    value = env.get(name)
+    if value is None or not value.strip():
+        return default
+    try:
+        return kind(value.strip())
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise ConfigError(f"{name} must be {what}, not {value!r}.") from None
 
 
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:

@@ -513,3 +513,29 @@ def test_a_checkpoint_that_cannot_be_written_stops_the_run_with_a_sentence(tmp_p
     args = _parse(["--spider", str(SPIDER_MINI), "--no-progress", "--checkpoint", str(blocker / "run.jsonl")])
     assert run_eval_command(args, _oracle(_spider_rows(SPIDER_MINI)), Settings()) == 2
     assert "could not be written" in capsys.readouterr().err
+
+
+def _prune(tmp_path: Path, checkpoint: Path, *before: str) -> tuple[int, list[dict]]:
+    import subprocess
+    import sys
+
+    out = tmp_path / "pruned.jsonl"
+    args = [sys.executable, str(Path(__file__).resolve().parents[1] / "scripts" / "prune_checkpoint.py"),
+            "--spider", str(SPIDER_MINI), "--checkpoint", str(checkpoint), "--out", str(out)]
+    for item in before:
+        args += ["--before", item]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()] if out.exists() else []
+    return done.returncode, lines
+
+
+def test_prune_checkpoint_keeps_only_the_lines_whose_prompt_a_change_leaves_alone(tmp_path):
+    rows = _spider_rows(SPIDER_MINI)
+    checkpoint = tmp_path / "spider.jsonl"
+    evaluate_spider(SPIDER_MINI, _oracle(rows), Settings(), progress=False, checkpoint=Checkpoint(checkpoint))
+    code, kept = _prune(tmp_path, checkpoint, "SQLCHAT_SCHEMA_FOCUS=1")  # the engine as it is: nothing changes
+    assert code == 0 and len(kept) == len(rows)
+    code, kept = _prune(tmp_path, checkpoint, "SQLCHAT_SCHEMA_FOCUS=0")  # every table sent before: prompts differ
+    assert code == 0 and 0 < len(rows) - len(kept) and {k["key"] for k in kept} < {r["question"] for r in rows}
+    code, _ = _prune(tmp_path, checkpoint, "SQLCHAT_SCHEMA_FOCUS")  # no value: a sentence, exit 2
+    assert code == 2

@@ -109,6 +109,13 @@ def test_schema_focus_comes_from_the_environment(value, focus):
     assert Settings.from_env({"SQLCHAT_SCHEMA_FOCUS": value}).schema.focus is focus
 
 
+@pytest.mark.parametrize("name", ["SQLCHAT_PREFIX_STATES", "SQLCHAT_THREADS", "SQLCHAT_TIMEOUT", "SQLCHAT_CONVERSATION_TURNS"])
+def test_a_number_setting_that_is_no_number_is_a_clear_error(name):
+    with pytest.raises(ConfigError, match=f"{name} must be"):
+        Settings.from_env({name: "abc"})
+    assert Settings.from_env({name: ""}) == Settings.from_env({})  # empty: the default, as for the flags
+
+
 def test_a_bad_schema_focus_value_is_a_clear_error():
     with pytest.raises(ConfigError, match="SQLCHAT_SCHEMA_FOCUS"):
         Settings.from_env({"SQLCHAT_SCHEMA_FOCUS": "maybe"})
