@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 
-import pytest
 from helpers.business_db import build_business_db
 from test_pipeline import ScriptedBackend, settings
 

@@ -42,6 +42,7 @@ MAX_PLACES = 1  # columns a phrase may be found in and still say where to look (
 MAX_WORDS = 3  # words of a name matched one column each (first, middle, last)
 ROWS_READ = 20  # rows read per table and phrase
 
+
 class StoredValues(Protocol):
     """What :func:`find_mentions` asks of a database."""
 
@@ -94,9 +95,9 @@ _BREAKS = ",;:?!()\""
 def mentioned_phrases(question: str, schema_words: set[str] | frozenset[str] = frozenset(),
                       asking_words: set[str] | frozenset[str] = frozenset()) -> list[str]:
     """The phrases of ``question`` that may be stored values, in order, at most :data:`MAX_PHRASES`: quoted
-    text, then runs of words that may name something: capitalised ones (not the question's first word when
-    it asks: "Which", "List") and lower-case ones that are no stop word, asking word (``asking_words``) or
-    schema name (``schema_words``, stemmed); "of", "the", "and" join capitalised words ("Bank of America")."""
+    text, then runs of words that are no stop word, asking word (``asking_words``: "Which", "List") or schema
+    name (``schema_words``, stemmed): capitalised ones ("Nancy Davolio"; "of", "the", "and" join them: "Bank of
+    America"), and lower-case ones two or more at a time ("heavy metal")."""
     quoted = [next(group for group in m.groups() if group is not None).strip() for m in _QUOTED.finditer(question)]
     quoted_texts = [text for text in quoted if text]
     found: list[str] = list(quoted_texts)
@@ -156,7 +157,8 @@ def find_mentions(question: str, tables: Sequence[Table], values: StoredValues, 
     for each phrase found in one column only (or split over the columns of one row). A phrase found in
     several ("Queen": ``Artist.Name`` and ``Track.Composer``; "Paris": ``Customer.City`` and
     ``Invoice.BillingCity``) says nothing: shown all of them, the 1.5B wrote every condition into one query
-    (docs/benchmarks.md). Look-ups stop when ``budget_s`` seconds are spent."""
+    (docs/benchmarks.md). Look-ups stop when ``budget_s`` seconds are spent, and what was found until then is all
+    that is returned: a phrase whose tables were not all searched could be in a second place."""
     searched = [(t, [c.name for c in t.columns if c.is_text]) for t in tables if not t.is_view]
     searched = [(t, columns) for t, columns in searched if columns]
     deadline = time.monotonic() + budget_s
