@@ -106,7 +106,7 @@ def build_prompt(context: str, question: str, examples: Sequence[tuple[str, str]
 
     ``examples`` are verified (question, sql) pairs for the same schema, shown before the
     question as few-shot guidance; ``earlier`` are the conversation's previous turns, oldest first;
-    ``mentions`` say where the question's values are stored (``Genre.Name = 'Jazz'``).
+    ``mentions`` say where a name the question mentions is stored (``Employee.FirstName = 'Jane' AND ...``).
     """
     return Prompt(context=context, question=question, examples=tuple((q, s) for q, s in (examples or [])),
                   earlier=tuple(earlier or ()), mentions=tuple(mentions or ()))
