@@ -197,9 +197,9 @@ def _run(args: argparse.Namespace) -> int:
 def _chat(db: "Database", backend, settings: Settings, args: argparse.Namespace) -> int:
     """Answer each line of standard input after the conversation so far, printing as each answer comes."""
     from sqlchat.conversation import NEW_CONVERSATION, Conversation
-    from sqlchat.pipeline import ask
+    from sqlchat.pipeline import ask, read_ahead_in_background
 
-    conversation, status = Conversation(), EXIT_OK
+    conversation, status, reading = Conversation(), EXIT_OK, None
     for line in sys.stdin:
         question = line.strip()
         if not question:
@@ -211,6 +211,8 @@ def _chat(db: "Database", backend, settings: Settings, args: argparse.Namespace)
             continue
         if not args.json:
             print(f"> {question}")
+        if reading is not None:
+            reading.join()  # a question asked before the model finished reading ahead waits for it (it reads less)
         examples = None if args.no_examples else _examples_for(question, db, settings)
         answer = ask(question, db, backend, settings, examples=examples, earlier=conversation.turns)
         conversation.add(question, answer)
@@ -218,6 +220,10 @@ def _chat(db: "Database", backend, settings: Settings, args: argparse.Namespace)
         if not args.json:
             print()
         sys.stdout.flush()
+        # while the user reads the answer, the model reads what a follow-up's prompt will begin with
+        reading = read_ahead_in_background(db, backend, settings, conversation.turns)
+    if reading is not None:
+        reading.join()  # the model must not be reading when the process ends
     return status
 
 

@@ -37,6 +37,8 @@ Environment variables (all optional):
 ``SQLCHAT_DOUBT_CANDIDATES`` sampled candidates compared with an answer the model was unsure of (0: never)
 ``SQLCHAT_CONVERSATION_TURNS`` how many earlier turns of a conversation a follow-up shows the model (0: every
                          question stands alone)
+``SQLCHAT_READ_AHEAD``   ``1``: after each answer, the model reads the start a follow-up's prompt would have (the
+                         schema, the conversation so far) while the user reads the answer; ``0``: not
 ``SQLCHAT_HISTORY_URL``  verified answers and question log: a SQLAlchemy URL (PostgreSQL, shared by
                          several app instances) or a file; default ``~/.cache/sqlchat/history.sqlite``
 """
@@ -169,6 +171,9 @@ class ConversationConfig:
     # The most recent earlier turns (question and SQL) the prompt shows; 0: each question stands alone
     # (the baseline the conversation benchmark compares with).
     turns: int = 3
+    # After an answer, read the start of the next follow-up's prompt (its schema and earlier turns) into the model's
+    # cache while the user reads the answer, so a follow-up reads only its own question (``pipeline.read_ahead``).
+    read_ahead: bool = True
 
 
 @dataclass(frozen=True)
@@ -223,6 +228,7 @@ class Settings:
         )
         conversation = ConversationConfig(
             turns=_number(env, "SQLCHAT_CONVERSATION_TURNS", ConversationConfig.turns),
+            read_ahead=_flag(env, "SQLCHAT_READ_AHEAD", ConversationConfig.read_ahead),
         )
         return cls(model=model, execution=execution, schema=schema, trust=trust, conversation=conversation,
                    history_url=env.get("SQLCHAT_HISTORY_URL") or None,

@@ -20,6 +20,8 @@ from them as well. Every step is timed, and every failure becomes a plain senten
 from __future__ import annotations
 
 import json
+import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -51,6 +53,7 @@ from sqlchat.schema.reflection import reflect_schema
 from sqlchat.sources.connection import Database
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 NO_SQL_MESSAGE = "The model could not write SQL for this question. Try rephrasing it, or name the table and columns."
 
 
@@ -284,6 +287,48 @@ def ask(
         return _fail(answer, error)
     finally:
         answer.timings["total"] = time.perf_counter() - started
+
+
+def follow_up_start(db: Database, settings: Settings, earlier: Sequence[Turn]) -> Prompt | None:
+    """The prompt a follow-up to ``earlier`` will most likely begin with, its question left empty: the last turn's
+    tables (:func:`sqlchat.conversation.tables_after` keeps them first), the turns it will be shown, no examples. None
+    when reading ahead is off or there is nothing to follow (no turns shown, or the last showed no tables)."""
+    context = recent(list(earlier), settings.conversation.turns)
+    if not settings.conversation.read_ahead or not context or not context[-1].tables:
+        return None
+    schema = reflect_schema(db)
+    tables = [table for table in (schema.get(name) for name in context[-1].tables) if table is not None]
+    if not tables:
+        return None
+    return build_prompt(render_context(tables, keys=settings.schema.include_keys), "", earlier=context)
+
+
+def read_ahead(backend: Backend, prompt: Prompt | None) -> float:
+    """Let ``backend`` read ``prompt``'s start now (``Backend.read_ahead``, where it has one), while the user reads
+    the last answer: the follow-up then reads only its own question. The seconds it took; a failure is only logged,
+    since the question will read the prompt itself."""
+    reader = getattr(backend, "read_ahead", None)
+    if prompt is None or reader is None:
+        return 0.0
+    started = time.perf_counter()
+    try:
+        reader(prompt)
+    except Exception as error:  # noqa: BLE001 - only a head start is lost
+        log.warning("reading ahead failed: %s", redact(f"{type(error).__name__}: {error}"))
+    return time.perf_counter() - started
+
+
+def read_ahead_in_background(db: Database, backend: Backend, settings: Settings,
+                             earlier: Sequence[Turn]) -> threading.Thread | None:
+    """:func:`read_ahead` for a follow-up to ``earlier``, in a thread, so the user has the answer at once; the prompt is
+    built here, in the caller's thread, which owns the database connection. A question asked before it ends waits
+    for it (the backend reads one thing at a time) and then reads less. The thread, to join before the process ends."""
+    prompt = follow_up_start(db, settings, earlier)
+    if prompt is None or getattr(backend, "read_ahead", None) is None:
+        return None
+    thread = threading.Thread(target=read_ahead, args=(backend, prompt), name="sqlchat-read-ahead", daemon=True)
+    thread.start()
+    return thread
 
 
 def _add_candidates(answer: Answer, backend: Backend, prompt: Prompt, n: int, first: bool = False) -> None:

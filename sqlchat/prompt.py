@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 SYSTEM_TEXT = "Write one SQL query that answers the question using these tables."
@@ -119,6 +119,16 @@ def render(prompt: Prompt, style: str = "chat", chat_template: str | None = None
     if style != "chat":
         raise ValueError(f"unknown prompt style {style!r}: use one of {', '.join(STYLES)}")
     return apply_chat_template(prompt.messages(), chat_template or CHATML_TEMPLATE, bos_token) + ANSWER_PREFIX
+
+
+def render_start(prompt: Prompt, style: str = "chat", chat_template: str | None = None, bos_token: str = "") -> str:
+    """The start of ``prompt``'s rendering, up to its question: what a question asked after the same schema,
+    examples and earlier turns begins with, so a backend can read it before the question is known
+    (``sqlchat.pipeline.read_ahead``). A question whose values the prompt tells about (the mentions line) parts
+    from it just before its label."""
+    marker = "\x00"  # never in a question: what precedes it is the shared start
+    text = render(replace(prompt, question=marker, mentions=()), style, chat_template, bos_token)
+    return text[: text.rfind(marker)].rstrip(" ")  # the space joins the question's first word as one token
 
 
 def apply_chat_template(messages: list[dict[str, str]], template: str, bos_token: str = "") -> str:

@@ -4,6 +4,8 @@ is what the next question follows."""
 
 from __future__ import annotations
 
+import threading
+
 from streamlit.testing.v1 import AppTest
 
 from tests.test_app import (  # noqa: F401 - fixtures used by name
@@ -40,6 +42,26 @@ def test_a_follow_up_is_answered_after_the_previous_turn(app: AppTest, scripted_
     assert first.dataframe[0].value.iloc[0, 0] == invoices_to("Germany")
     assert second.dataframe[0].value.iloc[0, 0] == invoices_to("France")
     assert second.code[0].value.startswith(FRANCE_SQL) and second.button(key="edit:1")  # the whole card, per turn
+
+
+def finish_reading_ahead() -> None:
+    for thread in threading.enumerate():
+        if thread.name == "sqlchat-read-ahead":
+            thread.join()
+
+
+def test_while_the_user_reads_an_answer_the_model_reads_what_a_follow_up_begins_with(
+        app: AppTest, scripted_model: ScriptedBackend) -> None:
+    connect_demo(app)
+    scripted_model.candidates = [GERMANY_SQL]
+    ask(app, GERMANY)
+    finish_reading_ahead()
+    assert len(scripted_model.read) == 1 and scripted_model.read[0].endswith(f"Q: {GERMANY}\nSQL: {GERMANY_SQL};\n{FOLLOW_UP}")
+    scripted_model.candidates = [FRANCE_SQL]
+    ask(app, FRANCE)
+    assert scripted_model.prompts[-1].startswith(scripted_model.read[0])  # the follow-up read only its own question
+    finish_reading_ahead()
+    assert len(scripted_model.read) == 2 and GERMANY not in scripted_model.read[1].split("Earlier in this", 1)[1]
 
 
 def test_new_conversation_empties_the_chat_and_the_next_question_stands_alone(

@@ -25,8 +25,10 @@ from sqlchat.evaluation.cli import add_eval_arguments, run_eval_command
 from sqlchat.evaluation.runner import FIRST_TURN, FOLLOW_UP, evaluate_conversations, is_conversation_file
 from sqlchat.models import backends
 from sqlchat.models.backends import Generation
-from sqlchat.pipeline import ask, run_sql
-from sqlchat.prompt import FAILED_MARK, FOLLOW_UP_LABEL, NO_SQL, Prompt, Turn, build_prompt, build_training_text, render
+from sqlchat.pipeline import ask, follow_up_start, read_ahead, run_sql
+from sqlchat.prompt import (
+    FAILED_MARK, FOLLOW_UP_LABEL, NO_SQL, Prompt, Turn, build_prompt, build_training_text, render, render_start,
+)
 from sqlchat.schema.reflection import reflect_schema
 from sqlchat.sources.connection import connect
 from tests.test_pipeline import ScriptedBackend
@@ -143,6 +145,37 @@ def test_a_follow_up_prompt_begins_as_the_last_one_did_so_its_schema_is_read_fro
     assert third.tables == sorted(third.tables, key=[t.name for t in reflect_schema(chinook)].index)
 
 
+def test_the_start_read_ahead_is_what_every_question_after_the_same_turns_begins_with():
+    context, earlier = "CREATE TABLE Invoice (BillingCountry VARCHAR)", (Turn(GERMANY, GERMANY_SQL),)
+    for style in ("chat", "seed"):
+        start = render_start(build_prompt(context, "", earlier=earlier), style)
+        assert start.endswith(f"Q: {GERMANY}\nSQL: {GERMANY_SQL};\n{FOLLOW_UP_LABEL}")
+        assert render(build_prompt(context, FRANCE, earlier=earlier), style).startswith(start)
+        # a question whose stored values the prompt tells about parts from it before the label only
+        told = render(build_prompt(context, FRANCE, earlier=earlier, mentions=["Invoice.BillingCountry = 'France'"]), style)
+        assert told.startswith(start.removesuffix(FOLLOW_UP_LABEL)) and not told.startswith(start)
+        alone = render_start(build_prompt(context, ""), style)  # a first question: the schema is the start
+        assert alone.endswith(context + "\n") and render(build_prompt(context, GERMANY), style).startswith(alone)
+
+
+def test_after_an_answer_the_model_reads_ahead_what_the_follow_up_will_begin_with(chinook):
+    backend = ScriptedBackend([GERMANY_SQL])
+    conversation = Conversation()
+    conversation.add(GERMANY, ask(GERMANY, chinook, backend, Settings()))
+    assert read_ahead(backend, follow_up_start(chinook, Settings(), conversation.turns)) >= 0
+    backend.candidates = [FRANCE_SQL]
+    second = ask(FRANCE, chinook, backend, Settings(), earlier=conversation.turns)
+    assert second.rows == [[invoices_to("France")]]
+    read = backend.read[-1]
+    assert backend.prompts[-1].startswith(read) and read.endswith(f"SQL: {GERMANY_SQL};\n{FOLLOW_UP_LABEL}")
+    assert len(backend.prompts[-1]) - len(read) < 80  # what is left to read when the question comes: it alone
+    # off, or with no earlier turns shown, there is nothing to read ahead
+    for settings in (Settings(conversation=ConversationConfig(read_ahead=False)),
+                     Settings(conversation=ConversationConfig(turns=0))):
+        assert follow_up_start(chinook, settings, conversation.turns) is None
+    assert follow_up_start(chinook, Settings(), []) is None
+
+
 def test_training_renders_a_conversation_row_exactly_as_the_engine_asks_it():
     context, earlier = "CREATE TABLE Invoice (BillingCountry VARCHAR)", [Turn(GERMANY, GERMANY_SQL)]
     for style in ("chat", "seed"):
@@ -170,6 +203,8 @@ def test_sqlchat_chat_answers_each_line_after_the_ones_before_and_new_starts_ove
     follow_up, after_new = backend.prompts[1], backend.prompts[2]
     assert f"Q: {GERMANY}" in follow_up and FOLLOW_UP_LABEL in follow_up
     assert GERMANY not in after_new and FOLLOW_UP_LABEL not in after_new
+    # after each answer the model read ahead: the follow-up began with what it read after the first answer
+    assert len(backend.read) == 3 and follow_up.startswith(backend.read[0])
 
 
 def test_sqlchat_chat_prints_each_answer_under_its_question(chinook_path, monkeypatch, capsys, tmp_path):
@@ -225,6 +260,22 @@ def test_every_conversation_scores_full_marks_when_the_model_writes_the_gold():
     assert [(r.id, r.error) for r in report.records if not r.answer] == []
     levels = report.by_level()
     assert levels[FIRST_TURN]["n"] == len(rows) and levels[FOLLOW_UP]["n"] == report.n - len(rows)
+    assert all(record.read_ahead_s == 0.0 for record in report.records)  # a backend that cannot read ahead
+
+
+def test_the_evaluator_reads_ahead_after_each_turn_as_the_app_does_and_times_it_apart(tmp_path):
+    rows = [r for r in _conversations() if r["id"] == "ch-c01"]
+    path = tmp_path / "one.jsonl"
+    path.write_text(json.dumps(rows[0]) + "\n", encoding="utf-8")
+    read: list[Prompt] = []
+    backend = GoldInOrder(rows)
+    backend.read_ahead = read.append
+    report = evaluate_conversations(path, backend, Settings(), progress=False)
+    assert len(read) == len(report.records) == 4
+    assert [prompt.earlier[-1].question for prompt in read] == [turn["question"] for turn in rows[0]["turns"]]
+    assert all(record.read_ahead_s > 0 for record in report.records)
+    assert all(render(prompt).startswith(render_start(read[number - 2]))
+               for number, prompt in enumerate(backend.prompts, start=1) if number > 1)
 
 
 def test_each_turn_follows_the_models_own_earlier_answers(tmp_path):

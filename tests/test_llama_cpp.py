@@ -86,6 +86,31 @@ def test_a_schema_asked_about_before_is_restored_not_read_again(local_backend):
     assert again.sql == first.sql == "SELECT COUNT(*) FROM Customer WHERE Country = 'Brazil'"
 
 
+def test_a_follow_up_read_ahead_reads_only_its_own_question_and_is_answered_right(local_backend, chinook):
+    from sqlchat.conversation import Conversation
+    from sqlchat.pipeline import ask, follow_up_start, read_ahead
+
+    settings = Settings.from_env({})
+    conversation = Conversation()
+    first = ask("How many invoices went to Germany?", chinook, local_backend, settings)
+    conversation.add("How many invoices went to Germany?", first)
+    assert first.rows == [[28]], first.sql
+    evaluated: list[int] = []
+    llama = local_backend.llama
+    original = llama.eval
+    llama.eval = lambda tokens: (evaluated.append(len(tokens)), original(tokens))[1]
+    try:
+        read_ahead(local_backend, follow_up_start(chinook, settings, conversation.turns))
+        ahead = sum(evaluated)
+        evaluated.clear()
+        second = ask("And to France?", chinook, local_backend, settings, earlier=conversation.turns)
+    finally:
+        llama.eval = original
+    assert ahead > 30  # the earlier question and its SQL were read before the follow-up came...
+    assert sum(evaluated) < 30  # ...so the follow-up read about its own question alone
+    assert second.ok and second.rows == [[35]] and "France" in second.sql, second.sql
+
+
 def test_candidates_after_the_first_are_sampled_and_carry_log_probabilities(local_backend, chinook_context):
     generations = local_backend.generate(build_prompt(chinook_context, "List the names of the 3 longest tracks."), n=3)
     assert len(generations) == 3

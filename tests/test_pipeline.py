@@ -10,7 +10,7 @@ from sqlchat.config import ModelConfig, Settings
 from sqlchat.errors import GenerationFailed
 from sqlchat.models.backends import Generation
 from sqlchat.pipeline import Answer, ask, run_sql
-from sqlchat.prompt import Prompt, render
+from sqlchat.prompt import Prompt, render, render_start
 from sqlchat.sources.connection import connect, connect_schema_script
 
 
@@ -21,10 +21,14 @@ class ScriptedBackend:
     candidates: list[str]
     name: str = "scripted"
     prompts: list[str] = field(default_factory=list)  # as the default model reads them (chat rendering)
+    read: list[str] = field(default_factory=list)  # what it was asked to read ahead, rendered the same way
 
     def generate(self, prompt: Prompt, n: int = 1) -> list[Generation]:
         self.prompts.append(render(prompt))
         return [Generation(text=sql, sql=sql, tokens=5, seconds=0.01) for sql in self.candidates[:n]]
+
+    def read_ahead(self, prompt: Prompt) -> None:
+        self.read.append(render_start(prompt))
 
 
 class BrokenBackend:

@@ -40,7 +40,7 @@ from sqlchat.evaluation.metrics import (
 from sqlchat.evaluation.replay import ReplayBackend
 from sqlchat.evaluation.synthesize import DEFAULT_ATTEMPTS, Synthesis, run_query, synthesize
 from sqlchat.models.backends import Backend, Generation
-from sqlchat.pipeline import Answer, ask, candidate_tries, choose_candidate, needs_more_candidates
+from sqlchat.pipeline import Answer, ask, candidate_tries, choose_candidate, follow_up_start, needs_more_candidates, read_ahead
 from sqlchat.prompt import Prompt, Turn, build_prompt
 from sqlchat.safety import check_sql
 from sqlchat.schema.reflection import reflect_schema
@@ -79,6 +79,8 @@ class QuestionRecord:
     level: str | None = None
     tags: list[str] = field(default_factory=list)
     tables: list[str] = field(default_factory=list)  # the tables the prompt showed, in its order
+    # seconds the model spent after this answer reading the start of a follow-up's prompt (the user's reading time)
+    read_ahead_s: float = 0.0
 
     @classmethod
     def from_json(cls, item: dict[str, Any]) -> "QuestionRecord":
@@ -729,7 +731,9 @@ def evaluate_conversations(
 def score_conversation(conversation: ConversationRow, databases: SpiderDatabases, backend: MeteredBackend,
                        settings: Settings) -> list[QuestionRecord]:
     """One record per turn; each turn follows the turns the model answered before it (its chosen SQL, or the
-    failed one, marked). An evaluator failure on one turn is that turn's record, and the conversation goes on."""
+    failed one, marked). An evaluator failure on one turn is that turn's record, and the conversation goes on.
+    After each answer the model reads ahead as the app and ``sqlchat chat`` do while the user reads it
+    (``pipeline.read_ahead``): timed apart, in ``read_ahead_s``, since no user waits for it."""
     records: list[QuestionRecord] = []
     earlier: list[Turn] = []
     for number, (question, gold) in enumerate(conversation.turns, start=1):
@@ -737,7 +741,12 @@ def score_conversation(conversation: ConversationRow, databases: SpiderDatabases
             record = score_on_database(question, gold, conversation.db, databases, backend, settings, earlier)
         except Exception as exc:  # noqa: BLE001 - one turn must never stop the run
             record = _failure_record(question, gold, exc, conversation.db, answer=False)
-        records.append(replace(record, id=f"{conversation.id}/{number}", level=FIRST_TURN if number == 1 else FOLLOW_UP))
         earlier.append(Turn(question=question, sql=record.predicted, ok=record.error is None, error=record.error,
                             tables=tuple(record.tables)))
+        try:
+            seconds = read_ahead(backend.inner, follow_up_start(databases.database(conversation.db), settings, earlier))
+        except Exception:  # noqa: BLE001 - a head start lost must not stop the run
+            seconds = 0.0
+        records.append(replace(record, id=f"{conversation.id}/{number}", level=FIRST_TURN if number == 1 else FOLLOW_UP,
+                               read_ahead_s=seconds))
     return records

@@ -57,6 +57,9 @@ def handle_question(question: str, db: Database, settings: Settings) -> None:
     st.session_state[TURNS].append(turn)
     if turn.answer is not None and turn.answer.sql:
         load_editor(turn)
+    if turn.answer is not None:  # the model loaded: while the user reads, it reads what a follow-up begins with
+        pipeline.read_ahead_in_background(db, shared_backend(settings.model), settings,
+                                          st.session_state[CONVERSATION].turns)
 
 
 def on_new_conversation() -> None:
