@@ -276,6 +276,16 @@ def test_the_evaluator_reads_ahead_after_each_turn_as_the_app_does_and_times_it_
     assert all(record.read_ahead_s > 0 for record in report.records)
     assert all(render(prompt).startswith(render_start(read[number - 2]))
                for number, prompt in enumerate(backend.prompts, start=1) if number > 1)
+    # the stored run, read by the latency script: both levels, how many right, the time read ahead
+    stored = tmp_path / "run.json"
+    stored.write_text(json.dumps(report.to_json()), encoding="utf-8")
+    script = [sys.executable, str(ROOT / "scripts" / "conversation_latency.py")]
+    done = subprocess.run([*script, str(stored), "--baseline", str(stored)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "read ahead after an answer" in done.stdout and "first turn (1): right 1 (100.0 %)" in done.stdout
+    assert "follow-up (3): right 3 (100.0 %)" in done.stdout and "3 turns answered alike, median change" in done.stdout
+    refused = subprocess.run([*script, str(path)], capture_output=True, text=True, timeout=60)  # the questions, not a run
+    assert refused.returncode == 2 and "is not a stored run" in refused.stderr and "Traceback" not in refused.stderr
 
 
 def test_each_turn_follows_the_models_own_earlier_answers(tmp_path):
