@@ -196,6 +196,23 @@ def test_focus_sends_tables_not_views_that_repeat_them(northwind_path, question,
         assert [t.name for t in select_tables(reflect_schema(db), question, 5000, focus=True)] == expected
 
 
+VISITS = """
+CREATE TABLE Region (RegionId INTEGER PRIMARY KEY, Name TEXT);
+CREATE TABLE Customer (CustomerId INTEGER PRIMARY KEY, Name TEXT, RegionId INTEGER REFERENCES Region (RegionId));
+CREATE TABLE Visit (VisitId INTEGER PRIMARY KEY, CustomerId INTEGER REFERENCES Customer (CustomerId), VisitedOn DATE);
+"""
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("Which customers in each region came in May?", ["Customer", "Region", "Visit"]),  # the month: the dated table
+    ("Which customers in each region came on May 3?", ["Customer", "Region", "Visit"]),
+    ("Which customers in each region may come back?", ["Customer", "Region"]),  # the verb: no date asked for
+])
+def test_may_asks_for_a_period_only_where_it_is_the_month(question, expected):
+    with connect_schema_script(VISITS, "sqlite") as db:
+        assert [t.name for t in select_tables(reflect_schema(db), question, 5000, focus=True)] == expected
+
+
 def test_focus_sends_a_view_when_no_table_is_named(northwind_path):
     with connect(northwind_path) as db:
         picked = select_tables(reflect_schema(db), "Show the summary of sales by quarter", 5000, focus=True)

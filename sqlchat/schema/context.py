@@ -175,9 +175,11 @@ MONEY_WORDS = frozenset(stem(w) for w in """revenue revenues sales sold sell sel
 QUANTITY_NAMES = frozenset({"quantity", "qty"})
 TOTAL_NAMES = frozenset({"total", "amount", "revenue"})
 DATE_TYPES = ("DATE", "TIME")  # DATE, DATETIME, TIMESTAMP
-MONTHS = ("january february march april may june july august september october november december "
+MONTHS = ("january february march april june july august september october november december "
           "jan feb mar apr jun jul aug sep sept oct nov dec month monthly year yearly quarter").split()
-PERIOD_PATTERN = re.compile(rf"\b(1[89]\d\d|20\d\d|{'|'.join(MONTHS)})s?\b", re.IGNORECASE)
+# "may" is the month only where a date reads it so ("in May", "May 2024", "May 3"), not the verb ("may churn")
+MAY = r"(?:in|during|of|since|until|till|before|after|from|through|between|by)\s+may\b|\bmay\s+\d"
+PERIOD_PATTERN = re.compile(rf"\b(1[89]\d\d|20\d\d|{'|'.join(MONTHS)})s?\b|\b{MAY}", re.IGNORECASE)
 MAX_PATH = 4  # tables on a joining path, ends included: longer chains are not what a question means
 
 
