@@ -1,0 +1,52 @@
+"""A key added up is counted instead: "how many tracks" answered with ``SUM(TrackId)`` gives a meaningless number."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from test_pipeline import ask_scripted
+
+from sqlchat.corrections.aggregates import count_summed_keys
+from sqlchat.schema.reflection import reflect_schema
+from sqlchat.sources.connection import connect
+
+LED_ZEPPELIN = ("FROM Album AS T1 JOIN Artist AS T2 ON T1.ArtistId = T2.ArtistId JOIN Track AS T3 ON T1.AlbumId = T3.AlbumId "
+                "WHERE T2.Name = 'Led Zeppelin'")
+
+
+@pytest.fixture()
+def tables(chinook_path):
+    with connect(chinook_path) as db:
+        return list(reflect_schema(db))
+
+
+def led_zeppelin_tracks(path) -> int:
+    with sqlite3.connect(path) as con:
+        return con.execute(f"SELECT COUNT(*) {LED_ZEPPELIN}").fetchone()[0]
+
+
+def test_the_user_gets_the_number_of_tracks_not_the_sum_of_their_ids(chinook_path):
+    answer = ask_scripted(chinook_path, "How many tracks are on Led Zeppelin's albums in total?",
+                          f"SELECT SUM(T3.TrackId) AS TotalTracks {LED_ZEPPELIN}")
+    assert answer.ok and answer.rows == [[led_zeppelin_tracks(chinook_path)]] and answer.repaired
+    assert "COUNT(T3.TrackId)" in answer.chosen
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT SUM(Total) FROM Invoice",  # money: a sum means something
+    "SELECT SUM(il.Quantity) FROM InvoiceLine AS il",
+    "SELECT SUM(Milliseconds) / 60000 FROM Track",
+    "SELECT COUNT(TrackId) FROM Track",
+    "SELECT SUM(x.TrackId) FROM (SELECT 1 AS TrackId) AS x",  # not a schema table: cannot tell what it is
+])
+def test_sums_of_what_is_not_a_key_stay_as_written(tables, sql):
+    assert count_summed_keys(sql, tables) == sql
+
+
+def test_a_foreign_key_and_a_key_in_a_subquery_are_counted_too(tables):
+    assert count_summed_keys("SELECT SUM(AlbumId) FROM Track WHERE GenreId = 1", tables) == (
+        "SELECT COUNT(AlbumId) FROM Track WHERE GenreId = 1")
+    assert count_summed_keys("SELECT Name FROM Artist WHERE 3 < (SELECT SUM(a.AlbumId) FROM Album AS a "
+                             "WHERE a.ArtistId = Artist.ArtistId)", tables) == (
+        "SELECT Name FROM Artist WHERE 3 < (SELECT COUNT(a.AlbumId) FROM Album AS a WHERE a.ArtistId = Artist.ArtistId)")
