@@ -39,13 +39,8 @@ def count_summed_keys(sql: str, tables: Sequence[Table], dialect: str = "sqlite"
             if summed.parent_select is not select or not isinstance(column, exp.Column):
                 continue
             owner = column_owner(column, sources)
-            if owner is not None and _is_declared_key(sources[owner[0]], owner[1]):
+            if owner is not None and sources[owner[0]].is_key(owner[1]):
                 summed.replace(exp.Count(this=column.copy()))
                 changed = True
     return rendered(tree, sql, dialect) if changed else sql
 
-
-def _is_declared_key(table: Table, name: str) -> bool:
-    lowered = name.lower()
-    return (any(key.lower() == lowered for key in table.primary_key)
-            or any(column.lower() == lowered for key in table.foreign_keys for column in key.columns))

@@ -23,6 +23,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from sqlchat.corrections.aggregates import count_summed_keys
+from sqlchat.corrections.borrowed import read_borrowed_columns_at_home
 from sqlchat.corrections.carryover import carry_conditions
 from sqlchat.corrections.clauses import joins_before_where
 from sqlchat.corrections.dates import sqlite_dates
@@ -267,10 +268,11 @@ def closest_column(name: str, table: tuple[str, list[str]]) -> str | None:
 
 
 def _as_meant(sql: str, question: str, tables: Sequence[Table], follows: str | None, dialect: str) -> str:
-    """``sql`` read as the question means it: without the joins nothing reads (they repeat rows), its names read
-    from the table the question asks about, keys counted rather than added up, and, for a follow-up, with the
-    conditions it dropped carried over."""
+    """``sql`` read as the question means it: without the joins nothing reads (they repeat rows) or that only lend a
+    column the table they join has too, its names read from the table the question asks about, keys counted rather
+    than added up, and, for a follow-up, with the conditions it dropped carried over."""
     sql = drop_unused_joins(sql, question, tables, dialect)
+    sql = read_borrowed_columns_at_home(sql, question, tables, dialect)
     sql = count_summed_keys(sql, tables, dialect)
     sql = read_from_asked_table(sql, question, tables, dialect)
     return carry_conditions(sql, follows, question, tables, dialect)
@@ -285,7 +287,8 @@ def with_repairs(candidates: Sequence[str], names: SchemaNames, dialect: str = "
     quoted as one name is split in two (:mod:`sqlchat.corrections.spaces`), joins written after ``WHERE`` are
     moved before it (:mod:`sqlchat.corrections.clauses`), and other dialects' date
     functions written as SQLite's (:mod:`sqlchat.corrections.dates`). Given the ``question``, a joined table
-    nothing reads and the question does not name goes (:mod:`sqlchat.corrections.unused`), names read from the
+    nothing reads and the question does not name goes (:mod:`sqlchat.corrections.unused`), and one read only for a
+    column the table it joins has too (:mod:`sqlchat.corrections.borrowed`), names read from the
     wrong joined table are read from the one the question asks about (:mod:`sqlchat.corrections.subject`), a key
     added up is counted (:mod:`sqlchat.corrections.aggregates`) and, for
     a follow-up, the SQL it ``follows`` gives back the conditions it dropped (:mod:`sqlchat.corrections.carryover`):

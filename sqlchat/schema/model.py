@@ -57,6 +57,12 @@ class Table:
     def primary_key(self) -> list[str]:
         return [c.name for c in self.columns if c.primary_key]
 
+    def is_key(self, name: str) -> bool:
+        """Whether ``name`` is one of this table's declared keys: its primary key or a foreign key's column."""
+        lowered = name.lower()
+        return (any(key.lower() == lowered for key in self.primary_key)
+                or any(column.lower() == lowered for key in self.foreign_keys for column in key.columns))
+
     def column(self, name: str) -> Column | None:
         """The column called ``name`` (case-insensitive), or None."""
         lowered = name.lower()
