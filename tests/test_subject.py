@@ -57,3 +57,32 @@ def test_the_user_sees_media_types_not_track_titles(chinook_path):
     assert sorted(row[0] for row in answer.rows) == [
         "AAC audio file", "MPEG audio file", "Protected AAC audio file", "Protected MPEG-4 video file",
         "Purchased AAC audio file"]
+
+
+def genres_of_tracks_at(path, price: float) -> list[str]:
+    import sqlite3
+
+    with sqlite3.connect(path) as con:
+        return sorted(row[0] for row in con.execute(
+            "SELECT DISTINCT Genre.Name FROM Track JOIN Genre ON Genre.GenreId = Track.GenreId WHERE Track.UnitPrice = ?",
+            (price,)))
+
+
+def test_which_genres_over_the_tracks_lists_each_genre_once(chinook_path):
+    written = ("SELECT T3.Name FROM Track AS T1 JOIN Genre AS T3 ON T1.GenreId = T3.GenreId WHERE T1.UnitPrice = 1.99")
+    answer = ask_scripted(chinook_path, "Which genres are they in?", written)
+    assert answer.ok and sorted(row[0] for row in answer.rows) == genres_of_tracks_at(chinook_path, 1.99)
+
+
+@pytest.mark.parametrize(("question", "sql"), [
+    # ordered by what it does not list: DISTINCT could not keep that order
+    ("Which genre has the longest track?",
+     "SELECT T3.Name FROM Track AS T1 JOIN Genre AS T3 ON T1.GenreId = T3.GenreId ORDER BY T1.Milliseconds DESC LIMIT 1"),
+    # the asked table refers to the other: a track's genre does not repeat the track
+    ("Which tracks are in the Rock genre?",
+     "SELECT T1.Name FROM Track AS T1 JOIN Genre AS T3 ON T1.GenreId = T3.GenreId WHERE T3.Name = 'Rock'"),
+    ("Which genres have more than 100 tracks?",
+     "SELECT T3.Name FROM Track AS T1 JOIN Genre AS T3 ON T1.GenreId = T3.GenreId GROUP BY T3.Name HAVING COUNT(*) > 100"),
+])
+def test_a_listing_that_does_not_repeat_the_asked_rows_stays_as_written(tables, question, sql):
+    assert read_from_asked_table(sql, question, tables) == sql

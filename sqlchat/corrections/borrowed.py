@@ -18,7 +18,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from sqlchat.corrections.joins import column_owner, select_sources
+from sqlchat.corrections.joins import column_owner, select_sources, written_alias
 from sqlchat.corrections.rendering import rendered
 from sqlchat.schema.context import MONEY_WORDS, STOPWORDS, stemmed_words
 from sqlchat.schema.model import Table
@@ -79,7 +79,7 @@ def _borrowed(select: exp.Select, join: exp.Join, sources: dict[str, Table],
     others = {word for name, source in sources.items() if name != alias for word in stemmed_words(source.name)}
     if {word for word in stemmed_words(joined.name) if word not in STOPWORDS and word not in others} & asked:
         return None  # the question names the joined table: its own column is meant
-    return read, _written_alias(select, partner)
+    return read, written_alias(select, partner)
 
 
 def _lendable(home: Table, joined: Table, name: str) -> bool:
@@ -89,10 +89,3 @@ def _lendable(home: Table, joined: Table, name: str) -> bool:
     return (column is not None and joined.column(name) is not None and not column.is_text
             and not home.is_key(name) and not joined.is_key(name))
 
-
-def _written_alias(select: exp.Select, alias: str) -> str:
-    """The alias (or table name) as the query writes it, for the lower-cased ``alias`` of ``select_sources``."""
-    for node in [select.args.get("from_"), *(select.args.get("joins") or [])]:
-        if node is not None and node.this.alias_or_name.lower() == alias:
-            return node.this.alias_or_name
-    return alias

@@ -274,18 +274,19 @@ def _equals(select: exp.Select, alias: str, column: str, other_alias: str, other
         table = sources[source_alias]
         real = table.column(name)
         spelled = real.name if real is not None else name
-        qualifier = _spelling(select, source_alias, table)
+        qualifier = written_alias(select, source_alias, table.name)
         return exp.column(exp.to_identifier(spelled, quoted=_needs_quotes(spelled, table)),
                           table=exp.to_identifier(qualifier, quoted=_needs_quotes(qualifier, table)))
     return exp.EQ(this=ref(alias, column), expression=ref(other_alias, other_column))
 
 
-def _spelling(select: exp.Select, alias: str, table: Table) -> str:
-    """``alias`` as the query spells it (the table's own name for a bridge it does not name yet)."""
+def written_alias(select: exp.Select, alias: str, default: str | None = None) -> str:
+    """``alias`` (lower case, as :func:`select_sources` keys it) as the query spells it; ``default`` (else ``alias``)
+    when no table of the query goes by it, e.g. a bridge it does not name yet."""
     for node in select.find_all(exp.Table):
-        if (node.alias or node.name).lower() == alias:
-            return node.alias or node.name
-    return table.name
+        if node.alias_or_name.lower() == alias:
+            return node.alias_or_name
+    return default or alias
 
 
 def join_missing_tables(sql: str, tables: Sequence[Table], dialect: str = "sqlite") -> str:
@@ -320,7 +321,7 @@ def _join_missing(select: exp.Select, by_name: dict[str, Table], links: list[Lin
     for column in columns:  # qualify the rest before new tables can make them ambiguous
         owner = column_owner(column, sources) if id(column) not in placed and not column.table else None
         if owner is not None:
-            column.set("table", exp.to_identifier(_spelling(select, owner[0], sources[owner[0]])))
+            column.set("table", exp.to_identifier(written_alias(select, owner[0], sources[owner[0]].name)))
     added: dict[str, str] = {}
     for column, (table, link, source_alias) in plans:
         alias = added.get(table.name.lower())

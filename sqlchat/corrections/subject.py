@@ -4,9 +4,11 @@
 ``T2`` is the track, so the user gets track titles. When a question asks "which/what <table>" and that
 table is in the query, but the columns it selects (and groups by) that carry no aggregate all come from
 one other table, and the asked-about table has columns of the same names, those columns are read from
-the asked-about table instead (a plain listing then lists each once: the join repeats it per joined row). Nothing changes when any selected column is the asked-about table's own,
-or when it lacks one of the names. The result is kept only when it parses; the pipeline tries it before
-the SQL as written.
+the asked-about table instead (a plain listing then lists each once: the join repeats it per joined row). Nothing
+is moved when any selected column is the asked-about table's own, or when it lacks one of the names; when all are
+its own and the query joins a table that refers to it ("Which genres are they in?" over the tracks at a price),
+a plain listing lists each once too. The result is kept only when it parses; the pipeline tries it before the SQL
+as written.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from sqlchat.corrections.joins import column_owner, select_sources
+from sqlchat.corrections.joins import column_owner, select_sources, written_alias
 from sqlchat.corrections.rendering import rendered
 from sqlchat.schema.context import stem, stemmed_words
 from sqlchat.schema.model import Table
@@ -62,17 +64,34 @@ def read_from_asked_table(sql: str, question: str, tables: Sequence[Table], dial
     if not plain or None in owners or len({alias for alias, _ in owners}) != 1:
         return sql
     other = next(iter(owners))[0]
-    if other == target or any(asked.column(name) is None for _, name in owners):
+    if other == target:
+        return _each_once(tree, sql, sources, target, dialect)
+    if any(asked.column(name) is None for _, name in owners):
         return sql
     grouped = [c for c in (tree.args.get("group") or exp.Group()).find_all(exp.Column)]
     for column in [*plain, *grouped]:
         if column_owner(column, sources) in owners:
-            column.set("table", exp.to_identifier(_spelled(tree, target)))
+            column.set("table", exp.to_identifier(written_alias(tree, target)))
     if not tree.args.get("group") and not any(e.find(exp.AggFunc) for e in tree.expressions):
         tree.set("distinct", exp.Distinct())  # one row per joined row of the other table: each once
     return rendered(tree, sql, dialect)
 
 
-def _spelled(select: exp.Select, alias: str) -> str:
-    """The alias (lower case in ``select_sources``) as the model wrote it."""
-    return next((t.alias_or_name for t in select.find_all(exp.Table) if t.alias_or_name.lower() == alias), alias)
+def _each_once(select: exp.Select, sql: str, sources: dict[str, Table], target: str, dialect: str) -> str:
+    """A plain listing of the asked table's own columns joined to a table that refers to it ("Which genres are they
+    in?" over tracks), which repeats each of its rows once per referring row: listed once each. Not when the
+    query already collapses rows, or orders by what it does not select (a ``DISTINCT`` cannot order by it)."""
+    asked = sources[target]
+    refers = any(key.ref_table.lower() == asked.name.lower()
+                 for alias, table in sources.items() if alias != target for key in table.foreign_keys)
+    if not refers or select.args.get("distinct") or select.args.get("group") or select.args.get("having"):
+        return sql
+    if any(e.find(exp.AggFunc) for e in select.expressions):
+        return sql
+    shown = {e.alias_or_name.lower() for e in select.expressions} | {
+        c.sql().lower() for e in select.expressions for c in e.find_all(exp.Column)}
+    ordered = (select.args.get("order") or exp.Order()).expressions
+    if any(order.this.sql().lower() not in shown for order in ordered):
+        return sql
+    select.set("distinct", exp.Distinct())
+    return rendered(select, sql, dialect)
