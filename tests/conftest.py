@@ -57,6 +57,15 @@ def northwind(northwind_path: Path) -> Iterator[Database]:
         yield db
 
 
+@pytest.fixture(scope="session")
+def chinook_tables() -> Iterator[list]:
+    """Chinook's reflected tables, read once: what the corrections and explanations read the schema from."""
+    from sqlchat.schema.reflection import reflect_schema
+
+    with connect(_demo("chinook.sqlite")) as db:
+        yield list(reflect_schema(db))
+
+
 def _admin_engine(url: str, server: str) -> sa.Engine:
     """An AUTOCOMMIT engine on the admin database, or a skip if the server is not reachable."""
     engine = sa.create_engine(url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})

@@ -8,17 +8,9 @@ import pytest
 from test_pipeline import ask_scripted
 
 from sqlchat.corrections.aggregates import count_summed_keys
-from sqlchat.schema.reflection import reflect_schema
-from sqlchat.sources.connection import connect
 
 LED_ZEPPELIN = ("FROM Album AS T1 JOIN Artist AS T2 ON T1.ArtistId = T2.ArtistId JOIN Track AS T3 ON T1.AlbumId = T3.AlbumId "
                 "WHERE T2.Name = 'Led Zeppelin'")
-
-
-@pytest.fixture()
-def tables(chinook_path):
-    with connect(chinook_path) as db:
-        return list(reflect_schema(db))
 
 
 def led_zeppelin_tracks(path) -> int:
@@ -40,13 +32,13 @@ def test_the_user_gets_the_number_of_tracks_not_the_sum_of_their_ids(chinook_pat
     "SELECT COUNT(TrackId) FROM Track",
     "SELECT SUM(x.TrackId) FROM (SELECT 1 AS TrackId) AS x",  # not a schema table: cannot tell what it is
 ])
-def test_sums_of_what_is_not_a_key_stay_as_written(tables, sql):
-    assert count_summed_keys(sql, tables) == sql
+def test_sums_of_what_is_not_a_key_stay_as_written(chinook_tables, sql):
+    assert count_summed_keys(sql, chinook_tables) == sql
 
 
-def test_a_foreign_key_and_a_key_in_a_subquery_are_counted_too(tables):
-    assert count_summed_keys("SELECT SUM(AlbumId) FROM Track WHERE GenreId = 1", tables) == (
+def test_a_foreign_key_and_a_key_in_a_subquery_are_counted_too(chinook_tables):
+    assert count_summed_keys("SELECT SUM(AlbumId) FROM Track WHERE GenreId = 1", chinook_tables) == (
         "SELECT COUNT(AlbumId) FROM Track WHERE GenreId = 1")
     assert count_summed_keys("SELECT Name FROM Artist WHERE 3 < (SELECT SUM(a.AlbumId) FROM Album AS a "
-                             "WHERE a.ArtistId = Artist.ArtistId)", tables) == (
+                             "WHERE a.ArtistId = Artist.ArtistId)", chinook_tables) == (
         "SELECT Name FROM Artist WHERE 3 < (SELECT COUNT(a.AlbumId) FROM Album AS a WHERE a.ArtistId = Artist.ArtistId)")

@@ -9,17 +9,9 @@ import pytest
 from test_pipeline import ask_scripted
 
 from sqlchat.corrections.borrowed import read_borrowed_columns_at_home
-from sqlchat.schema.reflection import reflect_schema
-from sqlchat.sources.connection import connect
 
 THROUGH_LINES = ("SELECT COUNT(T1.TrackId) FROM Track AS T1 JOIN InvoiceLine AS T2 ON T1.TrackId = T2.TrackId "
                  "WHERE T2.UnitPrice = 1.99")
-
-
-@pytest.fixture()
-def tables(chinook_path):
-    with connect(chinook_path) as db:
-        return list(reflect_schema(db))
 
 
 def tracks_at(path, price: float) -> int:
@@ -33,10 +25,10 @@ def test_the_user_gets_the_tracks_that_cost_it_not_the_lines_sold_at_it(chinook_
     assert "InvoiceLine" not in answer.chosen
 
 
-def test_the_condition_goes_home_and_other_joins_stay(tables):
+def test_the_condition_goes_home_and_other_joins_stay(chinook_tables):
     written = ("SELECT T3.Name FROM Track AS T1 JOIN InvoiceLine AS T2 ON T1.TrackId = T2.TrackId "
                "JOIN Genre AS T3 ON T1.GenreId = T3.GenreId WHERE T2.UnitPrice = 1.99 AND T3.Name = 'Drama'")
-    assert read_borrowed_columns_at_home(written, "How many of them are in Drama?", tables) == (
+    assert read_borrowed_columns_at_home(written, "How many of them are in Drama?", chinook_tables) == (
         "SELECT T3.Name FROM Track AS T1 JOIN Genre AS T3 ON T1.GenreId = T3.GenreId "
         "WHERE T1.UnitPrice = 1.99 AND T3.Name = 'Drama'")
 
@@ -54,5 +46,5 @@ def test_the_condition_goes_home_and_other_joins_stay(tables):
     ("Which tracks cost 1.99?",
      "SELECT T1.Name, T2.UnitPrice FROM Track AS T1 JOIN InvoiceLine AS T2 ON T1.TrackId = T2.TrackId WHERE T2.UnitPrice = 1.99"),
 ])
-def test_a_join_that_does_more_than_lend_a_number_stays(tables, question, sql):
-    assert read_borrowed_columns_at_home(sql, question, tables) == sql
+def test_a_join_that_does_more_than_lend_a_number_stays(chinook_tables, question, sql):
+    assert read_borrowed_columns_at_home(sql, question, chinook_tables) == sql

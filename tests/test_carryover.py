@@ -9,16 +9,10 @@ from sqlchat.config import Settings
 from sqlchat.corrections.carryover import carry_conditions, refers_back
 from sqlchat.pipeline import ask
 from sqlchat.prompt import Turn
-from sqlchat.schema.reflection import reflect_schema
 
 FRANCE_TOTAL = "SELECT SUM(Total) FROM Invoice WHERE BillingCountry = 'France'"
 NANCYS_TEAM = ("SELECT * FROM Employee WHERE ReportsTo = "
                "(SELECT EmployeeId FROM Employee WHERE FirstName = 'Nancy' AND LastName = 'Edwards')")
-
-
-@pytest.fixture()
-def tables(chinook):
-    return list(reflect_schema(chinook))
 
 
 @pytest.mark.parametrize(("previous", "question", "written", "carried"), [
@@ -34,8 +28,8 @@ def tables(chinook):
      "SELECT c.Country FROM Invoice AS I JOIN Customer AS c ON c.CustomerId = I.CustomerId "
      "WHERE I.Total > 10 AND STRFTIME('%Y', I.InvoiceDate) = '2021'"),
 ], ids=["and", "of-those", "aliased"])
-def test_dropped_conditions_come_back(tables, previous, question, written, carried):
-    assert carry_conditions(written, previous, question, tables) == carried
+def test_dropped_conditions_come_back(chinook_tables, previous, question, written, carried):
+    assert carry_conditions(written, previous, question, chinook_tables) == carried
 
 
 @pytest.mark.parametrize(("previous", "question", "written"), [
@@ -47,8 +41,8 @@ def test_dropped_conditions_come_back(tables, previous, question, written, carri
      "Which of those were hired in 2003?", "SELECT FirstName FROM Employee WHERE HireDate LIKE '2003%'"),  # self-join
     (None, "And the average?", "SELECT AVG(Total) FROM Invoice"),
 ], ids=["changed", "not-a-follow-up", "other-table", "self-join", "no-previous"])
-def test_nothing_is_carried_where_the_follow_up_means_otherwise(tables, previous, question, written):
-    assert carry_conditions(written, previous, question, tables) == written
+def test_nothing_is_carried_where_the_follow_up_means_otherwise(chinook_tables, previous, question, written):
+    assert carry_conditions(written, previous, question, chinook_tables) == written
 
 
 def test_what_counts_as_referring_back():

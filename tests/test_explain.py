@@ -15,15 +15,6 @@ from sqlchat.sources.connection import connect
 
 
 @pytest.fixture(scope="module")
-def chinook_tables():
-    from sqlchat.config import DEMO_DIR
-
-    db = connect(DEMO_DIR / "chinook.sqlite")
-    yield list(reflect_schema(db))
-    db.close()
-
-
-@pytest.fixture(scope="module")
 def northwind_tables():
     from sqlchat.config import DEMO_DIR
 

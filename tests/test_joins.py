@@ -9,26 +9,14 @@ import pytest
 from helpers.business_db import CUSTOMERS, ORDERS, build_business_db
 from test_pipeline import ask_scripted
 
-from sqlchat.config import DEMO_DIR
 from sqlchat.corrections.joins import correct_joins, join_missing_tables, schema_links
 from sqlchat.corrections.repair import schema_names, with_repairs
 from sqlchat.schema.model import Column, ForeignKey, Table
-from sqlchat.schema.reflection import reflect_schema
-from sqlchat.sources.connection import connect
 
 TOP_ARTISTS_BY_TRACKS = (
     "SELECT Artist.ArtistId FROM Artist JOIN Album ON Album.ArtistId = Artist.ArtistId "
     "JOIN Track ON Track.AlbumId = Album.AlbumId GROUP BY Artist.ArtistId ORDER BY COUNT(*) DESC, Artist.ArtistId LIMIT 5"
 )
-
-
-@pytest.fixture(scope="module")
-def chinook_tables():
-    db = connect(DEMO_DIR / "chinook.sqlite")
-    try:
-        yield list(reflect_schema(db))
-    finally:
-        db.close()
 
 
 def bag(path, sql: str) -> Counter:

@@ -12,21 +12,10 @@ from sqlchat.charts import choose_chart
 from sqlchat.config import DEMO_DIR, Settings
 from sqlchat.corrections.readable import label_columns, make_readable
 from sqlchat.evaluation.runner import as_scored
-from sqlchat.schema.reflection import reflect_schema
-from sqlchat.sources.connection import connect
 
 CHINOOK = DEMO_DIR / "chinook.sqlite"
 TOP_ARTIST_IDS = ("SELECT T1.ArtistId FROM Artist AS T1 JOIN Album ON Album.ArtistId = T1.ArtistId "
                   "JOIN Track AS T2 ON T2.AlbumId = Album.AlbumId GROUP BY T1.ArtistId ORDER BY COUNT(*) DESC, T1.ArtistId LIMIT 5")
-
-
-@pytest.fixture(scope="module")
-def chinook_tables():
-    db = connect(CHINOOK)
-    try:
-        yield list(reflect_schema(db))
-    finally:
-        db.close()
 
 
 def rows(sql: str) -> list[tuple]:

@@ -6,16 +6,8 @@ import pytest
 from test_pipeline import ask_scripted
 
 from sqlchat.corrections.subject import asked_table, read_from_asked_table
-from sqlchat.schema.reflection import reflect_schema
-from sqlchat.sources.connection import connect
 
 MEDIA = "SELECT T2.Name FROM MediaType AS T1 JOIN Track AS T2 ON T1.MediaTypeId = T2.MediaTypeId"
-
-
-@pytest.fixture()
-def tables(chinook_path):
-    with connect(chinook_path) as db:
-        return list(reflect_schema(db))
 
 
 @pytest.mark.parametrize(("question", "expected"), [
@@ -25,19 +17,19 @@ def tables(chinook_path):
     ("How many tracks are there?", None),  # not a which/what question
     ("Which of them is the largest?", None),  # no table named
 ])
-def test_the_table_a_question_asks_about(tables, question, expected):
-    found = asked_table(question, tables)
+def test_the_table_a_question_asks_about(chinook_tables, question, expected):
+    found = asked_table(question, chinook_tables)
     assert (found.name if found else None) == expected
 
 
-def test_a_listing_reads_the_asked_table_and_lists_each_once(tables):
-    assert read_from_asked_table(MEDIA, "Which media types do we sell tracks in?", tables) == (
+def test_a_listing_reads_the_asked_table_and_lists_each_once(chinook_tables):
+    assert read_from_asked_table(MEDIA, "Which media types do we sell tracks in?", chinook_tables) == (
         "SELECT DISTINCT T1.Name FROM MediaType AS T1 JOIN Track AS T2 ON T1.MediaTypeId = T2.MediaTypeId")
 
 
-def test_a_grouped_query_moves_its_group_too(tables):
+def test_a_grouped_query_moves_its_group_too(chinook_tables):
     written = f"{MEDIA} GROUP BY T2.Name ORDER BY COUNT(*) DESC LIMIT 1"
-    assert read_from_asked_table(written, "Which media type do most of our tracks come in?", tables) == (
+    assert read_from_asked_table(written, "Which media type do most of our tracks come in?", chinook_tables) == (
         f"{MEDIA.replace('T2.Name', 'T1.Name')} GROUP BY T1.Name ORDER BY COUNT(*) DESC LIMIT 1")
 
 
@@ -47,8 +39,8 @@ def test_a_grouped_query_moves_its_group_too(tables):
     (MEDIA.replace("T2.Name", "T2.Composer"), "Which media types do we sell tracks in?"),  # MediaType has no Composer
     ("SELECT Name FROM Track", "Which media types do we sell tracks in?"),  # the asked table is not in the query
 ])
-def test_nothing_moves_when_the_names_may_be_meant(tables, sql, question):
-    assert read_from_asked_table(sql, question, tables) == sql
+def test_nothing_moves_when_the_names_may_be_meant(chinook_tables, sql, question):
+    assert read_from_asked_table(sql, question, chinook_tables) == sql
 
 
 def test_the_user_sees_media_types_not_track_titles(chinook_path):
@@ -84,5 +76,5 @@ def test_which_genres_over_the_tracks_lists_each_genre_once(chinook_path):
     ("Which genres have more than 100 tracks?",
      "SELECT T3.Name FROM Track AS T1 JOIN Genre AS T3 ON T1.GenreId = T3.GenreId GROUP BY T3.Name HAVING COUNT(*) > 100"),
 ])
-def test_a_listing_that_does_not_repeat_the_asked_rows_stays_as_written(tables, question, sql):
-    assert read_from_asked_table(sql, question, tables) == sql
+def test_a_listing_that_does_not_repeat_the_asked_rows_stays_as_written(chinook_tables, question, sql):
+    assert read_from_asked_table(sql, question, chinook_tables) == sql
