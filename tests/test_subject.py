@@ -14,6 +14,8 @@ MEDIA = "SELECT T2.Name FROM MediaType AS T1 JOIN Track AS T2 ON T1.MediaTypeId 
     ("Which media types do we sell tracks in?", "MediaType"),
     ("What genres are in the catalogue?", "Genre"),
     ("Which invoice lines are the largest?", "InvoiceLine"),
+    ("Which 3 genres sold the most tracks?", "Genre"),  # the words after the count
+    ("What top 5 artists have the most albums?", "Artist"),
     ("How many tracks are there?", None),  # not a which/what question
     ("Which of them is the largest?", None),  # no table named
 ])

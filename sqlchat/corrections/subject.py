@@ -25,7 +25,8 @@ from sqlchat.corrections.rendering import rendered
 from sqlchat.schema.context import stem, stemmed_words
 from sqlchat.schema.model import Table
 
-ASKS_WHICH = re.compile(r"^\s*(which|what)\s+((?:[\w'-]+\s+){0,2}[\w'-]+)", re.IGNORECASE)
+# "which genres", "what 3 artists", "which top 5 customers": the words after the count name the table
+ASKS_WHICH = re.compile(r"^\s*(which|what)\s+(?:top\s+)?(?:\d+\s+)?((?:[\w'-]+\s+){0,2}[\w'-]+)", re.IGNORECASE)
 
 
 def asked_table(question: str, tables: Sequence[Table]) -> Table | None:
