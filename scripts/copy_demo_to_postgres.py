@@ -20,7 +20,10 @@ MariaDB (``--mariadb``): each demo becomes its own database (``chinook``, ``nort
 Idempotent: the script drops and recreates its own schemas / databases, nothing else.
 
     python scripts/copy_demo_to_postgres.py [--url URL] [--mariadb [URL]] [--prefix P] [--only chinook]
-                                            [--dates-as-text] [--no-postgres]
+                                            [--dates-as-text] [--no-postgres] [--sqlite NAME=PATH ...]
+
+``--sqlite NAME=PATH`` copies any other SQLite file the same way, under the schema / database NAME
+(the held-out databases of ``tests/data/heldout`` are copied so); with it, only the files it names are copied.
 """
 
 from __future__ import annotations
@@ -167,8 +170,14 @@ def copy_demo(source_path: Path, engine: sa.Engine, schema: str | None, dates_as
     return counts
 
 
-def copy_to_postgres(url: str, names: Iterable[str], prefix: str = "", dates_as_text: bool = False) -> dict[str, dict[str, int]]:
-    """Each demo into its own schema ``prefix + name`` of the database ``url`` names (dropped first)."""
+def _source_file(name: str, files: dict[str, Path] | None) -> Path:
+    """The SQLite file copied under ``name``: one of ``files``, else the demo of that name."""
+    return (files or {}).get(name) or DEMOS[name]
+
+
+def copy_to_postgres(url: str, names: Iterable[str], prefix: str = "", dates_as_text: bool = False,
+                     files: dict[str, Path] | None = None) -> dict[str, dict[str, int]]:
+    """Each demo (or file of ``files``) into its own schema ``prefix + name`` of the database ``url`` names (dropped first)."""
     engine = sa.create_engine(url)
     done = {}
     try:
@@ -177,14 +186,15 @@ def copy_to_postgres(url: str, names: Iterable[str], prefix: str = "", dates_as_
             with engine.begin() as conn:
                 conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {_quote(schema)} CASCADE")
                 conn.exec_driver_sql(f"CREATE SCHEMA {_quote(schema)}")
-            done[schema] = copy_demo(DEMOS[name], engine, schema, dates_as_text)
+            done[schema] = copy_demo(_source_file(name, files), engine, schema, dates_as_text)
     finally:
         engine.dispose()
     return done
 
 
-def copy_to_mariadb(url: str, names: Iterable[str], prefix: str = "", dates_as_text: bool = False) -> dict[str, dict[str, int]]:
-    """Each demo into its own database ``prefix + name`` on the server ``url`` names (dropped first)."""
+def copy_to_mariadb(url: str, names: Iterable[str], prefix: str = "", dates_as_text: bool = False,
+                    files: dict[str, Path] | None = None) -> dict[str, dict[str, int]]:
+    """Each demo (or file of ``files``) into its own database ``prefix + name`` on the server ``url`` names (dropped first)."""
     admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     done = {}
     try:
@@ -195,7 +205,7 @@ def copy_to_mariadb(url: str, names: Iterable[str], prefix: str = "", dates_as_t
                 conn.exec_driver_sql(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
             engine = sa.create_engine(sa.make_url(url).set(database=database))
             try:
-                done[database] = copy_demo(DEMOS[name], engine, None, dates_as_text)
+                done[database] = copy_demo(_source_file(name, files), engine, None, dates_as_text)
             finally:
                 engine.dispose()
     finally:
@@ -228,13 +238,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dates-as-text", action="store_true",
                         help="keep dates as the text SQLite stores (the copy then differs in its names only)")
     parser.add_argument("--only", choices=sorted(DEMOS), action="append", help="copy only this demo (repeatable)")
+    parser.add_argument("--sqlite", action="append", metavar="NAME=PATH", default=[],
+                        help="copy this SQLite file under NAME instead of the demos (repeatable)")
     args = parser.parse_args(argv)
-    names = args.only or sorted(DEMOS)
+    files = {}
+    for item in args.sqlite:
+        name, _, path = item.partition("=")
+        if not name or not path or not Path(path).is_file():
+            parser.error(f"--sqlite wants NAME=PATH of an existing SQLite file, not {item!r}")
+        files[name] = Path(path)
+    names = list(files) or args.only or sorted(DEMOS)
     results = {}
     if not args.no_postgres:
-        results.update({f"postgres {k}": v for k, v in copy_to_postgres(args.url, names, args.prefix, args.dates_as_text).items()})
+        results.update({f"postgres {k}": v for k, v in copy_to_postgres(args.url, names, args.prefix, args.dates_as_text, files).items()})
     if args.mariadb:
-        results.update({f"mariadb {k}": v for k, v in copy_to_mariadb(args.mariadb, names, args.prefix, args.dates_as_text).items()})
+        results.update({f"mariadb {k}": v for k, v in copy_to_mariadb(args.mariadb, names, args.prefix, args.dates_as_text, files).items()})
     for target, counts in results.items():
         print(f"{target}: {len(counts)} tables, {sum(counts.values())} rows")
     return 0
