@@ -15,7 +15,7 @@ import pytest
 from sqlchat.config import DEMO_DIR, Settings
 from sqlchat.evaluation.cli import add_eval_arguments, eval_backend, run_eval_command
 from sqlchat.evaluation.metrics import answer_match, results_match
-from sqlchat.evaluation.runner import DemoDatabases, evaluate_business, load_business
+from sqlchat.evaluation.runner import DemoDatabases, engine_only, evaluate_business, load_business
 from sqlchat.errors import ConfigError
 from tests.test_evaluation import FakeBackend
 
@@ -145,10 +145,10 @@ def test_a_business_run_never_touches_the_bundled_files(tmp_path):
 
 
 def test_the_whole_set_scores_full_marks_when_the_model_writes_the_gold():
-    """Every gold query survives the product's own path (check, read-only run, comparison)."""
+    """Every gold query survives the engine's own path (check, read-only run, comparison)."""
     rows = [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines()]
     oracle = FakeBackend({r["question"]: [r["query"]] for r in rows})
-    report = evaluate_business(QUESTIONS, oracle, Settings(), progress=False)
+    report = evaluate_business(QUESTIONS, oracle, engine_only(Settings()), progress=False)
     failed = [(r.id, r.error) for r in report.records if not (r.ex and r.answer)]
     assert report.n == len(rows) and not failed
 

@@ -17,7 +17,7 @@ from sqlchat.evaluation.checkpoint import Checkpoint
 from sqlchat.evaluation.cli import add_eval_arguments, eval_backend, format_report, run_eval_command
 from sqlchat.evaluation.metrics import exact_match, has_order_by, normalize_sql, percentile, results_match
 from sqlchat.evaluation.replay import ReplayBackend
-from sqlchat.evaluation.runner import EvalReport, evaluate_know_sql, evaluate_spider, spread
+from sqlchat.evaluation.runner import EvalReport, engine_only, evaluate_know_sql, evaluate_spider, spread
 from sqlchat.evaluation.synthesize import create_schema, run_query, synthesize
 from sqlchat.models.backends import Generation
 from sqlchat.prompt import Prompt
@@ -329,7 +329,7 @@ def test_spider_scores_the_repaired_sql_when_the_models_own_failed():
 @pytest.mark.skipif(not SHARED_SPIDER.exists(), reason="../shared/benchmarks/spider-dev is not on this machine")
 def test_spider_dev_gold_scores_full_marks_on_every_database():
     rows = _spider_rows(SHARED_SPIDER)
-    report = evaluate_spider(SHARED_SPIDER, _oracle(rows), Settings(), limit=40, progress=False)
+    report = evaluate_spider(SHARED_SPIDER, _oracle(rows), engine_only(Settings()), limit=40, progress=False)
     assert report.n == 40 and len({r.db_id for r in report.records}) >= 10
     assert report.execution_accuracy == 1.0
 

@@ -11,7 +11,7 @@ from test_pipeline import ask_scripted
 from sqlchat.charts import choose_chart
 from sqlchat.config import DEMO_DIR, Settings
 from sqlchat.corrections.readable import label_columns, make_readable
-from sqlchat.evaluation.runner import as_scored
+from sqlchat.evaluation.runner import as_scored, engine_only
 
 CHINOOK = DEMO_DIR / "chinook.sqlite"
 TOP_ARTIST_IDS = ("SELECT T1.ArtistId FROM Artist AS T1 JOIN Album ON Album.ArtistId = T1.ArtistId "
@@ -78,7 +78,7 @@ def test_the_top_artists_question_gets_names_counts_and_a_bar_chart(chinook_path
     chart = choose_chart(answer.frame)
     assert chart is not None and (chart.kind, chart.x, chart.y) == ("bar", "Name", "count")
 
-    scored = ask_scripted(chinook_path, "Which 5 artists have the most tracks?", TOP_ARTIST_IDS, as_scored(Settings()))
+    scored = ask_scripted(chinook_path, "Which 5 artists have the most tracks?", TOP_ARTIST_IDS, engine_only(as_scored(Settings())))
     assert scored.columns == ["ArtistId"] and not scored.columns_added  # the evaluator scores the model's columns
 
 

@@ -21,8 +21,10 @@ from sqlchat.config import Settings
 from sqlchat.errors import SqlchatError
 from sqlchat.evaluation.checkpoint import Checkpoint
 from sqlchat.evaluation.replay import ReplayBackend
+from sqlchat.evaluation.heldout import evaluate_heldout
 from sqlchat.evaluation.runner import (
-    EvalReport, evaluate_business, evaluate_conversations, evaluate_know_sql, evaluate_spider, is_conversation_file,
+    EvalReport, engine_only, evaluate_business, evaluate_conversations, evaluate_know_sql, evaluate_spider,
+    is_conversation_file,
 )
 from sqlchat.models.backends import Backend, load_backend
 
@@ -37,6 +39,14 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--business", type=Path, metavar="FILE.jsonl",
                         help="business questions on the demo databases, e.g. tests/data/business/questions.jsonl; "
                         "a conversations file (tests/data/business/conversations.jsonl) is scored turn by turn")
+    source.add_argument("--heldout", type=Path, metavar="DIR",
+                        help="the held-out suite (tests/data/heldout): databases nobody tuned on, answerable and "
+                        "unanswerable questions")
+    parser.add_argument("--postgres", metavar="URL",
+                        help="with --heldout: ask on the PostgreSQL copies (schemas heldout_<db> of this database)")
+    parser.add_argument("--engine-only", action="store_true",
+                        help="score the engine alone (no declining, no doubt check, no readable columns); the default "
+                        "scores the product as shipped")
     parser.add_argument("--limit", type=int, help="score N questions, evenly spread over the file")
     parser.add_argument("--json", action="store_true", help="print one JSON object with per-question records")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -61,12 +71,16 @@ def run_eval_command(args: argparse.Namespace, backend: Backend, settings: Setti
     """Run the evaluation ``args`` asks for and print it; 2 when the data cannot be read."""
     # a replay scores as many candidates as were stored unless --candidates asks for fewer
     settings = settings.with_model(num_candidates=getattr(args, "candidates", None) or getattr(backend, "stored_candidates", None))
+    if getattr(args, "engine_only", False):
+        settings = engine_only(settings)
     progress = not getattr(args, "no_progress", False)
     try:
         checkpoint = Checkpoint(args.checkpoint) if getattr(args, "checkpoint", None) is not None else None
         common = dict(limit=args.limit, progress=progress, checkpoint=checkpoint)
         if args.spider is not None:
             report = evaluate_spider(args.spider, backend, settings, **common)
+        elif getattr(args, "heldout", None) is not None:
+            report = evaluate_heldout(args.heldout, backend, settings, postgres=args.postgres, **common)
         elif getattr(args, "business", None) is not None:
             evaluate = evaluate_conversations if is_conversation_file(args.business) else evaluate_business
             report = evaluate(args.business, backend, settings, **common)
@@ -81,16 +95,19 @@ def run_eval_command(args: argparse.Namespace, backend: Backend, settings: Setti
 
 def format_report(report: EvalReport) -> str:
     """A short human-readable table of the headline numbers."""
-    scored = report.n - report.unscorable
+    scored = sum(r.answerable for r in report.records) - report.unscorable
     lines = [
         ("dataset", report.dataset),
         ("backend", f"{report.backend} ({report.num_candidates} candidate(s))"),
         ("questions", f"{report.n} ({report.unscorable} unscorable)"),
         ("exact match", _percent(report.exact_match)),
         ("execution accuracy", f"{_percent(report.execution_accuracy)} of {scored} scorable"),
+        ("answerable declined", _percent(report.declined_answerable)),
     ]
     if report.answer_accuracy is not None:
         lines.append(("answer accuracy", f"{_percent(report.answer_accuracy)} (extra or reordered columns allowed)"))
+    if report.declined_unanswerable is not None:
+        lines.append(("unanswerable declined", _percent(report.declined_unanswerable)))
     for level, figures in report.by_level().items():
         lines.append((f"  {level} ({figures['n']})", f"execution {_percent(figures['execution_accuracy'])}, "
                                                      f"answer {_percent(figures['answer_accuracy'])}, "

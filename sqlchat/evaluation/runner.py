@@ -81,6 +81,8 @@ class QuestionRecord:
     tables: list[str] = field(default_factory=list)  # the tables the prompt showed, in its order
     # seconds the model spent after this answer reading the start of a follow-up's prompt (the user's reading time)
     read_ahead_s: float = 0.0
+    declined: bool = False  # the product said the database cannot answer it (right only for an unanswerable question)
+    answerable: bool = True  # False: a question of an unanswerable set, scored by whether it was declined
 
     @classmethod
     def from_json(cls, item: dict[str, Any]) -> "QuestionRecord":
@@ -105,11 +107,21 @@ class EvalReport:
 
     @property
     def unscorable(self) -> int:
-        return sum(r.ex is None for r in self.records)
+        return sum(r.ex is None for r in self.records if r.answerable)
+
+    @property
+    def declined_answerable(self) -> float | None:
+        """Share of the answerable questions the product declined (each also scores as wrong)."""
+        return mean_of(r.declined for r in self.records if r.answerable)
+
+    @property
+    def declined_unanswerable(self) -> float | None:
+        """Share of the unanswerable questions declined (None: the run had none)."""
+        return mean_of(r.declined for r in self.records if not r.answerable)
 
     @property
     def exact_match(self) -> float | None:
-        return mean_of(r.em for r in self.records)
+        return mean_of(r.em for r in self.records if r.answerable)
 
     @property
     def execution_accuracy(self) -> float | None:
@@ -123,7 +135,7 @@ class EvalReport:
 
     @property
     def valid_sql(self) -> float | None:
-        return mean_of(r.valid for r in self.records)
+        return mean_of(r.valid for r in self.records if r.answerable)
 
     def by_level(self) -> dict[str, dict[str, Any]]:
         """Question count and both accuracies per ``level`` (business set rows), in first-seen order."""
@@ -164,6 +176,8 @@ class EvalReport:
             "answer_accuracy": _rounded(self.answer_accuracy),
             "valid_sql": _rounded(self.valid_sql),
             "unscorable": self.unscorable,
+            "declined_answerable": _rounded(self.declined_answerable),
+            "declined_unanswerable": _rounded(self.declined_unanswerable),
             "latency_p50_s": _rounded(self.latency_p50_s),
             "latency_p95_s": _rounded(self.latency_p95_s),
             "tokens_per_s": _rounded(self.tokens_per_s, 2),
@@ -468,6 +482,10 @@ class SpiderDatabases:
             self._gold[db_id] = sqlite3.connect(uri, uri=True)
         return self._gold[db_id]
 
+    def gold_rows(self, db_id: str, gold: str, settings: Settings) -> list[tuple] | None:
+        """The gold's full result on the real file; None (unscorable) when the gold itself fails."""
+        return _gold_rows(self.gold_connection(db_id), gold, settings)
+
     def close(self) -> None:
         for db in self._databases.values():
             db.close()
@@ -504,14 +522,20 @@ def evaluate_spider(
 
 
 def as_scored(settings: Settings) -> Settings:
-    """Settings for comparing with gold results: whole results (the product adds LIMIT row_limit,
-    so allow up to max_rows), only the model's columns (no readability columns: sqlchat.corrections.readable), and an
-    answer to every question (no declining: the gold always has one). The doubt check is off: it never
-    changes the chosen answer, only how sure the answer says it is."""
+    """The product's own settings, as a user gets them (declining, the doubt check, extra candidates, readable
+    columns all as configured), with one exception: whole results (the product adds LIMIT row_limit to what it
+    shows; the gold is compared with the whole result, so up to max_rows are read). A declined answerable
+    question scores as wrong, and the latency counts every candidate run. :func:`engine_only` is the other way."""
     execution = settings.execution
-    return replace(settings, execution=replace(
-        execution, row_limit=max(execution.row_limit, execution.max_rows), readable_results=False),
-        trust=replace(settings.trust, decline=False, schema_gaps_decline=False, doubt_candidates=0))
+    return replace(settings, execution=replace(execution, row_limit=max(execution.row_limit, execution.max_rows)))
+
+
+def engine_only(settings: Settings) -> Settings:
+    """The engine without what stands between it and the gold: no declining, no doubt check, only the model's
+    columns (no readability columns: sqlchat.corrections.readable). Figures so made stand beside the shipped
+    ones, never instead of them (``sqlchat eval --engine-only``)."""
+    return replace(settings, execution=replace(settings.execution, readable_results=False),
+                   trust=replace(settings.trust, decline=False, doubt_candidates=0))
 
 
 def score_spider_row(row: SpiderRow, databases: SpiderDatabases, backend: MeteredBackend, settings: Settings) -> QuestionRecord:
@@ -526,7 +550,7 @@ def score_on_database(
     """Ask the product ``question`` on database ``db_id`` (following the ``earlier`` turns of a conversation);
     both result comparisons against ``gold``'s rows."""
     db = databases.database(db_id)
-    gold_rows = _gold_rows(databases.gold_connection(db_id), gold, settings)
+    gold_rows = databases.gold_rows(db_id, gold, settings)
     backend.reset()
     started = time.perf_counter()
     answer = ask(question, db, backend, settings, earlier=earlier)
@@ -535,7 +559,7 @@ def score_on_database(
     predicted = chosen_candidate(answer, db.dialect, settings, columns)
     rows, ordered = frame_rows(answer.frame), has_order_by(gold)
     return QuestionRecord(
-        question=question, gold=gold, predicted=predicted,
+        question=question, gold=gold, predicted=predicted, declined=answer.error_kind == "unanswerable",
         em=exact_match(predicted, gold, columns),
         ex=None if gold_rows is None else answer.ok and results_match(gold_rows, rows, ordered),
         answer=None if gold_rows is None else answer.ok and answer_match(gold_rows, rows, ordered),
