@@ -102,6 +102,12 @@ def _translated(node: exp.Expression, dialect: str) -> exp.Expression | None:
         return None if dialect == "sqlite" else _reread(days, dialect)
     if dialect == "sqlite":
         return _sqlite_form(node)
+    if dialect == "mysql" and isinstance(node, (exp.DateAdd, exp.DateSub)) and node.args.get("unit") is not None:
+        # MySQL's own DATE_SUB(d, INTERVAL n YEAR), written as d - INTERVAL n YEAR: the same, and it survives
+        # being read as SQLite by the safety check (which reads DATE_SUB's interval as a count of days)
+        interval = exp.Interval(this=node.expression.copy(), unit=node.args["unit"].copy())
+        operation = exp.Sub if isinstance(node, exp.DateSub) else exp.Add
+        return exp.paren(operation(this=node.this.copy(), expression=interval), copy=False)
     if isinstance(node, exp.Anonymous):
         return _known_elsewhere(node, dialect)
     return None

@@ -196,9 +196,9 @@ RULES: tuple[Rule, ...] = (
 RULES_BY_NAME: dict[str, Rule] = {rule.name: rule for rule in RULES}
 
 
-def rules_for(dialect: str, stage: str | None = None, rules: Sequence[Rule] = RULES) -> list[Rule]:
+def rules_for(dialect: str, stage: str | None = None, rules: Sequence[Rule] | None = None) -> list[Rule]:
     """The rules that run on ``dialect`` (those of one ``stage``), in the registry's order."""
-    return [rule for rule in rules if dialect in rule.dialects and (stage is None or rule.stage == stage)]
+    return [rule for rule in (RULES if rules is None else rules) if dialect in rule.dialects and (stage is None or rule.stage == stage)]
 
 
 # -- applying them ----------------------------------------------------------------------------------------
