@@ -164,7 +164,7 @@ RULES: tuple[Rule, ...] = (
           dialects=frozenset({"sqlite", "postgres", "mysql"})),
     # always: the repaired form goes first, the form as written after it
     _rule("join_keys", REPAIR, "always", _tree_rule(lambda s, c: correct_joins(s, c.tables, c.dialect)),
-          "joined the tables on their declared keys"),
+          "joined the tables along their declared foreign keys"),
     # fallback: tried after those forms (which fail when a name is invented)
     _rule("missing_table", REPAIR, "fallback", _tree_rule(lambda s, c: join_missing_tables(s, c.tables, c.dialect)),
           "joined in {tables}, which has the column the query reads"),
