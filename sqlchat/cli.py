@@ -131,7 +131,9 @@ def _print_answer(answer, as_json: bool) -> int:
             notes.append(answer.cap_note)
         if answer.retried:
             notes.append("more candidates asked for: the first found nothing")
-        if answer.repaired:
+        if answer.rule_notes:  # the correction rules that made the SQL, in words
+            notes.append("sqlchat " + "; ".join(answer.rule_notes))
+        elif answer.repaired:
             notes.append("corrected to the schema's names, foreign keys and stored values")
         if answer.columns_added:
             notes.append("name/measure columns added")

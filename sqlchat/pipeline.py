@@ -32,13 +32,12 @@ import pandas as pd
 
 from sqlchat.answers.declining import ASKING_WORDS, compared_words, model_decline, schema_gaps, schema_terms, stored_words
 from sqlchat.answers.explain import explain
-from sqlchat.answers.trust import Alternative, Evidence, Found, Signals, alternatives, decide, model_declines
+from sqlchat.answers.trust import Alternative, Evidence, Found, Signals, alternatives, decide, model_declines, result_key
 from sqlchat.config import Settings
 from sqlchat.conversation import recent, selection_text, tables_after
 from sqlchat.corrections.readable import make_readable
-from sqlchat.corrections.repair import schema_names, with_repairs
-from sqlchat.corrections.unused import drop_unused_joins
-from sqlchat.corrections.values import ValueLookup, link_values, stored_values, with_linked_values
+from sqlchat.corrections.registry import Context, Form, linked_form, reinterpreted, with_lookup, written_forms
+from sqlchat.corrections.values import ValueLookup, stored_values
 from sqlchat.errors import InvalidSQL, SqlchatError, UnsafeSQL, redact
 from sqlchat.execution import QueryResult, execute, is_informative
 from sqlchat.governance.policy import permitted_examples, policy_for
@@ -88,6 +87,9 @@ class Answer:
     evidence: Evidence = field(default_factory=Evidence, repr=False)
     follows: str | None = None  # a follow-up's previous turn's SQL: conditions it dropped are carried over
     mentions: list[str] = field(default_factory=list)  # where the question's values are stored, as the prompt says it
+    rules: list[str] = field(default_factory=list)  # the correction rules that made the chosen SQL (corrections.registry)
+    rule_notes: list[str] = field(default_factory=list)  # what they did, in words ("dropped the join to Invoice ...")
+    rule_failures: list[str] = field(default_factory=list)  # rules that raised and were skipped: name and one line
 
     @property
     def ok(self) -> bool:
@@ -121,6 +123,9 @@ class Answer:
             "error_kind": self.error_kind,
             "chosen": self.chosen,
             "repaired": self.repaired,
+            "rules": self.rules,
+            "rule_notes": self.rule_notes,
+            "rule_failures": self.rule_failures,
             "columns_added": self.columns_added,
             "retried": self.retried,
             "explanation": self.explanation,
@@ -185,15 +190,43 @@ def choose_candidate(
 
 def candidate_tries(candidates: Sequence[str], tables: Sequence[Table], dialect: str, settings: Settings,
                     lookup: ValueLookup | None = None, question: str = "", follows: str | None = None) -> Iterable[str]:
-    """The SQL to try, in order: each candidate's corrections (:func:`sqlchat.corrections.repair.with_repairs`,
-    some of which read the ``question`` and, for a follow-up, the SQL it ``follows``), each followed, when ``lookup``
-    can read the data, by its form with stored values linked."""
-    tries = with_repairs(candidates, schema_names(tables), dialect, tables=tables, question=question, follows=follows)
-    if lookup is None or not settings.execution.link_values:
-        return tries
-    # a value moved to another column can leave the join that reached for it unread: dropped as in with_repairs
-    return with_linked_values(
-        tries, lambda sql: drop_unused_joins(link_values(sql, tables, lookup, dialect), question, tables, dialect))
+    """The SQL to try, in order, for a first-that-works choice (the evaluator's synthetic databases): each
+    candidate's forms with every repair (:func:`sqlchat.corrections.registry.written_forms`), each followed, when
+    ``lookup`` can read the data, by its stored spellings; then, after every candidate's, their reinterpretations
+    (:func:`sqlchat.corrections.registry.reinterpreted`), which so win only when nothing as written does."""
+    context = Context(tuple(tables), dialect, question, follows)
+    link = lookup if settings.execution.link_values else None
+    seen: set[str] = set()
+    later: list[str] = []
+    for candidate in candidates:
+        first: Form | None = None
+        for form in _linked_forms(candidate, context, link, []):
+            first = first or form
+            if form.sql not in seen:
+                seen.add(form.sql)
+                yield form.sql
+        if first is not None:  # reached only when none of its forms was chosen
+            for ctx in (context, with_lookup(context, link)) if link is not None else (context,):
+                read = reinterpreted(first, ctx)
+                if read is not None and read.sql not in later:
+                    later.append(read.sql)
+    for sql in later:
+        if sql not in seen:
+            seen.add(sql)
+            yield sql
+
+
+def _linked_forms(candidate: str, context: Context, lookup: ValueLookup | None,
+                  failures: list[str]) -> Iterator[Form]:
+    """Lazily: each repaired form, then its stored spellings (a few small queries, asked only when the choice gets
+    that far: the form before failed or came back empty)."""
+    linking = with_lookup(context, lookup) if lookup is not None else None
+    for form in written_forms(candidate, context, failures):
+        yield form
+        if linking is not None:
+            linked = linked_form(form, linking, failures)
+            if linked.sql != form.sql:
+                yield linked
 
 
 def _known_columns(db: Database) -> set[str]:
@@ -408,21 +441,40 @@ def _with_more_candidates(answer: Answer, backend: Backend, prompt: Prompt, db: 
 
 
 def run_candidates(answer: Answer, db: Database, settings: Settings) -> Answer:
-    """Choose among ``answer.candidates`` by running them on ``db``, and record the chosen one's rows."""
+    """Choose among ``answer.candidates`` by running them on ``db``, and record the chosen one's rows and the
+    correction rules that made it (``answer.rules``, in words ``answer.rule_notes``)."""
     try:
         tables = list(reflect_schema(db))
-        lookup = stored_values(db, settings.execution) if db.executable else None
+        lookup = stored_values(db, settings.execution) if db.executable and settings.execution.link_values else None
         informative = _informative if settings.execution.prefer_informative else None
         run = _remembered(lambda s: _check_and_run(s, db, settings, answer))
-        sql, outcome, error = choose_and_compare(
-            answer, lambda candidate: candidate_tries([candidate], tables, db.dialect, settings, lookup, answer.question or "",
-                                                      answer.follows),
-            run, informative,
-            settings.trust.compare_candidates)
+        context = Context(tuple(tables), db.dialect, answer.question or "", answer.follows)
+        forms: dict[str, Form] = {}
+        failures: list[str] = []
+
+        def tries(candidate: str) -> Iterator[str]:
+            for form in _linked_forms(candidate, context, lookup, failures):
+                forms.setdefault(form.sql, form)
+                yield form.sql
+
+        def reinterpret(sql: str, empty: bool) -> str | None:
+            base = forms.get(sql) or Form(sql)
+            read = reinterpreted(base, with_lookup(context, lookup) if empty else context, failures)
+            if read is None:
+                return None
+            forms.setdefault(read.sql, read)
+            return read.sql
+
+        sql, outcome, error = choose_and_compare(answer, tries, run, informative, settings.trust.compare_candidates,
+                                                 reinterpret)
+        answer.rule_failures = list(dict.fromkeys(failures))
         if outcome is None:
             answer.sql = answer.candidates[0] if answer.candidates and answer.candidates[0] else None
             return _fail(answer, error)
         answer.chosen, answer.repaired = sql, sql not in answer.candidates
+        form = forms.get(sql)
+        answer.rules = list(form.fired) if form is not None else []
+        answer.rule_notes = list(dict.fromkeys(form.notes)) if form is not None else []
         if settings.execution.readable_results:
             outcome = _made_readable(answer, outcome, tables, db, settings)
         return _record(answer, *outcome)
@@ -450,15 +502,21 @@ def _remembered(run: Callable[[str], Outcome]) -> Callable[[str], Outcome]:
 
 
 def choose_and_compare(answer: Answer, tries: Callable[[str], Iterable[str]], run: Callable[[str], Outcome],
-                       informative: Callable[[Outcome], bool] | None, compare: int) -> tuple[str | None, Outcome | None, Exception | None]:
+                       informative: Callable[[Outcome], bool] | None, compare: int,
+                       reinterpret: Callable[[str, bool], str | None] | None = None,
+                       ) -> tuple[str | None, Outcome | None, Exception | None]:
     """Execution-guided choice (the same as :func:`choose_candidate` over every candidate's tries), that also
     runs the candidates after the chosen one until ``compare`` were run, so their results can be compared:
-    each candidate's outcome goes to ``answer.evidence.found``, the chosen one's to ``chosen_from`` / ``chosen_key``."""
+    each candidate's outcome goes to ``answer.evidence.found``, the chosen one's to ``chosen_from`` / ``chosen_key``.
+
+    ``reinterpret(sql, empty)`` gives a candidate's reinterpretation (:mod:`sqlchat.corrections.registry`), an
+    extra candidate run beside it; see :func:`outranks` for when one is chosen instead."""
     evidence = answer.evidence
     evidence.found = []
     chosen: tuple[str, str, Outcome] | None = None
     first_empty: tuple[str, str, Outcome] | None = None
     first_error: Exception | None = None
+    ran: list[tuple[str, str | None, Outcome | None]] = []
     for candidate in answer.candidates:
         if not candidate or not candidate.strip():
             continue
@@ -467,19 +525,77 @@ def choose_and_compare(answer: Answer, tries: Callable[[str], Iterable[str]], ru
         sql, outcome, error = choose_candidate(tries(candidate), run, informative)
         frame = outcome[1].frame if outcome is not None and outcome[1] is not None else None
         evidence.found.append(Found(sql, frame, votes=evidence.votes.get(candidate, 1)))
+        ran.append((candidate, sql, outcome))
         if outcome is None:
             first_error = first_error or error
         elif chosen is None and (informative is None or informative(outcome)):
             chosen = (candidate, sql, outcome)
         elif first_empty is None:
             first_empty = (candidate, sql, outcome)
+    if reinterpret is not None:
+        chosen = _reinterpretation_or(chosen, ran, reinterpret, run, informative, evidence) or chosen
     chosen = chosen or first_empty
     if chosen is None:
         return None, None, first_error or SqlchatError(NO_SQL_MESSAGE)
     candidate, sql, outcome = chosen
     evidence.chosen_from = candidate
-    evidence.chosen_key = next((f.key for f in evidence.found if f.sql == sql), None)
+    evidence.chosen_key = _key(outcome)
     return sql, outcome, None
+
+
+def _key(outcome: Outcome | None) -> tuple | None:
+    return result_key(outcome[1].frame) if outcome is not None and outcome[1] is not None else None
+
+
+def support(key: tuple | None, found: Sequence[Found], besides: int) -> int:
+    """How many generations of the compared candidates other than the ``besides``-th returned the result ``key``."""
+    if key is None:
+        return 0
+    return sum(f.votes for index, f in enumerate(found) if index != besides and f.key == key)
+
+
+def outranks(reading: tuple | None, reading_support: int, written: tuple | None, written_support: int,
+             written_informative: bool) -> bool:
+    """Whether a reinterpretation (its result ``reading``, agreed by ``reading_support`` other generations) is chosen
+    over the answer as written (``written``, agreed by ``written_support``): only when the one as written failed or
+    said nothing, or when more of the other candidates agree with the reinterpretation than with it. Returning rows
+    is never enough, and a reinterpretation never outranks candidates that agree with the answer as written."""
+    if reading is None:
+        return False
+    if written is None or not written_informative:
+        return True
+    return reading != written and reading_support > written_support
+
+
+def _reinterpretation_or(chosen: tuple[str, str, Outcome] | None, ran: Sequence[tuple[str, str | None, Outcome | None]],
+                         reinterpret: Callable[[str, bool], str | None], run: Callable[[str], Outcome],
+                         informative: Callable[[Outcome], bool] | None, evidence: Evidence,
+                         ) -> tuple[str, str, Outcome] | None:
+    """The best reinterpretation of the candidates that ran, when it :func:`outranks` the ``chosen`` one; else None."""
+    found = evidence.found
+    written_index = next((i for i, entry in enumerate(ran) if chosen is not None and entry[0] == chosen[0]), -1)
+    written_key = _key(chosen[2]) if chosen is not None else None
+    written_ok = chosen is not None and (informative is None or informative(chosen[2]))
+    written_support = support(written_key, found, written_index)
+    best: tuple[int, tuple[str, str, Outcome]] | None = None
+    for index, (candidate, sql, outcome) in enumerate(ran):
+        empty = outcome is None or (informative is not None and not informative(outcome))
+        try:
+            reading = reinterpret(sql if sql is not None else candidate, empty)
+            if reading is None or reading == sql:
+                continue
+            read = run(reading)
+        except SqlchatError:
+            continue
+        if informative is not None and not informative(read):
+            continue
+        key = _key(read)
+        agreed = support(key, found, index)
+        if key is None and read[1] is None:  # a database without data: nothing to compare, nothing to choose by
+            continue
+        if outranks(key, agreed, written_key, written_support, written_ok) and (best is None or agreed > best[0]):
+            best = (agreed, (candidate, reading, read))
+    return best[1] if best is not None else None
 
 
 def settle(answer: Answer, db: Database, settings: Settings, gaps: Sequence[str] = ()) -> Answer:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from test_pipeline import ask_scripted
+from test_pipeline import ask_compared, ask_scripted
 
 from sqlchat.corrections.aggregates import count_summed_keys
 
@@ -19,8 +19,10 @@ def led_zeppelin_tracks(path) -> int:
 
 
 def test_the_user_gets_the_number_of_tracks_not_the_sum_of_their_ids(chinook_path):
-    answer = ask_scripted(chinook_path, "How many tracks are on Led Zeppelin's albums in total?",
-                          f"SELECT SUM(T3.TrackId) AS TotalTracks {LED_ZEPPELIN}")
+    summed = f"SELECT SUM(T3.TrackId) AS TotalTracks {LED_ZEPPELIN}"
+    agreeing = f"SELECT COUNT(*) {LED_ZEPPELIN}"
+    answer = ask_compared(chinook_path, "How many tracks are on Led Zeppelin's albums in total?", [summed, agreeing])
+    assert answer.rules == ["summed_keys"]
     assert answer.ok and answer.rows == [[led_zeppelin_tracks(chinook_path)]] and answer.repaired
     assert "COUNT(T3.TrackId)" in answer.chosen
 

@@ -249,7 +249,7 @@ def test_a_column_the_model_misnamed_is_matched_to_the_schema_and_said(
     reply = last_reply(app)
     assert "GenreId = 1" in reply.code[0].value
     assert reply.dataframe[0].value.iloc[0, 0] == 1297
-    assert "corrected to the schema" in reply.caption[0].value
+    assert "replaced names the database does not have with its own" in reply.caption[0].value
 
 
 def test_a_value_in_other_letter_case_finds_the_stored_one_and_says_so(
@@ -261,7 +261,7 @@ def test_a_value_in_other_letter_case_finds_the_stored_one_and_says_so(
     reply = last_reply(app)
     assert "'Rock'" in reply.code[0].value
     assert reply.dataframe[0].value.iloc[0, 0] == 1297
-    assert "stored values" in reply.caption[0].value
+    assert "spelled a compared value as the data stores it" in reply.caption[0].value
 
 
 def test_an_empty_first_answer_is_retried_and_said(app: AppTest, scripted_model: ScriptedBackend) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from test_pipeline import ask_scripted
+from test_pipeline import ask_compared, ask_scripted
 
 from sqlchat.corrections.borrowed import read_borrowed_columns_at_home
 
@@ -20,8 +20,10 @@ def tracks_at(path, price: float) -> int:
 
 
 def test_the_user_gets_the_tracks_that_cost_it_not_the_lines_sold_at_it(chinook_path):
-    answer = ask_scripted(chinook_path, "How many tracks cost 1.99?", THROUGH_LINES)
+    agreeing = "SELECT COUNT(*) FROM Track WHERE UnitPrice = 1.99"
+    answer = ask_compared(chinook_path, "How many tracks cost 1.99?", [THROUGH_LINES, agreeing])
     assert answer.ok and answer.rows == [[tracks_at(chinook_path, 1.99)]] and answer.repaired
+    assert answer.rules == ["borrowed_columns"]
     assert "InvoiceLine" not in answer.chosen
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from test_pipeline import ScriptedBackend
 
-from sqlchat.config import Settings
+from sqlchat.config import ModelConfig, Settings
 from sqlchat.corrections.carryover import carry_conditions, refers_back
 from sqlchat.pipeline import ask
 from sqlchat.prompt import Turn
@@ -52,8 +52,14 @@ def test_what_counts_as_referring_back():
 
 def test_the_user_gets_the_follow_up_for_the_rows_they_were_looking_at(chinook):
     earlier = [Turn("What was the total for invoices to France?", FRANCE_TOTAL)]
-    answer = ask("And the average per invoice?", chinook, ScriptedBackend(["SELECT AVG(Total) FROM Invoice"]),
-                 Settings(), earlier=earlier)
+    agreeing = "SELECT AVG(i.Total) FROM Invoice AS i WHERE i.BillingCountry = 'France'"
+    alone = ask("And the average per invoice?", chinook, ScriptedBackend(["SELECT AVG(Total) FROM Invoice"]),
+                Settings(), earlier=earlier)
+    assert alone.ok and alone.rules == [] and "France" not in alone.sql
+    answer = ask("And the average per invoice?", chinook,
+                 ScriptedBackend(["SELECT AVG(Total) FROM Invoice", agreeing]),
+                 Settings(model=ModelConfig(num_candidates=2)), earlier=earlier)
+    assert answer.rules == ["carried_conditions"]
     everyone = ask("What is the average invoice?", chinook, ScriptedBackend(["SELECT AVG(Total) FROM Invoice"]), Settings())
     assert answer.ok and answer.repaired and "France" in answer.sql
     assert answer.rows[0][0] != everyone.rows[0][0]

@@ -10,7 +10,7 @@ from helpers.business_db import CUSTOMERS, ORDERS, build_business_db
 from test_pipeline import ask_scripted
 
 from sqlchat.corrections.joins import correct_joins, join_missing_tables, schema_links
-from sqlchat.corrections.repair import schema_names, with_repairs
+from sqlchat.corrections.registry import Context, written_forms
 from sqlchat.schema.model import Column, ForeignKey, Table
 
 TOP_ARTISTS_BY_TRACKS = (
@@ -100,7 +100,7 @@ def test_a_schema_without_foreign_keys_is_never_touched():
 
 def test_the_corrected_join_is_tried_before_the_models_own(chinook_tables):
     written = "SELECT c.FirstName FROM Customer c JOIN Invoice i ON c.CustomerId = i.InvoiceId"
-    tries = with_repairs([written], schema_names(chinook_tables), tables=chinook_tables)
+    tries = [form.sql for form in written_forms(written, Context(tuple(chinook_tables)))]
     assert tries[0] != written and "i.CustomerId" in tries[0] and tries[1] == written
 
 

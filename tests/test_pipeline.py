@@ -51,6 +51,15 @@ def ask_scripted(target, question: str, sql: str, with_settings: Settings | None
         db.close()
 
 
+def ask_compared(target, question: str, sqls: list[str], earlier=None) -> Answer:
+    """As :func:`ask_scripted`, the model writing each of ``sqls`` (the candidates compared)."""
+    db = connect(target)
+    try:
+        return ask(question, db, ScriptedBackend(list(sqls)), settings(candidates=len(sqls)), earlier=earlier)
+    finally:
+        db.close()
+
+
 def test_the_first_candidate_that_runs_is_the_answer(chinook):
     backend = ScriptedBackend(["SELECT nope FROM Artist", "DELETE FROM Artist", "SELECT COUNT(*) FROM Customer"])
     answer = ask("How many customers are there?", chinook, backend, settings(candidates=3))

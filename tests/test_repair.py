@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from test_pipeline import ScriptedBackend, settings
 
-from sqlchat.corrections.repair import closest_name, repair_sql, with_repairs
+from sqlchat.corrections.registry import Context, written_forms
+from sqlchat.corrections.repair import closest_name, repair_sql
 from sqlchat.pipeline import ask
+from sqlchat.schema.model import Column, Table
 from sqlchat.sources.connection import connect
 
 MUSIC = {
@@ -65,7 +67,9 @@ def test_an_ambiguous_name_is_not_guessed():
 
 
 def test_repairs_follow_their_own_candidate_and_never_duplicate():
-    tries = with_repairs(["SELECT artist_name FROM artists", "SELECT Name FROM artists", ""], MUSIC)
+    tables = tuple(Table(name, [Column(c, "TEXT") for c in columns]) for name, columns in MUSIC.items())
+    tries = list(dict.fromkeys(form.sql for sql in ["SELECT artist_name FROM artists", "SELECT Name FROM artists", ""]
+                               for form in written_forms(sql, Context(tables))))
     assert tries == ["SELECT artist_name FROM artists", "SELECT Name FROM artists", ""]
 
 

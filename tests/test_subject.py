@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_pipeline import ask_scripted
+from test_pipeline import ask_compared, ask_scripted
 
 from sqlchat.corrections.subject import asked_table, read_from_asked_table
 
@@ -46,8 +46,9 @@ def test_nothing_moves_when_the_names_may_be_meant(chinook_tables, sql, question
 
 
 def test_the_user_sees_media_types_not_track_titles(chinook_path):
-    answer = ask_scripted(chinook_path, "Which media types do we sell tracks in?", MEDIA)
-    assert answer.ok and answer.repaired
+    agreeing = "SELECT Name FROM MediaType"
+    answer = ask_compared(chinook_path, "Which media types do we sell tracks in?", [MEDIA, agreeing])
+    assert answer.ok and answer.repaired and "asked_subject" in answer.rules
     assert sorted(row[0] for row in answer.rows) == [
         "AAC audio file", "MPEG audio file", "Protected AAC audio file", "Protected MPEG-4 video file",
         "Purchased AAC audio file"]
@@ -64,8 +65,12 @@ def genres_of_tracks_at(path, price: float) -> list[str]:
 
 def test_which_genres_over_the_tracks_lists_each_genre_once(chinook_path):
     written = ("SELECT T3.Name FROM Track AS T1 JOIN Genre AS T3 ON T1.GenreId = T3.GenreId WHERE T1.UnitPrice = 1.99")
-    answer = ask_scripted(chinook_path, "Which genres are they in?", written)
-    assert answer.ok and sorted(row[0] for row in answer.rows) == genres_of_tracks_at(chinook_path, 1.99)
+    agreeing = ("SELECT DISTINCT g.Name FROM Genre AS g JOIN Track AS t ON t.GenreId = g.GenreId "
+                "WHERE t.UnitPrice = 1.99")
+    alone = ask_scripted(chinook_path, "Which genres are they in?", written)
+    assert alone.ok and alone.rules == [] and len(alone.rows) > len(genres_of_tracks_at(chinook_path, 1.99))
+    answer = ask_compared(chinook_path, "Which genres are they in?", [written, agreeing])
+    assert answer.ok and answer.rules == ["asked_subject"] and sorted(row[0] for row in answer.rows) == genres_of_tracks_at(chinook_path, 1.99)
 
 
 @pytest.mark.parametrize(("question", "sql"), [

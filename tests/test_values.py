@@ -9,7 +9,7 @@ from helpers.business_db import CUSTOMERS, build_business_db
 from test_pipeline import ScriptedBackend, ask_scripted, settings
 
 from sqlchat.config import ExecutionConfig, ModelConfig, Settings
-from sqlchat.corrections.values import link_values, matching_values_sql, stored_values, with_linked_values
+from sqlchat.corrections.values import link_values, matching_values_sql, stored_values
 from sqlchat.pipeline import run_sql
 from sqlchat.schema.reflection import reflect_schema
 from sqlchat.sources.connection import connect
@@ -91,16 +91,23 @@ def test_the_lookup_quotes_the_text_it_is_given(chinook):
     assert stored_values(chinook, ExecutionConfig())("Genre", "Name", "x') OR 1=1 --") == []
 
 
-def test_linked_forms_are_computed_only_when_the_choice_gets_that_far():
-    asked: list[str] = []
+def test_linked_forms_are_computed_only_when_the_choice_gets_that_far(chinook_path):
+    from sqlchat.corrections.registry import Context
+    from sqlchat.pipeline import _linked_forms
 
-    def link(sql: str) -> str:
-        asked.append(sql)
-        return sql + " -- linked"
+    with connect(chinook_path) as db:
+        tables = tuple(reflect_schema(db))
+    asked: list[tuple[str, str, str]] = []
 
-    tries = with_linked_values(["a", "b", "a"], link)
-    assert next(tries) == "a" and asked == []
-    assert list(tries) == ["a -- linked", "b", "b -- linked"]
+    def lookup(table: str, column: str, text: str) -> list[str]:
+        asked.append((table, column, text))
+        return ["Rock"] if text.lower() == "rock" else []
+
+    forms = _linked_forms("SELECT COUNT(*) FROM Genre WHERE Name = 'rock'", Context(tables), lookup, [])
+    first = next(forms)
+    assert first.sql == "SELECT COUNT(*) FROM Genre WHERE Name = 'rock'" and asked == []
+    linked = next(forms)
+    assert "'Rock'" in linked.sql and linked.fired == ("stored_spelling",) and asked
 
 
 def test_an_empty_answer_is_retried_with_the_stored_spelling(chinook_path):

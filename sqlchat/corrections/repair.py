@@ -10,7 +10,8 @@ name (the Qwen models' ``JOIN Address a`` for a customer's own ``City``) is drop
 every column read from it is a real table's. It never invents a name the schema lacks
 and leaves a query it cannot parse untouched; the pipeline runs the model's own SQL first
 and the repaired one only when that fails. Joins on the wrong keys are
-:mod:`sqlchat.corrections.joins`' job; :func:`with_repairs` orders both kinds of correction.
+:mod:`sqlchat.corrections.joins`' job; :mod:`sqlchat.corrections.registry` orders every correction (this one is
+its ``invented_names`` rule).
 """
 
 from __future__ import annotations
@@ -22,16 +23,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from sqlchat.corrections.aggregates import count_summed_keys
-from sqlchat.corrections.borrowed import read_borrowed_columns_at_home
-from sqlchat.corrections.carryover import carry_conditions
-from sqlchat.corrections.clauses import joins_before_where
-from sqlchat.corrections.dates import sqlite_dates
-from sqlchat.corrections.joins import correct_joins, join_missing_tables
-from sqlchat.corrections.spaces import quote_spaced_names, split_dotted_names
-from sqlchat.corrections.subject import read_from_asked_table
-from sqlchat.corrections.unused import drop_unused_joins
-from sqlchat.schema.model import Schema, Table
+from sqlchat.schema.model import Schema
 
 # Table name -> its column names, the only schema facts repair needs.
 SchemaNames = Mapping[str, Sequence[str]]
@@ -265,56 +257,3 @@ def closest_column(name: str, table: tuple[str, list[str]]) -> str | None:
                 if stripped is not None:
                     return stripped
     return None
-
-
-def _as_meant(sql: str, question: str, tables: Sequence[Table], follows: str | None, dialect: str) -> str:
-    """``sql`` read as the question means it: without the joins nothing reads (they repeat rows) or that only lend a
-    column the table they join has too, its names read from the table the question asks about, keys counted rather
-    than added up, and, for a follow-up, with the conditions it dropped carried over."""
-    sql = drop_unused_joins(sql, question, tables, dialect)
-    sql = read_borrowed_columns_at_home(sql, question, tables, dialect)
-    sql = count_summed_keys(sql, tables, dialect)
-    sql = read_from_asked_table(sql, question, tables, dialect)
-    return carry_conditions(sql, follows, question, tables, dialect)
-
-
-def with_repairs(candidates: Sequence[str], names: SchemaNames, dialect: str = "sqlite",
-                 tables: Sequence[Table] = (), question: str = "", follows: str | None = None) -> list[str]:
-    """The SQL to try, in order, for each candidate: its joins corrected along the declared
-    foreign keys (:mod:`sqlchat.corrections.joins`; ``tables`` carries them), the model's own SQL, the
-    corrected one with a table joined in for a column only that table has, then each with
-    invented names repaired. First, names with spaces written bare are quoted and a ``"table.column"``
-    quoted as one name is split in two (:mod:`sqlchat.corrections.spaces`), joins written after ``WHERE`` are
-    moved before it (:mod:`sqlchat.corrections.clauses`), and other dialects' date
-    functions written as SQLite's (:mod:`sqlchat.corrections.dates`). Given the ``question``, a joined table
-    nothing reads and the question does not name goes (:mod:`sqlchat.corrections.unused`), and one read only for a
-    column the table it joins has too (:mod:`sqlchat.corrections.borrowed`), names read from the
-    wrong joined table are read from the one the question asks about (:mod:`sqlchat.corrections.subject`), a key
-    added up is counted (:mod:`sqlchat.corrections.aggregates`) and, for
-    a follow-up, the SQL it ``follows`` gives back the conditions it dropped (:mod:`sqlchat.corrections.carryover`):
-    each version so read goes before it.
-    Execution-guided choice runs the first that works.
-
-    A join on unrelated keys runs and returns wrong rows, so its correction goes first; a wrong
-    name fails, so the name repair is only a fallback.
-    """
-    expanded: list[str] = []
-    spaced = [name for table, columns in names.items() for name in (table, *columns) if " " in name]
-    for sql in candidates:
-        if not sql or not sql.strip():
-            versions = [sql]
-        else:
-            sql = quote_spaced_names(sql, spaced, dialect)  # FROM Order Details: never parses, so quoted
-            sql = split_dotted_names(sql, names, dialect)  # "Order Details.Quantity": no such column, so split
-            sql = joins_before_where(sql, dialect)  # WHERE ... JOIN ...: never parses, so the joins go first
-            sql = sqlite_dates(sql, dialect)  # YEAR(d) never runs on SQLite: its STRFTIME form replaces it
-            joined = correct_joins(sql, tables, dialect) if tables else sql
-            extended = join_missing_tables(joined, tables, dialect) if tables else joined
-            versions = [joined, sql, extended, repair_sql(joined, names, dialect), repair_sql(sql, names, dialect)]
-            # each runs, but maybe not as meant: what the question means goes first, the version as written after it
-            versions = [form for version in versions
-                        for form in (_as_meant(version, question, tables, follows, dialect), version)]
-        for version in versions:
-            if version not in expanded:
-                expanded.append(version)
-    return expanded

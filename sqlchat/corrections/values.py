@@ -23,7 +23,7 @@ one as written failed or came back with nothing informative (no rows, or only 0/
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import sqlglot
@@ -65,8 +65,11 @@ def other_spellings(text: str) -> list[str]:
     return []
 
 
-def link_values(sql: str, tables: Sequence[Table], lookup: ValueLookup, dialect: str = "sqlite") -> str:
-    """``sql`` with each compared string that its column lacks replaced by the one value that matches it.
+def link_values(sql: str, tables: Sequence[Table], lookup: ValueLookup, dialect: str = "sqlite", *,
+                respell: bool = True, move: bool = True) -> str:
+    """``sql`` with each compared string that its column lacks replaced by the one value that matches it
+    (``respell``: a repair) or, when its column holds no spelling of it, moved to the one column that does (``move``:
+    a reinterpretation; the registry, :mod:`sqlchat.corrections.registry`, runs the two as separate rules).
 
     Returns ``sql`` unchanged when every string is a value of its column, when a string's column
     cannot be told, or when nothing (or more than one value) matches.
@@ -81,13 +84,14 @@ def link_values(sql: str, tables: Sequence[Table], lookup: ValueLookup, dialect:
         for select in list(tree.find_all(exp.Select)):
             sources = select_sources(select, by_name)
             if sources:
-                changed |= _link_select(select, sources, lookup)
+                changed |= _link_select(select, sources, lookup, respell, move)
         return tree.sql(dialect=dialect) if changed else sql
     except (SqlglotError, ValueError, TypeError, AttributeError, RecursionError):
         return sql  # a second chance, never a new way to fail
 
 
-def _link_select(select: exp.Select, sources: dict[str, Table], lookup: ValueLookup) -> bool:
+def _link_select(select: exp.Select, sources: dict[str, Table], lookup: ValueLookup, respell: bool = True,
+                 move: bool = True) -> bool:
     changed = False
     for column, literal in _compared_strings(select):
         owner = column_owner(column, sources)
@@ -98,9 +102,10 @@ def _link_select(select: exp.Select, sources: dict[str, Table], lookup: ValueLoo
         in_column = _lookup_in(lookup, table, table.column(name).name)
         stored = _stored_spelling(in_column, literal.name)
         if stored is not None:
-            literal.replace(exp.Literal.string(stored))
-            changed = True
-        elif _alone(literal) and not _holds_any(in_column, literal.name):
+            if respell:
+                literal.replace(exp.Literal.string(stored))
+                changed = True
+        elif move and _alone(literal) and not _holds_any(in_column, literal.name):
             moved = _the_column_holding(table, name, literal.name, lookup)
             if moved is not None:
                 column.set("this", exp.to_identifier(moved[0], quoted=column.this.quoted))
@@ -174,24 +179,6 @@ def _the_one_match(matches: Sequence[str], text: str) -> str | None:
     if text in values or len(values) != 1:
         return None
     return values.pop()
-
-
-def with_linked_values(tries: Iterable[str], link: Callable[[str], str]) -> Iterator[str]:
-    """Each SQL to try, followed by its value-linked form where that differs.
-
-    Lazy: the link (a few small queries) is computed only when the choice gets that far,
-    that is when the SQL as written failed or came back empty.
-    """
-    seen: set[str] = set()
-    for sql in tries:
-        if sql in seen:
-            continue
-        seen.add(sql)
-        yield sql
-        linked = link(sql)
-        if linked not in seen:
-            seen.add(linked)
-            yield linked
 
 
 def matching_values_sql(table: str, column: str, text: str, dialect: str) -> str:

@@ -28,7 +28,9 @@ def result_summary(answer: Answer) -> str:
     parts = [f"{rows} row{'' if rows == 1 else 's'}"]
     if answer.retried:
         parts.append("the first SQL found nothing, so the model was asked for more candidates")
-    if answer.repaired:
+    if answer.rule_notes:  # what each correction rule that made the SQL did, in words
+        parts.append("sqlchat " + "; ".join(answer.rule_notes))
+    elif answer.repaired:
         parts.append("the model's SQL was corrected to the schema's names, foreign keys and stored values")
     if answer.columns_added:
         parts.append("name and measure columns were added so the rows read on their own")
