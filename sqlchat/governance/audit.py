@@ -46,6 +46,13 @@ def record(store: "HistoryStore", answer: "Answer", db: "Database", user: str | 
                        rows, answer.error)
 
 
+def record_request(store: "HistoryStore", connection: str, user: str | None, request: str, status: str = "ok",
+                   error: str | None = None) -> int:
+    """Store a request that runs no SQL (``sqlchat mcp``'s ``describe``, ``list_connections``, a schema read):
+    ``request`` says what was asked for, in the question's place; returns the entry's id."""
+    return store.audit(connection, user or ANONYMOUS, request, None, (), status, None, error)
+
+
 def parse_since(text: str) -> datetime:
     """``2026-11-30`` or ``2026-11-30T14:00`` (UTC unless it says otherwise) as an aware time."""
     try:
