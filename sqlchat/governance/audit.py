@@ -1,7 +1,8 @@
 """The audit log: who asked what on which connection, which statements ran, how many rows came back.
 
-The app and the CLI call :func:`record` after every question and every SQL run (the
-pipeline never touches the history store). Entries live in the history store's
+The app and the CLI call :func:`record` after every question and every SQL run, ``sqlchat mcp``
+after every call (:func:`record_request` for those that run no SQL); the pipeline never touches the
+history store. Entries live in the history store's
 ``audit_log`` table (:mod:`sqlchat.history`); ``sqlchat audit`` exports them. A
 connection is recorded by its operator-given name, or by its display name, which never
 holds a password; every text is redacted on the way in.
