@@ -209,7 +209,7 @@ class Service:
             elif demo is not None:
                 settings = self.settings
                 db = connect(demo.path, timeout_s=settings.execution.statement_timeout_s)
-                db.display_name = demo.label
+                db.display_name = demo.name  # what the client calls it, in results and the audit log
             else:
                 return None
             self._open[name] = (db, settings)

@@ -142,7 +142,8 @@ def test_the_bundled_demos_are_the_connections_when_the_operator_names_none(hist
     assert [c["name"] for c in data["connections"]] == ["chinook", "northwind"]
     assert data["urls_allowed"] is False
     rows = call(make_service()[0], "run_sql", connection="chinook", sql="SELECT COUNT(*) AS n FROM Artist")
-    assert rows.structured_content["rows"] == [[275]]
+    assert rows.structured_content["rows"] == [[275]] and rows.structured_content["connection"] == "chinook"
+    assert [(e.connection, e.user) for e in audit_entries(history)] == [("*", CLIENT), ("chinook", CLIENT)]
 
 
 def test_describe_gives_the_visible_schema_and_its_foreign_keys(secrets: Path) -> None:
