@@ -44,20 +44,30 @@ DIALECTS = ("sqlite", "postgres", "mysql")
 CONFIG = ExecutionConfig(row_limit=1000, max_rows=10_000, statement_timeout_s=1.0)
 
 
+HOSTILE_STATEMENTS = [sql for _, sql in HOSTILE] + CHECK_ONLY_HOSTILE
+
+
+def check_outcomes(dialect: str, statements: list[str] = HOSTILE_STATEMENTS) -> Counter:
+    """How the parse-tree check judges ``statements`` in ``dialect``: ``refused as unsafe``, ``refused as invalid``
+    or ``ACCEPTED`` (tests/test_mcp.py holds `sqlchat mcp`'s run_sql to the same counts)."""
+    outcome: Counter = Counter()
+    for sql in statements:
+        try:
+            check_sql(sql, dialect)
+            outcome["ACCEPTED"] += 1
+        except InvalidSQL:
+            outcome["refused as invalid"] += 1
+        except UnsafeSQL:
+            outcome["refused as unsafe"] += 1
+    return outcome
+
+
 def check_figures() -> None:
     """How the parse-tree check judged the corpus in each dialect."""
-    statements = [sql for _, sql in HOSTILE] + CHECK_ONLY_HOSTILE
+    statements = HOSTILE_STATEMENTS
     print(f"## Safety check: {len(statements)} hostile statements, {len(LEGITIMATE)} legitimate queries")
     for dialect in DIALECTS:
-        outcome: Counter = Counter()
-        for sql in statements:
-            try:
-                check_sql(sql, dialect)
-                outcome["ACCEPTED"] += 1
-            except InvalidSQL:
-                outcome["refused as invalid"] += 1
-            except UnsafeSQL:
-                outcome["refused as unsafe"] += 1
+        outcome = check_outcomes(dialect, statements)
         accepted = sum(1 for sql in LEGITIMATE if _accepts(sql, dialect))
         print(f"- {dialect}: hostile refused {outcome['refused as unsafe'] + outcome['refused as invalid']}"
               f"/{len(statements)} (unsafe {outcome['refused as unsafe']}, invalid {outcome['refused as invalid']},"

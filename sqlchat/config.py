@@ -185,6 +185,7 @@ class Settings:
     conversation: ConversationConfig = ConversationConfig()
     history_url: str | None = field(default=None, repr=False)  # None: DEFAULT_HISTORY_PATH; may hold a password
     secrets_path: Path = DEFAULT_SECRETS_PATH  # named connections and policy flags (sqlchat.governance.deployment)
+    mcp_token: str | None = field(default=None, repr=False)  # `sqlchat mcp --http`: the bearer token clients must send
 
     @property
     def history_target(self) -> str:
@@ -232,7 +233,8 @@ class Settings:
         )
         return cls(model=model, execution=execution, schema=schema, trust=trust, conversation=conversation,
                    history_url=env.get("SQLCHAT_HISTORY_URL") or None,
-                   secrets_path=Path(env.get("SQLCHAT_SECRETS") or DEFAULT_SECRETS_PATH).expanduser())
+                   secrets_path=Path(env.get("SQLCHAT_SECRETS") or DEFAULT_SECRETS_PATH).expanduser(),
+                   mcp_token=(env.get("SQLCHAT_MCP_TOKEN") or "").strip() or None)
 
     def with_model(self, **changes) -> "Settings":
         """A copy with some model settings changed (flags over environment)."""

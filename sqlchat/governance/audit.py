@@ -1,7 +1,8 @@
 """The audit log: who asked what on which connection, which statements ran, how many rows came back.
 
-The app and the CLI call :func:`record` after every question and every SQL run (the
-pipeline never touches the history store). Entries live in the history store's
+The app and the CLI call :func:`record` after every question and every SQL run, ``sqlchat mcp``
+after every call (:func:`record_request` for those that run no SQL); the pipeline never touches the
+history store. Entries live in the history store's
 ``audit_log`` table (:mod:`sqlchat.history`); ``sqlchat audit`` exports them. A
 connection is recorded by its operator-given name, or by its display name, which never
 holds a password; every text is redacted on the way in.
@@ -44,6 +45,13 @@ def record(store: "HistoryStore", answer: "Answer", db: "Database", user: str | 
     rows = len(answer.frame) if answer.ok and answer.frame is not None else None
     return store.audit(connection_label(db), user or ANONYMOUS, answer.question, answer.sql, answer.executed, status,
                        rows, answer.error)
+
+
+def record_request(store: "HistoryStore", connection: str, user: str | None, request: str, status: str = "ok",
+                   error: str | None = None) -> int:
+    """Store a request that runs no SQL (``sqlchat mcp``'s ``describe``, ``list_connections``, a schema read):
+    ``request`` says what was asked for, in the question's place; returns the entry's id."""
+    return store.audit(connection, user or ANONYMOUS, request, None, (), status, None, error)
 
 
 def parse_since(text: str) -> datetime:

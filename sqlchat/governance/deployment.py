@@ -84,6 +84,8 @@ class Deployment:
     # The file has an [auth] section: Streamlit's login is meant to guard the app (sqlchat only checks it is active).
     auth: bool = False
     source: Path | None = None  # the file read; None when there was none
+    # The [sqlchat] flags the file sets itself: `sqlchat mcp` opens URLs only when allow_urls = true is written there.
+    flags_given: frozenset[str] = frozenset()
 
     def connection(self, name: str) -> NamedConnection:
         """The named connection ``name``; a ConfigError listing the known names otherwise."""
@@ -132,7 +134,8 @@ def parse_deployment(data: Mapping[str, Any], *, source: Path | None = None) -> 
         name: _parse_connection(name, _table(raw, None, f"[connections.{name}]"))
         for name, raw in _table(data, "connections", "[connections]").items()
     }
-    return Deployment(connections=connections, auth="auth" in data, source=source, **flags)
+    return Deployment(connections=connections, auth="auth" in data, source=source,
+                      flags_given=frozenset(_table(data, "sqlchat", "[sqlchat]")), **flags)
 
 
 def _table(data: Any, key: str | None, where: str) -> Mapping[str, Any]:
