@@ -594,7 +594,7 @@ def _explain(exc: Exception, config: ExecutionConfig, deadline: _Deadline) -> Ex
     original = getattr(exc, "orig", None) or exc
     if isinstance(original, MemoryError) or "string or blob too big" in detail.lower():
         return ExecutionFailed(
-            f"The query builds values larger than this server allows ({_megabytes(SQLITE_MAX_VALUE_BYTES)} per value, "
+            f"The query builds values too big for this server (at most {_megabytes(SQLITE_MAX_VALUE_BYTES)} per value, "
             f"{SQLITE_HARD_HEAP_BYTES // 2**20} MiB for the database engine in all), so it was stopped.",
             detail=detail or type(original).__name__,
         )

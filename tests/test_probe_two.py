@@ -318,7 +318,7 @@ def test_wide_rows_are_stopped_before_they_fill_memory(depth: int) -> None:
         print("PEAK_MB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
     """)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "SENTENCE The query builds values larger than this server allows" in done.stdout
+    assert "SENTENCE The query builds values too big for this server" in done.stdout
     assert int(done.stdout.split("PEAK_MB")[1]) < 700
 
 
