@@ -9,6 +9,12 @@ store's password) are masked everywhere (:func:`register_secret`). A web user's
 (the password in the URL they typed) are masked only inside that user's work
 (:func:`secret_scope`): a process-wide list would let one user's password mask
 another user's text, which tells the other user what the password is.
+
+Masking must not answer guesses either: ``SELECT guess_S3cr3t_x FROM t`` echoed as ``no such column:
+guess_***_x`` would confirm a password. A secret that occurs in what the user typed (the SQL being run, the
+question: :func:`user_text`) is therefore never masked in messages made while that text is handled: the user
+sees back exactly what they typed, whether the guess is right or wrong, and a secret from anywhere else in
+the message stays masked.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from contextvars import ContextVar
 _URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<password>[^/\s]*)@")
 _process_secrets: set[str] = set()
 _scoped_secrets: ContextVar[frozenset[str]] = ContextVar("sqlchat_scoped_secrets", default=frozenset())
+_user_texts: ContextVar[tuple[str, ...]] = ContextVar("sqlchat_user_texts", default=())
 
 
 def usable_secret(secret: str | None) -> bool:
@@ -46,10 +53,25 @@ def secret_scope(secrets: Iterable[str]) -> Iterator[None]:
         _scoped_secrets.reset(token)
 
 
+@contextmanager
+def user_text(*texts: str | None) -> Iterator[None]:
+    """Messages made inside this block echo what the user typed (``texts``) unmasked: masking a secret found
+    in it would tell the user that their guess is someone's password."""
+    token = _user_texts.set(_user_texts.get() + tuple(t for t in texts if t))
+    try:
+        yield
+    finally:
+        _user_texts.reset(token)
+
+
 def redact(text: str) -> str:
-    """Mask passwords in URLs, the operator's secrets and those of the current :func:`secret_scope`."""
+    """Mask passwords in URLs, the operator's secrets and those of the current :func:`secret_scope`, except
+    a secret that the user's own text (:func:`user_text`) holds: echoing it back reveals nothing."""
     text = _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:***@", str(text))
+    typed = _user_texts.get()
     for secret in sorted(_process_secrets | _scoped_secrets.get(), key=len, reverse=True):
+        if any(secret in t for t in typed):
+            continue
         text = text.replace(secret, "***")
     return text
 

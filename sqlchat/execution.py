@@ -43,7 +43,7 @@ from sqlglot.dialects.mysql import MySQL
 from sqlglot.tokens import TokenType
 
 from sqlchat.config import ExecutionConfig
-from sqlchat.errors import ExecutionFailed, SqlchatError, secret_scope
+from sqlchat.errors import ExecutionFailed, SqlchatError, secret_scope, user_text
 from sqlchat.governance.access import sqlite_read_guard
 from sqlchat.safety import CheckedSQL
 
@@ -53,7 +53,12 @@ if TYPE_CHECKING:
 __all__ = ["QueryResult", "binary_text", "execute", "is_informative", "read_only_session"]
 
 SQLITE_PROGRESS_STEPS = 1_000  # virtual-machine steps between two deadline checks
-SQLITE_MAX_VALUE_BYTES = 64_000_000  # no single string/blob larger: randomblob(1e9) fails fast
+SQLITE_MAX_VALUE_BYTES = 16_000_000  # no single string/blob larger: randomblob(1e9) fails fast
+# All of SQLite's memory in this process (PRAGMA soft/hard_heap_limit, process-wide): a statement building wide rows
+# (30 columns of hex(hex(...(zeroblob(999999))))) fails with "out of memory" here, before the row reaches Python.
+# The soft limit makes SQLite give back page cache first, so ordinary work stays far below the hard one.
+SQLITE_SOFT_HEAP_BYTES = 64 * 2**20
+SQLITE_HARD_HEAP_BYTES = 256 * 2**20
 # LIKE/GLOB cost grows with the pattern's length times the text's, inside one step no deadline can stop:
 # '%' || printf('%10000d', 2) over a 4 MB string ran 30 s. A pattern is at most this long.
 SQLITE_MAX_LIKE_PATTERN = 100
@@ -119,7 +124,7 @@ def execute(db: Database, checked: CheckedSQL, config: ExecutionConfig) -> Query
             "This database was built from a CREATE TABLE script, so it has tables but no data: "
             "the query was checked but cannot be run."
         )
-    with secret_scope(getattr(db, "secrets", ())):  # this connection's password, nobody else's
+    with secret_scope(getattr(db, "secrets", ())), user_text(checked.sql):  # this connection's password only
         if db.engine.dialect.name in ("mysql", "mariadb"):
             _refuse_mysql_file_writes(checked.sql)
         started = time.perf_counter()
@@ -325,10 +330,92 @@ def read_only_session(conn: sa.Connection, config: ExecutionConfig, deadline: _D
         yield
 
 
+_heap_limited = False
+
+
+def _limit_sqlite_heap(raw: sqlite3.Connection) -> None:
+    """Set SQLite's process-wide heap limits once (PRAGMA hard_heap_limit only ever lowers it)."""
+    global _heap_limited
+    if not _heap_limited:
+        raw.execute(f"PRAGMA soft_heap_limit = {SQLITE_SOFT_HEAP_BYTES}")
+        raw.execute(f"PRAGMA hard_heap_limit = {SQLITE_HARD_HEAP_BYTES}")
+        _heap_limited = True
+
+
+# SQLite's instr(), replace() and trim(X, Y) compare every position of X with all of Y: one call over a 16 MB text
+# is a single virtual-machine step that runs for minutes, which neither the progress handler nor interrupt() can
+# stop (instr(printf('%.*c', 60000000, 'a'), printf('%.*c', 100000, 'a') || 'b') kept a core busy 16 s past the
+# timeout). On a query's connection they are replaced by these, which take time linear in their arguments (Python's
+# string search), so no single step outlasts the deadline by more than a moment.
+def _text_arg(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, float):
+        return repr(value) if value != int(value) or abs(value) >= 1e15 else f"{value:.1f}"
+    return str(value)
+
+
+def _sql_instr(haystack: Any, needle: Any) -> int | None:
+    if haystack is None or needle is None:
+        return None
+    if isinstance(haystack, bytes) and isinstance(needle, bytes):
+        return haystack.find(needle) + 1
+    return _text_arg(haystack).find(_text_arg(needle)) + 1
+
+
+def _sql_replace(text: Any, old: Any, new: Any) -> Any:
+    if text is None or old is None or new is None:
+        return None
+    x, y, z = _text_arg(text), _text_arg(old), _text_arg(new)
+    if y == "":
+        return text
+    grows = len(z.encode("utf-8")) - len(y.encode("utf-8"))
+    if grows > 0 and len(x.encode("utf-8")) + x.count(y) * grows > SQLITE_MAX_VALUE_BYTES:
+        raise ValueError("string or blob too big")  # what SQLite's own replace() says; nothing is built
+    return x.replace(y, z)
+
+
+def _trimmer(strip: str) -> Callable[[Any, Any], Any]:
+    def trim(text: Any, chars: Any) -> Any:
+        if text is None or chars is None:
+            return None
+        if isinstance(text, bytes):
+            table = bytes(sorted(set(chars if isinstance(chars, bytes) else _text_arg(chars).encode("utf-8"))))
+            return getattr(text, strip)(table)
+        x, unique = _text_arg(text), "".join(sorted(set(_text_arg(chars))))
+        if len(unique) <= 64:
+            return getattr(x, strip)(unique)
+        keep = set(unique)
+        start, end = 0, len(x)
+        if strip in ("strip", "lstrip"):
+            while start < end and x[start] in keep:
+                start += 1
+        if strip in ("strip", "rstrip"):
+            while end > start and x[end - 1] in keep:
+                end -= 1
+        return x[start:end]
+    return trim
+
+
+_LINEAR_FUNCTIONS: tuple[tuple[str, int, Callable[..., Any]], ...] = (
+    ("instr", 2, _sql_instr), ("replace", 3, _sql_replace),
+    ("trim", 2, _trimmer("strip")), ("ltrim", 2, _trimmer("lstrip")), ("rtrim", 2, _trimmer("rstrip")),
+)
+
+
+def _linear_functions(raw: sqlite3.Connection) -> None:
+    for name, arity, function in _LINEAR_FUNCTIONS:
+        raw.create_function(name, arity, function, deterministic=True)
+
+
 @contextmanager
 def _sqlite_session(conn: sa.Connection, deadline: _Deadline) -> Iterator[None]:
     """query_only + an authorizer allowing only reads + a progress-handler deadline."""
     raw = conn.connection.driver_connection
+    _limit_sqlite_heap(raw)
+    _linear_functions(raw)
     previous = raw.execute("PRAGMA query_only").fetchone()[0]
     raw.execute("PRAGMA query_only = ON")
     previous_length = raw.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, SQLITE_MAX_VALUE_BYTES)
@@ -503,6 +590,13 @@ def _explain(exc: Exception, config: ExecutionConfig, deadline: _Deadline) -> Ex
     if deadline.hit or _is_timeout(exc):
         return ExecutionFailed(
             f"The query took longer than {config.statement_timeout_s:g} s and was stopped.", detail=detail
+        )
+    original = getattr(exc, "orig", None) or exc
+    if isinstance(original, MemoryError) or "string or blob too big" in detail.lower():
+        return ExecutionFailed(
+            f"The query builds values too big for this server (at most {_megabytes(SQLITE_MAX_VALUE_BYTES)} per value, "
+            f"{SQLITE_HARD_HEAP_BYTES // 2**20} MiB for the database engine in all), so it was stopped.",
+            detail=detail or type(original).__name__,
         )
     if _is_read_only_refusal(exc, detail):
         return ExecutionFailed(

@@ -38,7 +38,7 @@ from sqlchat.conversation import recent, selection_text, tables_after
 from sqlchat.corrections.readable import make_readable
 from sqlchat.corrections.registry import Context, Form, linked_form, reinterpreted, with_lookup, written_forms
 from sqlchat.corrections.values import ValueLookup, stored_values
-from sqlchat.errors import InvalidSQL, SqlchatError, UnsafeSQL, redact
+from sqlchat.errors import InvalidSQL, SqlchatError, UnsafeSQL, redact, user_text
 from sqlchat.execution import QueryResult, execute, is_informative
 from sqlchat.governance.policy import permitted_examples, policy_for
 from sqlchat.models.backends import Backend
@@ -296,6 +296,12 @@ def ask(
     ``earlier`` are the conversation's previous turns (:class:`sqlchat.conversation.Conversation`), oldest
     first; the model is shown those from the last answered one on (:func:`sqlchat.conversation.recent`).
     """
+    with user_text(question):  # a message echoing the question does not mask a secret guessed in it
+        return _ask(question, db, backend, settings, examples, earlier)
+
+
+def _ask(question: str, db: Database, backend: Backend, settings: Settings, examples: list[tuple[str, str]] | None,
+         earlier: Sequence[Turn] | None) -> Answer:
     answer = Answer(question=question)
     if not question or not question.strip():
         answer.error, answer.error_kind = "Please type a question.", "error"
@@ -657,6 +663,11 @@ def _made_readable(answer: Answer, outcome: tuple[CheckedSQL, QueryResult | None
 
 def run_sql(sql: str, db: Database, settings: Settings) -> Answer:
     """Run user-written (or user-edited) SQL through the same check and read-only executor."""
+    with user_text(sql):
+        return _run_sql(sql, db, settings)
+
+
+def _run_sql(sql: str, db: Database, settings: Settings) -> Answer:
     answer = Answer(question=None, sql=sql)
     started = time.perf_counter()
     try:

@@ -17,14 +17,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.mysql import MySQL
 from sqlglot.errors import SqlglotError
 
-from sqlchat.errors import InvalidSQL, UnsafeSQL
+from sqlchat.errors import InvalidSQL, UnsafeSQL, user_text
 from sqlchat.governance.access import AccessPolicy, enforce
 
 if TYPE_CHECKING:
@@ -180,7 +180,14 @@ class CheckedSQL:
     limit_added: bool
 
 
-def check_sql(
+def check_sql(sql: str, dialect: str, **options: Any) -> CheckedSQL:
+    """Return ``sql`` as one safe, read-only statement in ``dialect``, or raise UnsafeSQL (:func:`_check_sql`
+    says how). Messages echo the user's SQL unmasked (:func:`sqlchat.errors.user_text`)."""
+    with user_text(sql if isinstance(sql, str) else None):
+        return _check_sql(sql, dialect, **options)
+
+
+def _check_sql(
     sql: str,
     dialect: str,
     *,

@@ -81,6 +81,9 @@ class Deployment:
     allow_sqlite_paths: bool = False  # users may type sqlite: URLs or paths of files on the server
     # None: the caller decides (off when the server has an API key configured).
     allow_model_settings: bool | None = None
+    # Model files/folders and adapters (paths on this server) a web user may pick besides `sqlchat models`' names.
+    model_paths: tuple[str, ...] = ()
+    adapter_paths: tuple[str, ...] = ()
     # The file has an [auth] section: Streamlit's login is meant to guard the app (sqlchat only checks it is active).
     auth: bool = False
     source: Path | None = None  # the file read; None when there was none
@@ -109,7 +112,8 @@ def settings_for(settings: Settings, named: NamedConnection | None) -> Settings:
 
 
 _FLAGS: dict[str, Any] = {"allow_urls": True, "allow_uploads": True, "allow_sqlite_paths": False,
-                          "allow_model_settings": None}
+                          "allow_model_settings": None, "model_paths": (), "adapter_paths": ()}
+_PATH_LISTS = frozenset({"model_paths", "adapter_paths"})
 
 
 def load_deployment(path: str | Path) -> Deployment:
@@ -152,6 +156,11 @@ def _parse_flags(raw: Mapping[str, Any]) -> dict[str, Any]:
                           f"(known: {', '.join(_FLAGS)}).")
     flags = dict(_FLAGS)
     for key, value in raw.items():
+        if key in _PATH_LISTS:
+            if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+                raise ConfigError(f"[sqlchat] {key} must be a list of paths (strings).")
+            flags[key] = tuple(v.strip() for v in value)
+            continue
         if not isinstance(value, bool):
             raise ConfigError(f"[sqlchat] {key} must be true or false, not {value!r}.")
         flags[key] = value

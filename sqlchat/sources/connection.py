@@ -77,6 +77,24 @@ DRIVER_TEXT_CHARS = 300  # driver text shown in details: its first line, cut to 
 # PostgreSQL's ``options`` may set any server setting; the one a user needs is the schema search path
 # (``?options=-csearch_path%3Dsales``), so only that exact form is accepted.
 SEARCH_PATH_OPTION = re.compile(r"-c\s*search_path\s*=\s*[A-Za-z_][A-Za-z0-9_$]*(\s*,\s*[A-Za-z_][A-Za-z0-9_$]*)*")
+# What each accepted option's value may be: a wrong one is refused with a sentence, never a driver traceback.
+_OPTION_VALUES: dict[str, re.Pattern[str]] = {
+    "connect_timeout": re.compile(r"\d{1,4}"),
+    "sslmode": re.compile(r"disable|allow|prefer|require|verify-ca|verify-full"),
+    "target_session_attrs": re.compile(r"any|read-write|read-only|primary|standby|prefer-standby"),
+    "application_name": re.compile(r"[A-Za-z0-9 ._:-]{0,63}"),
+    "client_encoding": re.compile(r"[A-Za-z0-9_-]{1,40}"),
+    "charset": re.compile(r"[A-Za-z0-9_]{1,40}"),
+}
+# A URL a web user typed must not log in with the server's own PostgreSQL credentials: libpq would fill a
+# missing password from ~/.pgpass (or PGPASSFILE) and PGPASSWORD, a client certificate from ~/.postgresql,
+# a Kerberos ticket from the server's cache, and anything else from PGSERVICE. These connect arguments name
+# every one of them explicitly, so libpq's file and environment fallbacks are never consulted (a PGSERVICE
+# entry only fills options still unset: the password is always set, to '' when the URL has none).
+_NO_FILE = "/dev/null/sqlchat-none"  # a path that cannot exist (a file is not a folder)
+TYPED_PG_ARGS: dict[str, str] = {
+    "passfile": _NO_FILE, "sslcert": _NO_FILE, "sslkey": _NO_FILE, "gssencmode": "disable",
+}
 
 
 @dataclass(eq=False)
@@ -185,11 +203,15 @@ def _looks_like_url(target: str) -> bool:
 # --------------------------------------------------------------------------- connect
 
 
-def connect(target: str | os.PathLike, *, timeout_s: float = 10.0, allow_paths: bool = True) -> Database:
+def connect(target: str | os.PathLike, *, timeout_s: float = 10.0, allow_paths: bool = True,
+            typed: bool = False) -> Database:
     """Open ``target``: a SQLAlchemy URL, or a path to a SQLite, CSV, Excel or ``.sql`` file.
 
     ``allow_paths=False`` (a web user's URL on a shared server) refuses file paths and
     ``sqlite:`` URLs with the same sentence whether or not the file exists.
+    ``typed=True`` (a URL a web user typed, not the operator's named connection nor the CLI of someone
+    with a shell): a PostgreSQL URL must name its host and user, and the server's own saved credentials
+    (``~/.pgpass``, ``PGPASSWORD``, ``PGSERVICE``, client certificates, Kerberos) are never used for it.
     """
     if isinstance(target, URL):
         target = target.render_as_string(hide_password=False)
@@ -197,7 +219,7 @@ def connect(target: str | os.PathLike, *, timeout_s: float = 10.0, allow_paths: 
         text = target.strip()
         secrets = url_secrets(text)
         with secret_scope(secrets):
-            db = _connect_url(text, timeout_s, allow_paths)
+            db = _connect_url(text, timeout_s, allow_paths, typed)
         db.secrets = secrets
         return db
     if not allow_paths:
@@ -351,7 +373,7 @@ def _leave_wal_mode(path: Path, name: str) -> None:
 # --------------------------------------------------------------------------- servers
 
 
-def _connect_url(text: str, timeout_s: float, allow_paths: bool = True) -> Database:
+def _connect_url(text: str, timeout_s: float, allow_paths: bool = True, typed: bool = False) -> Database:
     """Open a server (or ``sqlite:///``) URL and prove the connection works."""
     url = _parse_url(text)
     backend = url.get_backend_name()
@@ -365,8 +387,10 @@ def _connect_url(text: str, timeout_s: float, allow_paths: bool = True) -> Datab
     refuse_url_options(url, backend)
     if backend == "sqlite":
         return _connect_sqlite_url(url, timeout_s)
+    if typed and backend == "postgresql":
+        refuse_server_identity(url)
     display = mask_url(url)
-    engine = _create_server_engine(url, backend, timeout_s)
+    engine = _create_server_engine(url, backend, timeout_s, typed)
     _verify(engine, url, backend, timeout_s)
     log.info("connected to %s", display)
     identity = identity_of("server", backend, url.host or "", str(url.port or ""), url.database or "", url.username or "")
@@ -405,6 +429,12 @@ def refuse_url_options(url: URL, backend: str) -> None:
     unknown = sorted(name for name, value in url.query.items()
                      if name.lower() not in allowed and not _is_search_path(backend, name, value))
     if not unknown:
+        for name, value in url.query.items():
+            pattern = _OPTION_VALUES.get(name.lower())
+            values = (value,) if isinstance(value, str) else value
+            if pattern is not None and not all(pattern.fullmatch(v) for v in values):
+                raise ConnectionFailed(f"The URL option '{name.lower()}' has a value this server does not accept"
+                                       + (" (a whole number of seconds)." if name.lower() == "connect_timeout" else "."))
         return
     accepted = ", ".join(sorted(allowed)) + (" and options=-csearch_path=SCHEMA" if backend == "postgresql" else "")
     accepted = accepted or "none"
@@ -413,6 +443,17 @@ def refuse_url_options(url: URL, backend: str) -> None:
         f"The URL option{'s' if len(unknown) > 1 else ''} {names} {'are' if len(unknown) > 1 else 'is'} not allowed "
         f"here; options accepted for {_SERVER_NAMES.get(backend, backend)} URLs: {accepted}."
     )
+
+
+def refuse_server_identity(url: URL) -> None:
+    """A typed PostgreSQL URL names a TCP host and a user: libpq would otherwise open the server's own Unix
+    socket (``postgresql://``, ``postgresql:///db``, ``host=/run/postgresql``) as the app's OS user."""
+    host = url.host or ""
+    if not host or host.startswith(("/", "@", "%2F", "%2f")) or "/" in host:
+        raise ConnectionFailed("The database URL must name the server's host (postgresql://user@host:5432/db); "
+                               "this server does not open its own local database socket for a typed URL.")
+    if not url.username:
+        raise ConnectionFailed("The database URL must name the user to log in as (postgresql://user@host:5432/db).")
 
 
 def _is_search_path(backend: str, name: str, value: str | tuple[str, ...]) -> bool:
@@ -442,14 +483,20 @@ def _connect_sqlite_url(url: URL, timeout_s: float) -> Database:
     return open_sqlite_file(path, display_name=path.name, timeout_s=timeout_s)
 
 
-def _create_server_engine(url: URL, backend: str, timeout_s: float) -> sa.Engine:
-    """An engine whose every connection opens in a read-only session with a connect timeout."""
+def _create_server_engine(url: URL, backend: str, timeout_s: float, typed: bool = False) -> sa.Engine:
+    """An engine whose every connection opens in a read-only session with a connect timeout (for a ``typed``
+    PostgreSQL URL also without the server's saved credentials: :data:`TYPED_PG_ARGS`)."""
     connect_timeout = max(1, round(timeout_s / 2))
     if backend == "postgresql":
         # A user's own options= is refused unless it only sets the search path (refuse_url_options);
         # read-only comes last, so nothing before it can turn it off.
         options = " ".join(filter(None, [url.query.get("options"), "-c default_transaction_read_only=on"]))
         connect_args: dict[str, Any] = {"connect_timeout": connect_timeout, "options": options}
+        if typed:
+            connect_args.update(TYPED_PG_ARGS)
+            connect_args.update(_typed_pg_auth_args())
+            if url.password is None:
+                connect_args["password"] = ""  # given, so PGPASSWORD does not fill it; libpq: "no password supplied"
     else:
         connect_args = {"connect_timeout": connect_timeout, "init_command": "SET SESSION TRANSACTION READ ONLY"}
     try:
@@ -458,12 +505,27 @@ def _create_server_engine(url: URL, backend: str, timeout_s: float) -> sa.Engine
         raise ConnectionFailed(
             f"sqlchat has no database driver called '{url.drivername}'.", detail=str(exc)
         ) from None
+    except (ValueError, TypeError, sa.exc.ArgumentError) as exc:  # an option value the driver cannot use
+        raise ConnectionFailed("The database URL has an option value the driver cannot use.",
+                               detail=driver_text(str(exc))) from None
     except ImportError as exc:
         raise ConnectionFailed(
             f"The Python driver for '{url.drivername}' is not installed; "
             f"use {_DEFAULT_DRIVERS.get(backend, backend)}:// instead.",
             detail=str(exc),
         ) from None
+
+
+def _typed_pg_auth_args() -> dict[str, str]:
+    """``require_auth`` (libpq 16+): no GSSAPI/SSPI login with the server's own Kerberos ticket."""
+    try:
+        import psycopg
+
+        if psycopg.pq.version() >= 160000:
+            return {"require_auth": "!gss,!sspi"}
+    except Exception:  # noqa: BLE001 - an older libpq: gssencmode=disable above still applies
+        pass
+    return {}
 
 
 def _verify(engine: sa.Engine, url: URL, backend: str, timeout_s: float) -> None:

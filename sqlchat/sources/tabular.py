@@ -36,6 +36,7 @@ TABULAR_SUFFIXES = CSV_SUFFIXES | EXCEL_SUFFIXES
 Source = tuple[str, Callable[[], IO[bytes]]]  # a file name and a way to (re)open its bytes
 
 CSV_CHUNK_ROWS = 100_000  # rows per pandas chunk: bounds memory for very large CSVs
+CSV_CHUNK_CELLS = 1_000_000  # ...and cells per chunk, so a 2,000-column CSV does not read 200 million cells at once
 _SNIFF_BYTES = 256 * 1024
 _DELIMITERS = (",", ";", "\t", "|")
 _NULL_TOKENS = frozenset({"", "null", "none", "na", "n/a", "nan", "#n/a"})
@@ -111,6 +112,7 @@ def _csv_sheet(name: str, opener: Callable[[], IO[bytes]], delimiter: str | None
     header = _csv_call(name, lambda: _read_csv_head(opener, options))
     if header.empty:
         raise ConnectionFailed(f"{name} is empty; there is nothing to load.")
+    chunk_rows = max(1, min(chunk_rows, CSV_CHUNK_CELLS // max(1, header.shape[1])))
 
     def chunks() -> Iterator[pd.DataFrame]:
         with opener() as fh, pd.read_csv(fh, chunksize=chunk_rows, **options) as reader:
@@ -197,9 +199,91 @@ def _excel_sheets(name: str, data: bytes) -> list[_Sheet]:
     return sheets
 
 
+# Bounds on a workbook, checked before any reader builds a sheet (issue 29: a 1.6 KB .xlsx declaring A1:XFD1048576
+# made the reader reserve 512 GiB and abort the server). A reader allocates the sheet's whole rectangle, as declared
+# (<dimension ref=...>) and as spanned by its cells, so both are checked against MAX_EXCEL_CELLS; the zip's
+# unpacked size is checked first (the scan reads it all) and bounds the time the scan takes.
+MAX_EXCEL_CELLS = 1_000_000  # rows x columns of all sheets together
+MAX_EXCEL_UNZIPPED_BYTES = 200_000_000
+_CELL_REF = re.compile(rb"<(?:\w+:)?c\b[^>]*?\br=\"([A-Z]{1,3})(\d{1,7})\"")
+_CELL_TAG = re.compile(rb"<(?:\w+:)?c[\s>/]")
+_ROW_TAG = re.compile(rb"<(?:\w+:)?row\b([^>]*)>")
+_ROW_REF = re.compile(rb"\br=\"(\d{1,7})\"")
+_DIMENSION = re.compile(rb"<(?:\w+:)?dimension\b[^>]*\bref=\"([A-Z]{0,3})(\d{0,7})(?::([A-Z]{1,3})(\d{1,7}))?\"")
+
+
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for ch in letters:
+        number = number * 26 + ch - 64
+    return number
+
+
+def check_xlsx_size(name: str, data: bytes) -> None:
+    """Refuse a workbook whose sheets would not fit :data:`MAX_EXCEL_CELLS`, before a reader builds them.
+
+    Reads the zip's sheet XML as a stream (a bounded window at a time) and looks at the declared dimension and at
+    every cell reference; memory stays at a few MB whatever the file says.
+    """
+    import zipfile
+
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise ConnectionFailed(f"{name} is not a valid Excel file.", detail=str(exc)) from None
+    unpacked = sum(m.file_size for m in members)
+    if unpacked > MAX_EXCEL_UNZIPPED_BYTES:
+        raise ConnectionFailed(f"{name} unpacks to {unpacked / 1e6:,.0f} MB; this server reads Excel files of at most "
+                               f"{MAX_EXCEL_UNZIPPED_BYTES / 1e6:,.0f} MB unpacked. Save it as CSV and upload that.")
+    total = 0
+    for member in members:
+        if not (member.filename.startswith("xl/worksheets/") and member.filename.endswith(".xml")):
+            continue
+        rows, columns, declared = _sheet_extent(archive, member)
+        total += max(rows * columns, declared)
+        if total > MAX_EXCEL_CELLS:
+            raise ConnectionFailed(
+                f"{name} has a sheet of {rows:,} rows × {columns:,} columns"
+                + (f" (it declares {declared:,} cells)" if declared > rows * columns else "")
+                + f"; this server reads at most {MAX_EXCEL_CELLS:,} cells per workbook. Remove the empty or "
+                "far-away cells, or save it as CSV and upload that.")
+
+
+def _sheet_extent(archive: Any, member: Any) -> tuple[int, int, int]:
+    """(last row, last column, cells the <dimension> declares) of one sheet's XML, read as a stream."""
+    rows = columns = declared = 0
+    row_count = unreferenced = 0
+    tail = b""
+    with archive.open(member) as fh:
+        while chunk := fh.read(1 << 20):
+            window = tail + chunk
+            cut = window.rfind(b">") + 1  # only whole tags are scanned; the rest waits for the next chunk
+            part, tail = window[:cut], window[cut:]
+            if len(tail) > 1 << 16:  # a tag longer than 64 KB is not a spreadsheet's
+                raise ConnectionFailed(f"{member.filename} is not a valid Excel sheet.")
+            if not declared and (dim := _DIMENSION.search(part)):
+                first_col, first_row, last_col, last_row = dim.groups()
+                if last_col:
+                    declared = ((int(last_row) - int(first_row or 1) + 1)
+                                * (_column_number(last_col) - _column_number(first_col or b"A") + 1))
+            for match in _ROW_TAG.finditer(part):
+                row_count += 1
+                ref = _ROW_REF.search(match.group(1))
+                rows = max(rows, int(ref.group(1)) if ref else row_count, row_count)
+            referenced = 0
+            for match in _CELL_REF.finditer(part):
+                referenced += 1
+                columns = max(columns, _column_number(match.group(1)))
+                rows = max(rows, int(match.group(2)))
+            unreferenced += len(_CELL_TAG.findall(part)) - referenced
+    return rows, max(columns, unreferenced and columns + unreferenced), declared
+
+
 def _read_workbook(name: str, data: bytes) -> dict[str, pd.DataFrame]:
     """Read all sheets as text cells (dates as ISO), dropping fully empty rows and columns."""
     if data.startswith(_XLSX_MAGIC):
+        check_xlsx_size(name, data)  # before calamine reserves the sheet's declared rectangle
         engine = "calamine"  # Rust reader: a 771 KB sheet in 0.25 s where openpyxl took 3.0 s, the same cells
     elif data.startswith(_XLS_MAGIC):
         engine = "xlrd"

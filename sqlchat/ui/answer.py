@@ -63,7 +63,7 @@ def render_chart(frame: pd.DataFrame, choice: ChartChoice) -> None:
 
 def render_result(answer: Answer, key: str) -> None:
     frame = answer.frame
-    st.caption(result_summary(answer))
+    st.caption(sentence(result_summary(answer)))
     choice = choose_chart(frame)
     table, chart = st.columns([3, 2]) if choice else (st.container(), None)
     with table:
@@ -144,9 +144,9 @@ def render_answer(turn: Turn, key: str, settings: Settings) -> None:
     if answer.sql:
         st.code(answer.sql, language="sql", wrap_lines=True)
     if answer.error_kind == "unanswerable":
-        st.warning(answer.error, icon=":material/help:")
+        st.warning(sentence(answer.error), icon=":material/help:")
     elif answer.error:
-        show_problem(Problem(answer.error, answer.error_detail))
+        show_problem(Problem(answer.error, answer.error_detail), typed=(answer.question, answer.sql))
         if answer.question:
             st.caption("Try rephrasing the question, or fix the SQL in the editor below and run it.")
     else:
@@ -162,7 +162,7 @@ def render_answer(turn: Turn, key: str, settings: Settings) -> None:
 def render_user(turn: Turn) -> None:
     with st.chat_message("user"):
         if turn.question:
-            st.markdown(turn.question)
+            st.markdown(plain(turn.question))  # the user's own text: no images or links fetched from it
             if turn.follows:
                 st.caption(f":material/forum: A follow-up to: {plain(turn.follows)}")
         elif turn.corrects:

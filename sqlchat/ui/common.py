@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 import streamlit as st
 
 from sqlchat.conversation import Conversation
-from sqlchat.errors import SqlchatError, redact
+from sqlchat.errors import SqlchatError, redact, user_text
 from sqlchat.pipeline import Answer
 from sqlchat.sources.connection import Database
 
@@ -98,11 +98,15 @@ def utc_text(moment: datetime) -> str:
     return aware.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def show_problem(problem: Problem) -> None:
-    st.error(sentence(redact(problem.message)), icon=":material/error:")
-    if problem.detail:
+def show_problem(problem: Problem, typed: tuple[str | None, ...] = ()) -> None:
+    """A failure as a sentence and its details; ``typed`` (the user's question and SQL) is echoed unmasked,
+    as :func:`sqlchat.errors.user_text` explains."""
+    with user_text(*typed):
+        message, detail = redact(problem.message), redact(problem.detail) if problem.detail else None
+    st.error(sentence(message), icon=":material/error:")
+    if detail:
         with st.expander("Details"):
-            st.code(redact(problem.detail), language="text", wrap_lines=True)
+            st.code(detail, language="text", wrap_lines=True)
 
 
 def fresh_session(db: Database | None) -> dict[str, object]:

@@ -1,5 +1,6 @@
 """The History tab: this user's past questions on this database (each can be re-run), the verified answers
-of its schema, and a named connection's audit log."""
+of its schema. The audit log holds every user's questions and is the operator's (``sqlchat audit``): a web
+user sees only their own entries (issue 29)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from sqlchat.config import Settings
-from sqlchat.governance import audit
-from sqlchat.history import AuditEntry, HistoryStore, LoggedQuestion, VerifiedPair
+from sqlchat.history import HistoryStore, LoggedQuestion, VerifiedPair
 from sqlchat.sources.connection import Database
 from sqlchat.ui.answer import render_reply
 from sqlchat.ui.common import DB, HISTORY_OFF, RERUN, plain, utc_text
@@ -60,33 +60,6 @@ def history_of(store: HistoryStore, fingerprint: str, db: Database) -> tuple[lis
     return logged[:HISTORY_ROWS], store.verified_for(fingerprint, HISTORY_ROWS, database=db.identity, owner=owner)
 
 
-def audit_table(entries: list[AuditEntry]) -> pd.DataFrame:
-    return pd.DataFrame({
-        "time": [utc_text(e.created_at) for e in entries],
-        "user": [e.user for e in entries],
-        "question": [e.question or "(SQL from the editor)" for e in entries],
-        "sql": [e.sql for e in entries],
-        "status": [e.status for e in entries],
-        "rows": [e.row_count for e in entries],
-    })
-
-
-def render_audit_log(db: Database, settings: Settings) -> None:
-    """A named connection's audit log: who asked what, which SQL ran, how many rows came back.
-
-    Ad-hoc databases are audited too (``sqlchat audit``), but their page keeps to the question log above.
-    """
-    if db.connection_name is None:
-        return
-    entries = with_history(settings, "reading the audit log",
-                           lambda store: store.audit_entries(audit.connection_label(db), limit=HISTORY_ROWS))
-    if entries:
-        st.subheader("Audit log")
-        st.caption(f"Everything asked and run on {db.display_name}, newest first "
-                   f"(`sqlchat audit --db {audit.connection_label(db)}` exports it all).")
-        st.dataframe(audit_table(entries), hide_index=True)
-
-
 def render_history_page(db: Database, settings: Settings) -> None:
     """Past questions on this schema (newest first, each can be re-run) and its verified answers."""
     fingerprint = fingerprint_of(db)
@@ -107,4 +80,4 @@ def render_history_page(db: Database, settings: Settings) -> None:
         st.dataframe(verified_table(pairs), hide_index=True)
     else:
         st.caption("None yet: approve a good answer, or correct its SQL in the editor.")
-    render_audit_log(db, settings)
+    # The audit log (every user's questions and SQL) is the operator's: `sqlchat audit`, never shown here.

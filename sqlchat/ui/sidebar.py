@@ -80,7 +80,7 @@ def on_url(deployment: Deployment) -> None:
         st.session_state[CONNECT_PROBLEM] = Problem("Type a database URL first.")
         return
     allow_paths = deployment.allow_sqlite_paths  # a file on this server is not the user's to open
-    if open_database(lambda: connection.connect(url, allow_paths=allow_paths), "connecting to the database"):
+    if open_database(lambda: connection.connect(url, allow_paths=allow_paths, typed=True), "connecting to the database"):
         st.session_state[URL_INPUT] = ""  # the raw URL does not linger in the page
 
 
@@ -176,12 +176,17 @@ def sidebar_model_settings(policy: Deployment) -> Settings:
             format_func=BACKEND_LABELS.__getitem__, key="model_backend",
         )
         if backend == "local":
-            model = optional_text("Model", "model_path", env.model or f"{DEFAULT_MODEL} (embedded)",
-                                  help=f"An embedded model ({', '.join(MODELS)}), a .gguf file, a Hugging Face "
-                                       "folder or id. Blank: the default.")
-            adapter = optional_text("Adapter", "adapter_path", env.adapter or "the model's published adapter, if any",
-                                    help="A PEFT adapter folder (with adapter.gguf for llama.cpp) or a GGUF LoRA file; "
-                                         "blank for the default, 'none' for the bare model.")
+            # Only names from `sqlchat models` and the operator's listed paths: a typed path or hub id would let a
+            # user probe the server's files and make it contact the model hub (issue 29).
+            models = [""] + list(MODELS) + [p for p in policy.model_paths if p not in MODELS]
+            model = st.selectbox("Model", models, key="model_path",
+                                 format_func=lambda m: m or f"{env.model or DEFAULT_MODEL} (default)",
+                                 help="An embedded model (`sqlchat models`) or one the operator listed.") or None
+            adapters = ["", "none", *policy.adapter_paths]
+            adapter = st.selectbox("Adapter", adapters, key="adapter_path",
+                                   format_func=lambda a: {"": "the model's published adapter, if any",
+                                                          "none": "none (the bare model)"}.get(a, a),
+                                   help="The default, none, or an adapter the operator listed.") or None
         else:
             base_url = optional_text("Server URL", "base_url",
                                      connection.mask_url(env.base_url) if env.base_url else "http://gpu-box:8000/v1")
