@@ -134,7 +134,60 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sqlite-only", action="store_true", help="skip the PostgreSQL and MariaDB servers")
     parser.add_argument("--pg-admin-url", default=PG_ADMIN_URL)
     parser.add_argument("--mysql-admin-url", default=MYSQL_ADMIN_URL)
+    parser.add_argument("--access-only", action="store_true", help="only the access-rule categories on PostgreSQL")
     args = parser.parse_args(argv)
+    if not args.access_only:
+        _all_figures(args)
+    if not args.sqlite_only:
+        access_figures(args.pg_admin_url)
+
+
+def access_figures(admin_url: str) -> None:
+    """Issue 29: the generated PostgreSQL access-rule attacks of tests/test_access.py, by category, on a fresh
+    database holding the shop with hidden Customer.Email/Phone: refused by the check, and hidden values that
+    came back through the pipeline (must be 0); the same statements sent unchecked show which attacks are real."""
+    import test_access as shop  # noqa: PLC0415 - the tests' generators and shop
+
+    from sqlchat import pipeline  # noqa: PLC0415
+    from sqlchat.governance.policy import policy_for  # noqa: PLC0415
+
+    try:
+        with fresh_server_database(admin_url) as url:
+            engine = sa.create_engine(url)
+            shop._fill(engine)
+            db = shop._named(url)
+            policy = policy_for(db)
+            print("\n## Access rules on PostgreSQL (hidden Customer.Email, Customer.Phone; Employee hidden)")
+            categories = [("alias column lists", shop.alias_list_attacks()),
+                          ("whole-row references through any alias", shop.whole_row_attacks()),
+                          ("hidden columns, every spelling and clause", shop.hidden_column_attacks()),
+                          ("the original hostile access corpus", shop._attacks("postgres"))]
+            for label, attacks in categories:
+                refused = leaked = raw = 0
+                for sql in attacks:
+                    try:
+                        check_sql(sql, "postgres", access=policy)
+                    except UnsafeSQL:
+                        refused += 1
+                    answer = pipeline.run_sql(sql, db, shop.settings())
+                    leaked += bool(shop._leaks(answer.to_json(), answer.error, answer.error_detail))
+                    try:
+                        with engine.connect() as conn:
+                            raw += bool(shop._leaks(conn.exec_driver_sql(sql).fetchall()))
+                    except sa.exc.DBAPIError:
+                        pass
+                print(f"- {label}: {len(attacks)} statements; refused by the check {refused}; "
+                      f"hidden values returned {leaked}; would return hidden values if sent unchecked {raw}")
+            visible = shop._visible_queries()
+            ok = sum(pipeline.run_sql(sql, db, shop.settings()).ok for sql, _ in visible)
+            print(f"- visible columns in every alias form and clause: {ok}/{len(visible)} answered")
+            db.close()
+            engine.dispose()
+    except sa.exc.OperationalError as exc:
+        print(f"\n## Access rules: skipped, server not reachable ({str(exc.orig).splitlines()[0]})")
+
+
+def _all_figures(args: argparse.Namespace) -> None:
     check_figures()
     sqlite_figures()
     if not args.sqlite_only:

@@ -29,8 +29,20 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import pandas as pd
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
 
-from sqlchat.answers.declining import ASKING_WORDS, compared_words, model_decline, schema_gaps, schema_terms, stored_words
+from sqlchat.answers.declining import (
+    ASKING_WORDS,
+    compared_words,
+    model_decline,
+    schema_gaps,
+    schema_terms,
+    stored_words,
+    withheld_sentence,
+    withheld_subjects,
+)
 from sqlchat.answers.explain import explain
 from sqlchat.answers.trust import Alternative, Evidence, Found, Signals, alternatives, decide, model_declines, result_key
 from sqlchat.config import Settings
@@ -310,6 +322,7 @@ def _ask(question: str, db: Database, backend: Backend, settings: Settings, exam
     try:
         context = recent(list(earlier or ()), settings.conversation.turns)
         answer.follows = context[-1].sql if context and context[-1].ok else None
+        withheld = _withheld(question, db, context)
         prompt = prompt_for(question, db, settings, answer, examples, context)
         gaps = _schema_gaps(question, db, settings, answer)
         _add_candidates(answer, backend, prompt, settings.model.num_candidates, first=True)
@@ -321,11 +334,46 @@ def _ask(question: str, db: Database, backend: Backend, settings: Settings, exam
             answer = _with_more_candidates(answer, backend, prompt, db, settings,
                                            settings.trust.doubt_candidates + 1, retried=False)
             answer.checked = True
-        return settle(answer, db, settings, gaps)
+        return _unless_withheld(settle(answer, db, settings, gaps), withheld, db.dialect)
     except Exception as error:  # noqa: BLE001 - the user sees a sentence, never a traceback
         return _fail(answer, error)
     finally:
         answer.timings["total"] = time.perf_counter() - started
+
+
+def _withheld(question: str, db: Database, earlier: Sequence[Turn]) -> list[tuple[str, str]]:
+    """The hidden columns of a named connection ``question`` asks for (:func:`sqlchat.answers.declining.withheld_subjects`)."""
+    rules = getattr(db, "rules", None)
+    if rules is None or not rules.hidden_columns:
+        return []
+    hidden = rules.spelled_columns or tuple(sorted(rules.hidden_columns))
+    return withheld_subjects(question, hidden, list(reflect_schema(db)), [turn.question for turn in earlier])
+
+
+def _unless_withheld(answer: Answer, withheld: Sequence[tuple[str, str]], dialect: str) -> Answer:
+    """The answer, or the sentence that the connection withholds what the question asks for: when the question names a
+    hidden column (``withheld``) and the answer failed (its SQL read the hidden column and was refused, or the question
+    was declined) or gives a same-named column of another table in its place (the employees' ``Email`` for the
+    customers')."""
+    if not withheld:
+        return answer
+    names = {column.lower() for _, column in withheld}
+    substitute = answer.ok and (names & {c.lower() for c in answer.columns} or names & _read_columns(answer.sql, dialect))
+    if answer.ok and not substitute:
+        return answer
+    answer.error, answer.error_detail, answer.error_kind = withheld_sentence(withheld), None, "unanswerable"
+    answer.frame = answer.sql = answer.chosen = answer.explanation = answer.confidence = None
+    answer.alternatives = []
+    return answer
+
+
+def _read_columns(sql: str | None, dialect: str) -> set[str]:
+    """Lower-cased names of the columns ``sql`` reads; empty when it cannot be parsed."""
+    try:
+        tree = sqlglot.parse_one(sql or "", read=dialect)
+    except (SqlglotError, ValueError, TypeError, RecursionError):
+        return set()
+    return {column.name.lower() for column in tree.find_all(exp.Column)} if tree is not None else set()
 
 
 def follow_up_start(db: Database, settings: Settings, earlier: Sequence[Turn]) -> Prompt | None:

@@ -218,7 +218,7 @@ def _check_sql(
         names.respell(tree)
     tree = _values_to_select(_unwrap(tree))
     if access is not None:
-        enforce(tree, access)
+        enforce(tree, access, dialect=dialect)
     tree, limit_added = _with_limit(tree, row_limit)
     text = _render(tree, dialect)
     _recheck(text, dialect, access)
@@ -531,4 +531,4 @@ def _recheck(text: str, dialect: str, access: AccessPolicy | None = None) -> Non
     tree = _single(statements)
     _refuse_unsafe(tree, dialect)
     if access is not None:
-        enforce(tree, access, rewrite_stars=False)
+        enforce(tree, access, rewrite_stars=False, dialect=dialect)

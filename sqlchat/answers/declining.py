@@ -256,3 +256,58 @@ def stored_words(db: "Database", tables: Sequence[Table], config: ExecutionConfi
                 return True
         return False
     return holds
+
+
+# --------------------------------------------------------------------------- what the operator withheld
+
+_NOT_NAMING = frozenset({"id", "code", "key", "no", "num"})  # words of a key column's name that name nothing
+
+
+def _name_words(name: str) -> set[str]:
+    """The words of a table or column name that could name it in a question (``SupportRepId`` -> support, rep)."""
+    return {w for w in stemmed_words(name) if len(w) >= 2 and w not in _NOT_NAMING and w not in STOPWORDS
+            and w not in ASKING_WORDS}
+
+
+def _all_named(words: set[str], asked: Sequence[str]) -> bool:
+    return bool(words) and all(any(_names_it(q, {w}) for q in asked) for w in words)
+
+
+def withheld_subjects(question: str, hidden: Iterable[tuple[str, str]], tables: Sequence[Table],
+                      earlier: Sequence[str] = ()) -> list[tuple[str, str]]:
+    """The hidden ``(table, column)`` pairs ``question`` asks for: every word of the column's name and of its table's
+    name appears in it (stemmed, word forms and synonyms matched as :func:`schema_gaps` does; the table may also be
+    named by an ``earlier`` question of the conversation), and no visible table the question names has a column of
+    that name to give instead ("the employees' email" on a connection that hides only the customers').
+
+    A column whose name is only asking words (``Total``) is never listed: the model's SQL is refused if it reads it.
+    ``tables`` is the visible schema; a visible table is named by its own name's words or by a foreign-key column
+    pointing to it (``SupportRepId`` names the employees).
+    """
+    asked = question_words(question)
+    before = [w for text in earlier for w in question_words(text)]
+    named_visible = set()
+    for table in tables:
+        if _all_named(_name_words(table.name), asked):
+            named_visible.add(table.name.lower())
+        for fk in table.foreign_keys:
+            if any(_all_named(_name_words(c), asked) for c in fk.columns):
+                named_visible.add(fk.ref_table.lower())
+    withheld = []
+    for table, column in hidden:
+        if not _all_named(_name_words(column), asked):
+            continue
+        if not (_all_named(_name_words(table), asked) or _all_named(_name_words(table), before)):
+            continue
+        substitutes = [t for t in tables if t.name.lower() in named_visible and t.name.lower() != table.lower()
+                       and any(c.name.lower() == column.lower() for c in t.columns)]
+        if not substitutes and (table, column) not in withheld:
+            withheld.append((table, column))
+    return withheld
+
+
+def withheld_sentence(withheld: Sequence[tuple[str, str]]) -> str:
+    """What a user reads when the question asks for what the connection withholds: no substitute is offered."""
+    listed = " and ".join(f"{column} of {table}" for table, column in withheld)
+    return (f"This connection does not make {listed} available, so the question is not answered "
+            "rather than answered with other data.")

@@ -59,6 +59,7 @@ class AccessRules:
     hidden_tables: frozenset[str] = frozenset()
     hidden_columns: frozenset[tuple[str, str]] = frozenset()  # (table, column)
     visible_tables: frozenset[str] | None = None  # an allow-list; None: every table not hidden
+    spelled_columns: tuple[tuple[str, str], ...] = ()  # (table, column) as the operator wrote them: their words
 
     @classmethod
     def of(cls, named: "NamedConnection") -> "AccessRules | None":
@@ -68,7 +69,9 @@ class AccessRules:
         columns = frozenset((table.strip().lower(), column.strip().lower())
                             for table, _, column in (name.partition(".") for name in named.hidden_columns))
         visible = None if named.visible_tables is None else frozenset(n.lower() for n in named.visible_tables)
-        return cls(frozenset(n.lower() for n in named.hidden_tables), columns, visible)
+        spelled = tuple((table.strip(), column.strip())
+                        for table, _, column in (name.partition(".") for name in named.hidden_columns))
+        return cls(frozenset(n.lower() for n in named.hidden_tables), columns, visible, spelled)
 
     def hides_table(self, name: str) -> bool:
         lowered = name.lower()
@@ -86,6 +89,7 @@ class AccessPolicy:
     rules: AccessRules
     visible: dict[str, list[str]]  # lower-cased table name -> visible column names, as spelt in the schema
     own_schemas: frozenset[str] = OWN_SCHEMAS
+    dialect: str = "sqlite"  # how names resolve (PostgreSQL: unquoted folds to lower case, quoted is exact)
 
     def hidden_of(self, table: str) -> frozenset[str]:
         return self.rules.hidden_columns_of(table)
@@ -134,7 +138,8 @@ def _clean_views(views: list[Table], definitions: dict[str, str | None], tables:
     """The views whose definitions read only visible things, repeated until no view reads a dropped one."""
     kept = list(views)
     while True:
-        policy = AccessPolicy(rules, {t.name.lower(): [c.name for c in t.columns] for t in tables + kept})
+        policy = AccessPolicy(rules, {t.name.lower(): [c.name for c in t.columns] for t in tables + kept},
+                              dialect=dialect)
         still = [v for v in kept if _definition_is_clean(definitions.get(v.name), policy, dialect)]
         if len(still) == len(kept):
             return still
@@ -164,15 +169,19 @@ def _refuse(what: str) -> UnsafeSQL:
     return UnsafeSQL(f"This query was not run: it reads {what}, which is not available on this connection.")
 
 
-def enforce(tree: exp.Expression, policy: AccessPolicy, *, rewrite_stars: bool = True, any_schema: bool = False) -> None:
+def enforce(tree: exp.Expression, policy: AccessPolicy, *, rewrite_stars: bool = True, any_schema: bool = False,
+            dialect: str | None = None) -> None:
     """Raise UnsafeSQL when ``tree`` reads anything hidden; rewrite its stars to the visible columns.
 
     ``rewrite_stars=False`` refuses a star over a table with hidden columns instead (view
     definitions, and the re-check of the text that will be sent). ``any_schema`` ignores
-    schema qualifiers (view definitions MySQL stores as ``db.table``).
+    schema qualifiers (view definitions MySQL stores as ``db.table``). ``dialect`` (default: the
+    policy's) decides how names resolve: on PostgreSQL an unquoted name folds to lower case and a
+    quoted one is exact, so a name counts as a visible column only when it is spelled exactly so;
+    anything that may be a whole-row reference to a table with hidden columns is refused.
     """
     try:
-        _enforce(tree, policy, rewrite_stars, any_schema)
+        _enforce(tree, policy, rewrite_stars, any_schema, dialect or policy.dialect)
     except UnsafeSQL:
         raise
     except (SqlglotError, ValueError, KeyError, AttributeError, TypeError, RecursionError) as exc:  # fail closed
@@ -180,24 +189,71 @@ def enforce(tree: exp.Expression, policy: AccessPolicy, *, rewrite_stars: bool =
                         "this connection's access rules.", detail=f"{type(exc).__name__}: {exc}") from None
 
 
-def _enforce(tree: exp.Expression, policy: AccessPolicy, rewrite_stars: bool, any_schema: bool) -> None:
+def _enforce(tree: exp.Expression, policy: AccessPolicy, rewrite_stars: bool, any_schema: bool, dialect: str) -> None:
     scopes = list(traverse_scope(tree))
     seen: set[int] = set()
     for scope in scopes:
-        _check_tables(scope, policy, seen, any_schema)
+        _check_sources(scope, policy)
+        _check_tables(scope, policy, seen, any_schema, dialect)
     for table in tree.find_all(exp.Table):  # a table no scope accounts for is not trusted
         if id(table) not in seen and isinstance(table.this, exp.Identifier):
             raise _refuse(table.name)
     for scope in scopes:
-        _check_columns(scope, policy, rewrite_stars)
+        _check_columns(scope, policy, rewrite_stars, dialect)
 
 
-def _check_tables(scope: Scope, policy: AccessPolicy, seen: set[int], any_schema: bool) -> None:
+def _fold(identifier: exp.Expression | str | None, dialect: str) -> str:
+    """A name as ``dialect`` compares it: PostgreSQL folds an unquoted name to lower case and keeps a quoted one
+    exact; the others compare column names ignoring case."""
+    if isinstance(identifier, exp.Identifier):
+        return identifier.name if dialect == "postgres" and identifier.quoted else identifier.name.lower()
+    return str(identifier or "").lower()
+
+
+def _from_items(query: exp.Expression) -> list[exp.Expression]:
+    """The FROM and JOIN items of a SELECT, as written."""
+    if not isinstance(query, exp.Select):
+        return []
+    items = [query.args["from_"].this] if query.args.get("from_") else []
+    return items + [join.this for join in query.args.get("joins") or []]
+
+
+def _check_sources(scope: Scope, policy: AccessPolicy) -> None:
+    """Two FROM items whose names differ only in case (``C`` and ``"C"`` on PostgreSQL) are two sources to the
+    database but one to sqlglot's scope, which would then attribute one's columns to the other: refused."""
+    names: dict[str, exp.Expression] = {}
+    for item in _from_items(scope.expression):
+        name = item.alias_or_name.lower()
+        if not name:
+            continue
+        if name in names:
+            raise _refuse(f"two sources named {item.alias_or_name}")
+        names[name] = item
+
+
+def _cte_alias(table: exp.Table) -> exp.Identifier | None:
+    """The name of the CTE an enclosing WITH defines under ``table``'s name, ignoring case; None when there is none."""
+    node: exp.Expression | None = table.parent
+    lowered = table.name.lower()
+    while node is not None:
+        with_ = node.args.get("with_") or node.args.get("with") if isinstance(node, exp.Query) else None
+        if isinstance(with_, exp.With):
+            for cte in with_.expressions:
+                alias = cte.args.get("alias")
+                if isinstance(alias, exp.TableAlias) and alias.name.lower() == lowered:
+                    return alias.this if isinstance(alias.this, exp.Identifier) else None
+        node = node.parent
+    return None
+
+
+def _check_tables(scope: Scope, policy: AccessPolicy, seen: set[int], any_schema: bool, dialect: str) -> None:
     for table in scope.tables:
         source = scope.sources.get(table.alias_or_name)
-        if isinstance(source, Scope) and not table.db:  # a CTE of that name
-            seen.add(id(table))
-            continue
+        if isinstance(source, Scope) and not table.db:  # a CTE of that name, if the database reads the name alike
+            cte = _cte_alias(table)
+            if cte is not None and _fold(cte, dialect) == _fold(table.this, dialect):
+                seen.add(id(table))
+                continue
         if not isinstance(table.this, exp.Identifier):  # a table function: json_each(...), generate_series(...)
             seen.add(id(table))
             continue
@@ -206,35 +262,43 @@ def _check_tables(scope: Scope, policy: AccessPolicy, seen: set[int], any_schema
             raise _refuse(written)
         if table.name.lower() not in policy.visible:
             raise _refuse(written)
+        alias = table.args.get("alias")
+        if isinstance(alias, exp.TableAlias) and alias.columns and policy.hidden_of(table.name):
+            # x(a, b, ...) renames the table's columns by position, hidden ones included: refused
+            raise _refuse(f"every column of {alias.name}")
         seen.add(id(table))
 
 
-def _real_tables(scope: Scope | None) -> Iterator[tuple[str, exp.Table]]:
-    """(alias, table) of every real table ``scope`` and its enclosing scopes read: where a name may resolve."""
+def _chain(scope: Scope | None) -> Iterator[tuple[str, exp.Table | Scope]]:
+    """(name, source) of every source ``scope`` and its enclosing scopes read: where a name may resolve. A real
+    table is listed under its alias and its own name, and also when sqlglot's scope left it out."""
     while scope is not None:
-        for alias, source in scope.sources.items():
-            if isinstance(source, exp.Table) and isinstance(source.this, exp.Identifier):
-                yield alias, source
-        scope = scope.parent
-
-
-def _resolve(scope: Scope | None, alias: str) -> exp.Table | Scope | None:
-    lowered = alias.lower()
-    while scope is not None:
+        listed: set[tuple[str, int]] = set()
+        for table in scope.tables:
+            if isinstance(table.this, exp.Identifier) and not isinstance(scope.sources.get(table.alias_or_name), Scope):
+                for name in {table.alias_or_name, table.name}:
+                    listed.add((name.lower(), id(table)))
+                    yield name, table
         for name, source in scope.sources.items():
-            if name.lower() == lowered:
-                return source
+            if (name.lower(), id(source)) not in listed:
+                yield name, source
         scope = scope.parent
-    return None
 
 
-def _check_columns(scope: Scope, policy: AccessPolicy, rewrite_stars: bool) -> None:
+def _real_tables(scope: Scope | None) -> Iterator[tuple[str, exp.Table]]:
+    """(name, table) of every real table ``scope`` and its enclosing scopes read."""
+    for name, source in _chain(scope):
+        if isinstance(source, exp.Table) and isinstance(source.this, exp.Identifier):
+            yield name, source
+
+
+def _check_columns(scope: Scope, policy: AccessPolicy, rewrite_stars: bool, dialect: str) -> None:
     nodes = list(walk_in_scope(scope.expression))
     # scope.columns leaves out some (an aggregate's argument in HAVING): take every Column node in the scope too
     columns = {id(c): c for c in [*scope.columns, *(n for n in nodes if isinstance(n, exp.Column))]}
     for column in columns.values():
         if not isinstance(column.this, exp.Star):
-            _check_column(column, scope, policy)
+            _check_column(column, scope, policy, dialect)
     for join in scope.expression.args.get("joins") or []:
         _check_join(join, scope, policy)
     for node in nodes:
@@ -244,30 +308,70 @@ def _check_columns(scope: Scope, policy: AccessPolicy, rewrite_stars: bool) -> N
                 _check_star(node, scope, policy, rewrite_stars)
 
 
-def _check_column(column: exp.Column, scope: Scope, policy: AccessPolicy) -> None:
+def _check_column(column: exp.Column, scope: Scope, policy: AccessPolicy, dialect: str) -> None:
     name = column.name.lower()
     if column.table:
-        source = _resolve(scope, column.table)
-        if isinstance(source, Scope):  # a derived table or CTE: what it reads is judged in its own scope
-            if name not in {n.lower() for n in source.expression.named_selects} and name in policy.all_hidden:
-                raise _refuse(f"{column.table}.{column.name}")  # the database would say no such column: say it first
-            return
-        table_name = source.name if isinstance(source, exp.Table) else column.table
-        unknown = source is None and table_name.lower() not in policy.visible  # not a source of this query
-        if unknown or name in policy.hidden_of(table_name):
-            raise _refuse(f"{column.table}.{column.name}")
+        # every source the qualifier may name, in this scope or an enclosing one, ignoring case: PostgreSQL tells
+        # c from "C", so sqlglot's (or a case-blind) choice of one could judge the wrong table
+        sources = [source for alias, source in _chain(scope) if alias.lower() == column.table.lower()]
+        if not sources and (column.table.lower() not in policy.visible or name in policy.hidden_of(column.table)):
+            raise _refuse(f"{column.table}.{column.name}")  # not a source of this query (or schema.table: a row)
+        for source in sources:
+            if isinstance(source, exp.Table) and name in policy.hidden_of(source.name):
+                raise _refuse(f"{column.table}.{column.name}")
+            if isinstance(source, Scope) and name in policy.all_hidden:
+                # a derived table or CTE: what it reads is judged in its own scope; a hidden name it does not
+                # output is refused first (the database would say no such column)
+                outputs = getattr(source.expression, "named_selects", None)
+                if outputs is None or name not in {n.lower() for n in outputs}:
+                    raise _refuse(f"{column.table}.{column.name}")
         return
     if isinstance(scope.expression, exp.SetOperation) and name in policy.all_hidden:
         raise _refuse(column.name)  # ORDER BY of a UNION: its branches' tables are in their own scopes
+    rows = []
     for alias, table in _real_tables(scope):
         if name in policy.hidden_of(table.name):
             raise _refuse(column.name)
-        if name == alias.lower() and policy.hidden_of(table.name) and not _is_visible_column(name, scope, policy):
-            raise _refuse(f"every column of {alias}")  # a whole-row reference: row_to_json(c), c::text
+        if name == alias.lower() and policy.hidden_of(table.name):
+            rows.append(alias)
+    if rows and not _is_column(column, scope, policy, dialect):
+        raise _refuse(f"every column of {rows[0]}")  # a whole-row reference: row_to_json(c), c::text, ORDER BY c
 
 
-def _is_visible_column(name: str, scope: Scope, policy: AccessPolicy) -> bool:
-    return any(name in {c.lower() for c in policy.visible.get(t.name.lower(), [])} for _, t in _real_tables(scope))
+def _is_column(column: exp.Column, scope: Scope, policy: AccessPolicy, dialect: str) -> bool:
+    """Whether the database reads the unqualified ``column`` as a column (of a source, or the SELECT's own output in a
+    bare ORDER BY item) rather than as a whole row: only on exact evidence, spelled as ``dialect`` compares names."""
+    key = _fold(column.this, dialect)
+    query = scope.expression
+    ordered = column.parent
+    if (isinstance(ordered, exp.Ordered) and isinstance(ordered.parent, exp.Order) and ordered.parent.parent is query
+            and isinstance(query, exp.Select)
+            and key in {_fold(s.args.get("alias"), dialect) for s in query.selects if isinstance(s, exp.Alias)}):
+        return True
+    for _, source in _chain(scope):
+        if isinstance(source, exp.Table) and isinstance(source.this, exp.Identifier):
+            if key in {_fold(exp.to_identifier(c, quoted=True), dialect) for c in policy.visible.get(source.name.lower(), [])}:
+                return True
+        elif isinstance(source, Scope) and key in _output_names(source, dialect):
+            return True
+    return False
+
+
+def _output_names(source: Scope, dialect: str) -> set[str]:
+    """The column names a derived table or CTE gives, as ``dialect`` compares them; only those known exactly."""
+    expression = source.expression
+    alias = expression.parent.args.get("alias") if expression.parent is not None else None
+    if isinstance(alias, exp.TableAlias) and alias.columns:
+        return {_fold(c, dialect) for c in alias.columns}
+    if not isinstance(expression, exp.Query):
+        return set()
+    names = set()
+    for select in expression.selects:
+        if isinstance(select, exp.Alias):
+            names.add(_fold(select.args.get("alias"), dialect))
+        elif isinstance(select, exp.Column) and isinstance(select.this, exp.Identifier):
+            names.add(_fold(select.this, dialect))
+    return names
 
 
 def _check_join(join: exp.Join, scope: Scope, policy: AccessPolicy) -> None:
@@ -288,15 +392,15 @@ def _check_star(star: exp.Expression, scope: Scope, policy: AccessPolicy, rewrit
         return
     if isinstance(star, exp.Star) and isinstance(star.parent, exp.Count):
         return  # COUNT(*) counts rows, it reads no column
-    if not (rewrite and projection):
+    if not (rewrite and projection) or (isinstance(star, exp.Column) and star.table and len(sources) > 1):
         raise _refuse("every column of " + ", ".join(alias for alias, _ in sources))
     _replace_star(select, star, sources, policy)
 
 
 def _star_sources(star: exp.Expression, scope: Scope) -> list[tuple[str, exp.Table | Scope]]:
-    if isinstance(star, exp.Column) and star.table:
-        source = _resolve(scope, star.table)
-        return [(star.table, source)] if source is not None else []
+    if isinstance(star, exp.Column) and star.table:  # every source the qualifier may name, ignoring case
+        sources = [(star.table, source) for alias, source in _chain(scope) if alias.lower() == star.table.lower()]
+        return list({id(source): (alias, source) for alias, source in sources}.values())
     return [(alias, scope.sources[alias]) for alias in scope.selected_sources if alias in scope.sources]
 
 

@@ -32,7 +32,8 @@ def policy_for(db: "Database") -> AccessPolicy | None:
         if cached is None or cached[0] is not schema:
             own = OWN_SCHEMAS | ({db.engine.url.database.lower()} if db.dialect == "mysql" and db.engine.url.database
                                  else frozenset())
-            policy = AccessPolicy(rules, {t.name.lower(): [c.name for c in t.columns] for t in schema}, own)
+            policy = AccessPolicy(rules, {t.name.lower(): [c.name for c in t.columns] for t in schema}, own,
+                                  dialect=db.dialect)
             cached = db.cache[_POLICY_KEY] = (schema, policy)
         return cached[1]
 

@@ -129,7 +129,7 @@ class Spelling:
         """Respell ``column`` from the sources of its scope (or an outer one); False when none claims it."""
         if not isinstance(column.this, exp.Identifier):
             return True
-        if not column.table and _names_output_alias(column, scope):
+        if not column.table and _names_output_alias(column, scope, self.dialect):
             return True  # ORDER BY total, where total is the SELECT's own alias
         for current in _scope_chain(scope):
             sources = _sources(current)
@@ -225,11 +225,18 @@ def _output_of(source: exp.Table | Scope, name: str, resolved: dict[int, Table])
     return None
 
 
-def _names_output_alias(column: exp.Column, scope: Scope) -> bool:
+def _names_output_alias(column: exp.Column, scope: Scope, dialect: str = "mysql") -> bool:
     """An unqualified ORDER BY / HAVING name that is one of the SELECT's own aliases (GROUP BY reads an
-    input column before an alias of the same name, so it is respelled like any column)."""
+    input column before an alias of the same name, so it is respelled like any column).
+
+    PostgreSQL reads an output alias only as a whole ORDER BY item (``ORDER BY total``), never inside an
+    expression (``ORDER BY substr(total, 1)``) or in HAVING: there the name is an input column (or a whole
+    row), so it is respelled like any column. MySQL and SQLite read aliases in both places."""
     clause = column.find_ancestor(exp.Order, exp.Having, exp.Select)
     if not isinstance(clause, (exp.Order, exp.Having)) or clause.parent is not scope.expression:
+        return False
+    if dialect == "postgres" and not (isinstance(clause, exp.Order) and isinstance(column.parent, exp.Ordered)
+                                      and column.parent.parent is clause):
         return False
     query = scope.expression
     aliases = {select.alias.lower() for select in query.selects if isinstance(select, exp.Alias)} \
