@@ -150,34 +150,13 @@ def report(records: list[Record], config: TrustConfig) -> str:
         f"- unanswerable questions declined: {_share(sum(o == DECLINED for o in unanswerable), len(unanswerable))} (target ≥ 70 %)",
         f"- answerable questions wrongly declined: {_share(sum(o == DECLINED for _, o in answerable), len(answerable))} (target ≤ 5 %)",
     ]
-    by_source = {"schema": 0, "model": 0}
+    by_source = {"reach": 0, "model": 0}
     for record, outcome in zip(records, outcomes):
         if record.kind == "unanswerable" and outcome == DECLINED:
             signals = Signals.from_json(record.signals)
-            by_source["schema" if signals.gaps else "model"] += 1
-    lines.append(f"- unanswerable declined by the schema's gaps: {by_source['schema']}, by the model alone: {by_source['model']}")
-    return "\n".join(lines)
-
-
-def schema_only(questions: list[dict], unanswerable: list[dict], settings: Settings) -> str:
-    """The schema's check alone (no model): how many questions have words no name, synonym or stored value matches."""
-    from sqlchat.answers.declining import schema_gaps, stored_words
-    from sqlchat.schema.reflection import reflect_schema
-
-    databases = {name: connect(path) for name, path in DEMOS.items()}
-    try:
-        def gaps(row: dict) -> list[str]:
-            db = databases[row["db"]]
-            tables = list(reflect_schema(db))
-            return schema_gaps(row["question"], tables, stored_words(db, tables, settings.execution))
-        wrongly = [(row["question"], found) for row in questions if (found := gaps(row))]
-        declined = sum(bool(gaps(row)) for row in unanswerable)
-    finally:
-        for db in databases.values():
-            db.close()
-    lines = [f"- unanswerable questions declined by the schema alone: {_share(declined, len(unanswerable))}",
-             f"- answerable questions the schema alone would decline: {_share(len(wrongly), len(questions))}"]
-    lines += [f"  - {question} (no match for: {', '.join(found)})" for question, found in wrongly]
+            by_source["reach" if signals.invented else "model"] += 1
+    lines.append(f"- unanswerable declined for names the schema lacks: {by_source['reach']}, "
+                 f"by the model alone: {by_source['model']}")
     return "\n".join(lines)
 
 
@@ -206,7 +185,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, help="at most this many of each file")
     parser.add_argument("--json", help="store every question's signals here (re-score with --signals)")
     parser.add_argument("--signals", help="a stored run: re-score it without the model")
-    parser.add_argument("--schema-only", action="store_true", help="only the schema's declining check, no model")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="a TrustConfig threshold, for the run and its scoring (e.g. doubt_logprob=-0.25)")
     _add_model(parser)
@@ -221,9 +199,6 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("give --questions and --unanswerable, or --signals")
         questions = load_jsonl(args.questions)[: args.limit]
         unanswerable = load_jsonl(args.unanswerable)[: args.limit]
-        if args.schema_only:
-            print(schema_only(questions, unanswerable, settings))
-            return 0
         from sqlchat.models.backends import load_backend
 
         records = run_bench(questions, unanswerable, load_backend(settings.model), replace(settings, trust=config))

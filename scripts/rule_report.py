@@ -8,6 +8,11 @@ is printed beside the replay's.
 
     python scripts/rule_report.py --spider ../shared/benchmarks/spider-dev \\
         --replay runs/checkpoints/spider-dev-qwen2.5-coder-1.5b-s11.jsonl [--limit N] [--json]
+
+A live run's own records (``sqlchat eval --json``, which keeps each answer's rules) are counted as they are, with
+answer accuracy as "right" (the held-out suite, scored as shipped):
+
+    python scripts/rule_report.py --run runs/heldout-sqlite.json
 """
 
 from __future__ import annotations
@@ -25,8 +30,8 @@ from sqlchat.config import Settings  # noqa: E402
 from sqlchat.corrections.registry import RULES  # noqa: E402
 from sqlchat.evaluation.metrics import has_order_by, results_match  # noqa: E402
 from sqlchat.evaluation.replay import ReplayBackend  # noqa: E402
-from sqlchat.evaluation.runner import (MeteredBackend, SpiderDatabases, _gold_rows, as_scored, frame_rows,  # noqa: E402
-                                       load_spider)
+from sqlchat.evaluation.runner import (MeteredBackend, SpiderDatabases, _gold_rows, as_scored,  # noqa: E402
+                                       engine_only, frame_rows, load_spider)
 from sqlchat.pipeline import ask  # noqa: E402
 
 
@@ -42,15 +47,21 @@ def stored_scores(path: Path) -> dict[str, bool]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--spider", type=Path, required=True)
-    parser.add_argument("--replay", type=Path, required=True)
+    parser.add_argument("--spider", type=Path)
+    parser.add_argument("--replay", type=Path)
+    parser.add_argument("--run", type=Path, help="a live `sqlchat eval --json` run: its records' rules, no replay")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    if args.run is not None:
+        return _print(from_run(args.run), args.json)
+    if args.spider is None or args.replay is None:
+        parser.error("give --spider and --replay, or --run")
 
     replay = ReplayBackend(args.replay)
     backend = MeteredBackend(replay)
-    settings = as_scored(Settings.from_env().with_model(num_candidates=replay.stored_candidates))
+    # a stored run holds the engine's candidates only (no doubt samples): replayed as the engine alone
+    settings = engine_only(as_scored(Settings.from_env().with_model(num_candidates=replay.stored_candidates)))
     rows = load_spider(args.spider)[: args.limit]
     stored = stored_scores(args.replay)
     databases = SpiderDatabases(args.spider, settings)
@@ -89,16 +100,41 @@ def main(argv: list[str] | None = None) -> int:
         "replay": str(args.replay), "questions": scored,
         "ex": round(correct / scored, 4) if scored else None,
         "stored_ex": round(stored_correct / scored, 4) if scored else None,
-        "changed": changed,
-        "rules": [{"rule": rule.name, "kind": rule.kind, "fired": fired[rule.name], "right": right[rule.name],
-                   "precision": round(right[rule.name] / fired[rule.name], 3) if fired[rule.name] else None,
-                   "failed": failures[rule.name]} for rule in RULES],
+        "changed": changed, "rules": _rule_lines(fired, right, failures),
+        "headline": f"{args.replay.name}: {scored} questions scored; EX {correct / max(scored, 1):.1%} now "
+                    f"(stored run: {stored_correct / max(scored, 1):.1%}; {changed['now_right']} now right, "
+                    f"{changed['now_wrong']} now wrong)",
     }
-    if args.json:
+    return _print(report, args.json)
+
+
+def from_run(path: Path) -> dict:
+    """Per rule, from a live run's records: the answerable questions whose answer it helped make, and how many of
+    those are right (answer accuracy)."""
+    records = json.loads(path.read_text(encoding="utf-8"))["records"]
+    fired, right = Counter(), Counter()
+    answerable = [r for r in records if r.get("answerable", True)]
+    for record in answerable:
+        for name in dict.fromkeys(record.get("rules") or ()):
+            fired[name] += 1
+            right[name] += bool(record.get("answer"))
+    correct = sum(bool(r.get("answer")) for r in answerable)
+    return {"run": str(path), "questions": len(answerable), "rules": _rule_lines(fired, right, Counter()),
+            "headline": f"{path.name}: {len(answerable)} answerable questions; {correct} right "
+                        f"({correct / max(len(answerable), 1):.1%}, answer accuracy)"}
+
+
+def _rule_lines(fired: Counter, right: Counter, failures: Counter) -> list[dict]:
+    return [{"rule": rule.name, "kind": rule.kind, "fired": fired[rule.name], "right": right[rule.name],
+             "precision": round(right[rule.name] / fired[rule.name], 3) if fired[rule.name] else None,
+             "failed": failures[rule.name]} for rule in RULES]
+
+
+def _print(report: dict, as_json: bool) -> int:
+    if as_json:
         print(json.dumps(report, indent=2))
         return 0
-    print(f"{args.replay.name}: {scored} questions scored; EX {report['ex']:.1%} now "
-          f"(stored run: {report['stored_ex']:.1%}; {changed['now_right']} now right, {changed['now_wrong']} now wrong)")
+    print(report["headline"])
     print(f"{'rule':<20} {'kind':<17} {'fired':>6} {'right':>6} {'precision':>9} {'raised':>6}")
     for line in report["rules"]:
         precision = "-" if line["precision"] is None else f"{line['precision']:.1%}"

@@ -40,7 +40,8 @@ import sqlalchemy as sa
 
 from sqlchat.config import SchemaConfig
 from sqlchat.errors import ConfigError, ConnectionFailed, SqlchatError, redact, register_secret
-from sqlchat.schema.context import render_context, select_tables, stemmed_words
+from sqlchat.language import stemmed_words
+from sqlchat.schema.context import render_context, select_tables
 from sqlchat.schema.model import Schema
 from sqlchat.sources.connection import with_default_driver
 

@@ -33,18 +33,11 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from sqlchat.answers.declining import (
-    ASKING_WORDS,
-    compared_words,
-    model_decline,
-    schema_gaps,
-    schema_terms,
-    stored_words,
-    withheld_sentence,
-    withheld_subjects,
-)
+from sqlchat.answers.declining import invented_names, model_decline, withheld_sentence, withheld_subjects
 from sqlchat.answers.explain import explain
-from sqlchat.answers.trust import Alternative, Evidence, Found, Signals, alternatives, decide, model_declines, result_key
+from sqlchat.answers.trust import (
+    Alternative, Evidence, Found, Signals, alternatives, decide, model_declines, result_key,
+)
 from sqlchat.config import Settings
 from sqlchat.conversation import recent, selection_text, tables_after
 from sqlchat.corrections.readable import make_readable
@@ -56,7 +49,8 @@ from sqlchat.governance.policy import permitted_examples, policy_for
 from sqlchat.models.backends import Backend
 from sqlchat.prompt import Prompt, Turn, build_prompt
 from sqlchat.safety import CheckedSQL, check_sql
-from sqlchat.schema.context import named_tables, render_context, select_tables
+from sqlchat.language import QUESTION_WORDS
+from sqlchat.schema.context import named_tables, render_context, schema_terms, select_tables
 from sqlchat.schema.mentions import DatabaseValues, Mention, find_mentions
 from sqlchat.schema.model import Table
 from sqlchat.schema.names import database_spelling
@@ -294,7 +288,7 @@ def _mentions(question: str, tables: Sequence[Table], db: Database, settings: Se
     budget = settings.schema.mentions_budget_s
     with _timed(answer.timings, "mentions"):
         return find_mentions(question, tables, DatabaseValues(db, settings.execution, budget), schema_terms(tables),
-                             ASKING_WORDS, budget)
+                             QUESTION_WORDS, budget)
 
 
 def ask(
@@ -324,17 +318,20 @@ def _ask(question: str, db: Database, backend: Backend, settings: Settings, exam
         answer.follows = context[-1].sql if context and context[-1].ok else None
         withheld = _withheld(question, db, context)
         prompt = prompt_for(question, db, settings, answer, examples, context)
-        gaps = _schema_gaps(question, db, settings, answer)
         _add_candidates(answer, backend, prompt, settings.model.num_candidates, first=True)
         answer = run_candidates(answer, db, settings)
-        declined = model_declines(answer.evidence.declines, answer.evidence.generated, settings.trust)
-        if not declined and needs_more_candidates(answer.ok, answer.ok and _says_something(answer.frame), settings):
+        informative = answer.ok and _says_something(answer.frame)
+        answer.evidence.invented = () if informative else _invented(answer, db)
+        declined = settings.trust.decline and (
+            model_declines(answer.evidence.declines, answer.evidence.generated, settings.trust)
+            or (bool(answer.evidence.invented) and settings.trust.decline_invented == "first"))  # no retry then
+        if not declined and needs_more_candidates(answer.ok, informative, settings):
             answer = _retried(answer, backend, prompt, db, settings)
         elif not declined and doubtful(answer, settings):
             answer = _with_more_candidates(answer, backend, prompt, db, settings,
                                            settings.trust.doubt_candidates + 1, retried=False)
             answer.checked = True
-        return _unless_withheld(settle(answer, db, settings, gaps), withheld, db.dialect)
+        return _unless_withheld(settle(answer, db, settings), withheld, db.dialect)
     except Exception as error:  # noqa: BLE001 - the user sees a sentence, never a traceback
         return _fail(answer, error)
     finally:
@@ -439,15 +436,16 @@ def _add_candidates(answer: Answer, backend: Backend, prompt: Prompt, n: int, fi
     answer.tokens += sum(g.tokens for g in generations)
 
 
-def _schema_gaps(question: str, db: Database, settings: Settings, answer: Answer) -> tuple[str, ...]:
-    """The question's words the database has nothing for (``sqlchat.answers.declining``): they decline the question, or
-    (declining off) make the answer ``low``. ``schema_gaps_decline`` off skips the look-up."""
-    if not settings.trust.schema_gaps_decline:
+def _invented(answer: Answer, db: Database) -> tuple[str, ...]:
+    """The names the model's first (greedy) candidate reads that the schema lacks in every form the repairs make of
+    it (:func:`sqlchat.answers.declining.invented_names`); empty when one form reads only real names."""
+    first = next((c for c in answer.candidates if c and c.strip()), None)
+    if first is None:
         return ()
-    with _timed(answer.timings, "decline check"):
-        tables = list(reflect_schema(db))
-        holds = stored_words(db, tables, settings.execution, settings.trust.value_check_s) if db.executable else None
-        return tuple(schema_gaps(question, tables, holds))
+    tables = tuple(reflect_schema(db))
+    context = Context(tables=tables, dialect=db.dialect, question=answer.question or "", follows=answer.follows)
+    found = [invented_names(form.sql, tables, db.dialect) for form in written_forms(first, context)]
+    return found[0] if found and all(found) else ()
 
 
 def needs_more_candidates(ok: bool, informative: bool, settings: Settings) -> bool:
@@ -652,11 +650,10 @@ def _reinterpretation_or(chosen: tuple[str, str, Outcome] | None, ran: Sequence[
     return best[1] if best is not None else None
 
 
-def settle(answer: Answer, db: Database, settings: Settings, gaps: Sequence[str] = ()) -> Answer:
+def settle(answer: Answer, db: Database, settings: Settings) -> Answer:
     """Decide how sure the answer is (``sqlchat.answers.trust``); decline it when the data cannot answer the question;
     else explain its SQL and offer the other results found."""
     evidence = answer.evidence
-    gaps = [gap for gap in gaps if gap not in compared_words(evidence.chosen_from if answer.ok else None, db.dialect)]
     compared = [found for found in evidence.found if found.key is not None]
     chosen = evidence.generations.get(evidence.chosen_from) if evidence.chosen_from is not None else None
     signals = Signals(
@@ -666,7 +663,7 @@ def settle(answer: Answer, db: Database, settings: Settings, gaps: Sequence[str]
         agreeing=sum(found.votes for found in compared if found.key == evidence.chosen_key) if answer.ok else 0,
         logprob=chosen.logprob if chosen is not None else None,
         least_logprob=chosen.least_logprob if chosen is not None else None,
-        gaps=tuple(gaps), declines=evidence.declines, generated=evidence.generated, model_reason=evidence.model_reason,
+        invented=evidence.invented, declines=evidence.declines, generated=evidence.generated, model_reason=evidence.model_reason,
         ok=answer.ok)
     answer.signals = signals
     verdict = decide(signals, settings.trust)

@@ -751,7 +751,7 @@ WITHHELD_QUESTIONS = [
     ("What are the emails of our customers?", "SELECT Email FROM Employee", "Email"),
     ("Show each customer's email", "SELECT FirstName, Email FROM Employee", "Email"),
     ("Which customers have a phone number?", "SELECT FirstName FROM Customer WHERE Phone IS NOT NULL", "Phone"),
-    ("Give me the phone of every client in the UK", "SELECT FirstName, Phone FROM Customer WHERE Country = 'UK'",
+    ("Give me the phone of every customer in the UK", "SELECT FirstName, Phone FROM Customer WHERE Country = 'UK'",
      "Phone"),
     ("Customers' emails, please", "SELECT * FROM Employee", "Email"),
     ("Email addresses of customers from Brazil, please", "SELECT c.Email FROM Customer c", "Email"),

@@ -19,7 +19,7 @@ from sqlchat.sources.connection import connect
 SALES = [(1, "Ann", "Lee", dt.date(2021, 3, 5), 10.5), (2, "Bob", "Ray", dt.date(2021, 7, 20), 4.0),
          (3, "Cy", "Fox", dt.date(2022, 1, 10), 2.5)]
 SETTINGS = Settings(model=ModelConfig(num_candidates=1))
-SETTINGS = replace(SETTINGS, trust=replace(SETTINGS.trust, schema_gaps_decline=False))
+SETTINGS = replace(SETTINGS, trust=replace(SETTINGS.trust, decline=False))
 
 WRITTEN = [  # (what the model wrote, the rows it means)
     ("SELECT COUNT(*) FROM Sale WHERE YEAR(SoldAt) = 2021", [[2]]),  # MySQL

@@ -7,7 +7,8 @@ import sqlite3
 from helpers.business_db import build_business_db
 from test_pipeline import ScriptedBackend, settings
 
-from sqlchat.answers.declining import ASKING_WORDS, schema_terms
+from sqlchat.language import QUESTION_WORDS
+from sqlchat.schema.context import schema_terms
 from sqlchat.config import ExecutionConfig, SchemaConfig, Settings
 from sqlchat.pipeline import ask
 from sqlchat.prompt import MENTIONS_LABEL
@@ -21,12 +22,12 @@ JANE = "How many customers does Jane Peacock look after?"
 def mentions(question: str, db, budget_s: float = 5.0) -> list[str]:
     tables = list(reflect_schema(db))
     found = find_mentions(question, tables, DatabaseValues(db, ExecutionConfig(), budget_s), schema_terms(tables),
-                          ASKING_WORDS, budget_s)
+                          QUESTION_WORDS, budget_s)
     return [m.text() for m in found]
 
 
 def phrases(question: str, db) -> list[str]:
-    return mentioned_phrases(question, schema_terms(list(reflect_schema(db))), ASKING_WORDS)
+    return mentioned_phrases(question, schema_terms(list(reflect_schema(db))), QUESTION_WORDS)
 
 
 def test_the_phrases_are_names_quoted_text_and_words_the_schema_lacks(chinook):
@@ -109,7 +110,7 @@ def test_a_postgresql_database_is_searched_too(pg_url):
     try:
         tables = list(reflect_schema(db))
         found = find_mentions("What did grace hopper buy?", tables, DatabaseValues(db, ExecutionConfig(), 5.0),
-                              schema_terms(tables), ASKING_WORDS)
+                              schema_terms(tables), QUESTION_WORDS)
         assert [m.text() for m in found] == ["customers.name = 'Grace Hopper'"]
     finally:
         db.close()

@@ -94,13 +94,15 @@ def test_chosen_is_the_candidate_as_written_without_the_added_limit(chinook):
 
 
 @pytest.mark.parametrize(
-    ("candidate", "kind"),
-    [("DELETE FROM Artist", "refused"), ("SELEC Name FRM Artist", "error"), ("SELECT nope FROM Artist", "error")],
+    ("candidate", "kind", "asked"),
+    [("DELETE FROM Artist", "refused", "refused"), ("SELEC Name FRM Artist", "error", "error"),
+     # a question whose SQL reads a column no table has is declined; the same SQL typed by the user is an error
+     ("SELECT nope FROM Artist", "error", "unanswerable")],
 )
-def test_error_kind_says_whether_the_safety_check_refused(chinook, candidate, kind):
+def test_error_kind_says_whether_the_safety_check_refused(chinook, candidate, kind, asked):
     answer = ask("Do something", chinook, ScriptedBackend([candidate]), settings())
     assert not answer.ok and answer.chosen is None
-    assert answer.error_kind == kind and answer.to_json()["error_kind"] == kind
+    assert answer.error_kind == asked and answer.to_json()["error_kind"] == asked
     assert run_sql(candidate, chinook, Settings()).error_kind == kind
 
 

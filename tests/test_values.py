@@ -162,22 +162,14 @@ def test_mariadb_already_compares_without_case_so_nothing_is_changed(mysql_url):
     assert [row[0] for row in answer.rows] == UK_NAMES and not answer.repaired
 
 
-@pytest.mark.parametrize(
-    "written, stored",
-    [
-        ("SELECT COUNT(*) FROM Products WHERE Discontinued = 'Yes'", "'1'"),  # the flag is stored as '1'
-        ("SELECT COUNT(*) FROM Products WHERE Discontinued = 'false'", "'0'"),
-        ("SELECT COUNT(*) FROM Customers WHERE Country = 'United States'", "'USA'"),
-        ("SELECT COUNT(*) FROM Customers WHERE Country = 'us'", "'USA'"),
-        ("SELECT COUNT(*) FROM Suppliers WHERE Country = 'United Kingdom'", "'UK'"),
-    ],
-    ids=["yes-flag", "false-flag", "united-states", "us", "united-kingdom"],
-)
-def test_a_common_other_spelling_finds_the_stored_value(northwind, written, stored):
-    assert count(written, northwind) == 0  # as written: silently nothing
-    fixed = linked(written, northwind)
-    assert stored in fixed
-    assert count(fixed, northwind) > 0
+@pytest.mark.parametrize("written", [
+    "SELECT COUNT(*) FROM Products WHERE Discontinued = 'Yes'",  # the flag is stored as '1'
+    "SELECT COUNT(*) FROM Customers WHERE Country = 'United States'",  # stored as 'USA'
+])
+def test_no_list_of_one_databases_spellings_is_guessed_from(northwind, written):
+    """Synonyms of stored values ('Yes' for '1', 'United States' for 'USA') hold one database's conventions: the query
+    stays as written (its empty answer then says so, and the model is asked again)."""
+    assert linked(written, northwind) == written
 
 
 def test_an_other_spelling_is_not_guessed_where_the_column_has_no_such_value(chinook):
@@ -189,7 +181,7 @@ def test_an_other_spelling_is_not_guessed_where_the_column_has_no_such_value(chi
     "written, moved",
     [
         # "customers in each US state": the model compared the state with the country's code
-        ("SELECT State, COUNT(*) FROM Customer WHERE State = 'US' GROUP BY State", "Country = 'USA'"),
+        ("SELECT State, COUNT(*) FROM Customer WHERE State = 'USA' GROUP BY State", "Country = 'USA'"),
         ("SELECT FirstName FROM Customer AS c WHERE c.City = 'germany'", "c.Country = 'Germany'"),
     ],
     ids=["state-for-country", "city-for-country"],

@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from sqlchat.answers.declining import gaps_sentence
+from sqlchat.answers.declining import decline_sentence
 from sqlchat.config import TrustConfig
 from sqlchat.execution import is_informative
 from sqlchat.models.backends import Generation
@@ -40,7 +40,7 @@ class Signals:
     agreeing: int = 0  # of those, how many returned the chosen result
     logprob: float | None = None  # the chosen candidate's mean log-probability per token; None: unknown
     least_logprob: float | None = None  # its least likely token's log-probability; None: unknown
-    gaps: tuple[str, ...] = ()  # question words matching no table, column or stored value
+    invented: tuple[str, ...] = ()  # names the model's first answer read that the schema lacks, in every repaired form
     declines: int = 0  # of the model's first answers, how many said it cannot answer
     generated: int = 0  # the model's first answers
     model_reason: str | None = None  # what the model said is missing
@@ -51,12 +51,12 @@ class Signals:
         return self.agreeing / self.compared if self.compared >= 2 else None
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "gaps": list(self.gaps)}
+        return {**asdict(self), "invented": list(self.invented)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "Signals":
         known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
-        known["gaps"] = tuple(known.get("gaps") or ())
+        known["invented"] = tuple(known.get("invented") or ())
         return cls(**known)
 
 
@@ -70,7 +70,7 @@ def confidence(signals: Signals, config: TrustConfig) -> str:
     """``low`` on any sign of doubt, ``high`` only with evidence of certainty, ``medium`` between."""
     agreement = signals.agreement
     logprob = signals.logprob
-    if not signals.ok or not signals.informative or signals.gaps:
+    if not signals.ok or not signals.informative or signals.invented:
         return LOW
     if signals.retried and config.retry_is_low:
         return LOW
@@ -92,14 +92,19 @@ def model_declines(declines: int, generated: int, config: TrustConfig) -> bool:
     return generated > 0 and declines / generated >= config.model_decline_share
 
 
+def reaches_beyond(signals: Signals, config: TrustConfig) -> bool:
+    """Whether the model's reach for names the schema lacks declines the question: its first answer read them in every
+    repaired form and, under ``decline_invented = "failed"``, no candidate ran either (so no answer is lost)."""
+    if not signals.invented or config.decline_invented == "never":
+        return False
+    return config.decline_invented == "first" or not signals.ok
+
+
 def decide(signals: Signals, config: TrustConfig) -> Verdict:
-    """The confidence, or a decline when the model says it cannot answer or the schema lacks what is asked."""
+    """The confidence, or a decline when the model says the tables cannot answer, or reached for what they lack."""
     level = confidence(signals, config) if signals.ok else None
-    if config.decline:
-        model_says = model_declines(signals.declines, signals.generated, config)
-        schema_says = bool(signals.gaps) and config.schema_gaps_decline and (not config.gaps_need_doubt or level != HIGH)
-        if model_says or schema_says:
-            return Verdict(None, gaps_sentence(list(signals.gaps), signals.model_reason))
+    if config.decline and (model_declines(signals.declines, signals.generated, config) or reaches_beyond(signals, config)):
+        return Verdict(None, decline_sentence(signals.invented, signals.model_reason))
     return Verdict(level)
 
 
@@ -170,6 +175,7 @@ class Evidence:
     generated: int = 0  # first-round generations
     model_reason: str | None = None  # the first reason the model gave
     found: list[Found] = field(default_factory=list)  # the compared candidates' outcomes, in order
+    invented: tuple[str, ...] = ()  # names the first (greedy) answer read that the schema lacks, in every repaired form
     chosen_from: str | None = None  # the candidate the chosen SQL came from
     chosen_key: tuple | None = None  # the chosen result, as compared
 

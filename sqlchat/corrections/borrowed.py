@@ -20,7 +20,8 @@ from sqlglot.errors import SqlglotError
 
 from sqlchat.corrections.joins import column_owner, select_sources, written_alias
 from sqlchat.corrections.rendering import rendered
-from sqlchat.schema.context import MONEY_WORDS, STOPWORDS, stemmed_words
+from sqlchat.language import STOPWORDS, stemmed_words
+from sqlchat.schema.context import MONEY_WORDS
 from sqlchat.schema.model import Table
 
 

@@ -22,7 +22,7 @@ from sqlglot.errors import SqlglotError
 
 from sqlchat.corrections.joins import column_owner, select_sources, written_alias
 from sqlchat.corrections.rendering import rendered
-from sqlchat.schema.context import stem, stemmed_words
+from sqlchat.language import stem, stemmed_words
 from sqlchat.schema.model import Table
 
 # "which genres", "what 3 artists", "which top 5 customers": the words after the count name the table

@@ -19,7 +19,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from sqlchat.corrections.rendering import rendered
-from sqlchat.schema.context import STOPWORDS, stemmed_words
+from sqlchat.language import STOPWORDS, stemmed_words
 from sqlchat.schema.model import Table
 
 

@@ -7,12 +7,10 @@ runs, finds nothing, and the user reads "0 rows" as the answer. When a string co
 it ignoring letter case, the string is replaced by that value. Spaces count: ``'AHD'`` is not
 linked to a stored ``' AHD'``, which may be a different code.
 
-When nothing matches, a few spellings that business data commonly writes another way are tried:
-a yes/no word against a flag column (``Discontinued = 'Yes'`` where the data holds ``'1'``) and a
-country's usual names (``'US'``, ``'United States'`` where the data holds ``'USA'``). Again only
-one stored value may match, or nothing changes. When the column holds none of the spellings but
-exactly one other text column of its table does, the comparison moves to that column
-(``Customer.State = 'US'`` becomes ``Customer.Country = 'USA'``): the model picked the wrong column.
+No list of "other spellings" is kept (``'US'`` for ``'USA'``, ``'Yes'`` for ``'1'``): such lists hold one
+database's conventions and are wrong on the next. When the column does not hold the string in any letter case
+but exactly one other text column of its table does, the comparison moves to that column
+(``Customer.City = 'germany'`` becomes ``Customer.Country = 'Germany'``): the model picked the wrong column.
 
 The database is asked through a :data:`ValueLookup`, so the module works on any engine (the
 pipeline passes one that runs through the read-only executor; the evaluator one on its own
@@ -46,24 +44,6 @@ ValueLookup = Callable[[str, str, str], Sequence[str]]
 (a few at most; the exact ``text`` among them when the column holds it)."""
 
 MAX_MATCHES = 3  # enough to tell one match from several
-
-SAME_MEANING: tuple[frozenset[str], ...] = (
-    frozenset({"yes", "true", "y", "t", "1"}),
-    frozenset({"no", "false", "n", "f", "0"}),
-    frozenset({"us", "usa", "u.s.", "u.s.a.", "united states", "united states of america", "america"}),
-    frozenset({"uk", "u.k.", "united kingdom", "great britain", "britain"}),
-)
-"""Spellings that mean the same in business data; tried (lower-cased) only when the one written matches nothing."""
-
-
-def other_spellings(text: str) -> list[str]:
-    """The other members of ``text``'s :data:`SAME_MEANING` group, in a fixed order (none for other text)."""
-    key = text.strip().lower()
-    for group in SAME_MEANING:
-        if key in group:
-            return sorted(group - {key})
-    return []
-
 
 def link_values(sql: str, tables: Sequence[Table], lookup: ValueLookup, dialect: str = "sqlite", *,
                 respell: bool = True, move: bool = True) -> str:
@@ -125,14 +105,14 @@ def _lookup_in(lookup: ValueLookup, table: Table, column: str) -> Callable[[str]
 
 
 def _holds_any(lookup: Callable[[str], Sequence[str]], text: str) -> bool:
-    """The column holds ``text`` or one of its other spellings, in some letter case."""
-    return any(lookup(spelling) for spelling in [text, *other_spellings(text)])
+    """The column holds ``text``, in some letter case."""
+    return bool(lookup(text))
 
 
 def _the_column_holding(table: Table, written: str, text: str, lookup: ValueLookup) -> tuple[str, str] | None:
-    """(column, stored value): the one other text column of ``table`` that holds ``text`` (or one of its
-    spellings), when the column the model compared it with holds none of them: ``State = 'US'`` where
-    ``Country`` holds ``'USA'``. None when no other column, or more than one, holds it."""
+    """(column, stored value): the one other text column of ``table`` that holds ``text``, when the column the model
+    compared it with does not: ``City = 'germany'`` where ``Country`` holds ``'Germany'``. None when no other column,
+    or more than one, holds it."""
     found = []
     for other in table.columns:
         if other.name.lower() == written.lower() or not other.is_text:
@@ -164,13 +144,9 @@ def _compared_strings(select: exp.Select) -> Iterable[tuple[exp.Column, exp.Lite
 
 
 def _stored_spelling(lookup: Callable[[str], Sequence[str]], text: str) -> str | None:
-    """The one stored value ``text`` stands for: its own spelling in another letter case, else one of its
-    other spellings (:data:`SAME_MEANING`); None when ``text`` is stored, or nothing or several match."""
-    matches = lookup(text)
-    if matches:
-        return _the_one_match(matches, text)
-    others = [value for spelling in other_spellings(text) for value in lookup(spelling)]
-    return _the_one_match(others, text)
+    """The one stored value ``text`` stands for (its own spelling in another letter case, or the one value holding
+    it); None when ``text`` is stored, or nothing or several match."""
+    return _the_one_match(lookup(text), text)
 
 
 def _the_one_match(matches: Sequence[str], text: str) -> str | None:

@@ -83,6 +83,10 @@ class QuestionRecord:
     read_ahead_s: float = 0.0
     declined: bool = False  # the product said the database cannot answer it (right only for an unanswerable question)
     answerable: bool = True  # False: a question of an unanswerable set, scored by whether it was declined
+    rules: list[str] = field(default_factory=list)  # the correction rules that made the chosen SQL (Answer.rules)
+    confidence: str | None = None  # high | medium | low as the user was told; None when failed or declined
+    checked: bool = False  # the doubt check ran sampled candidates beside the answer
+    retried: bool = False  # the first candidates gave nothing informative, so more were asked for
 
     @classmethod
     def from_json(cls, item: dict[str, Any]) -> "QuestionRecord":
@@ -565,7 +569,8 @@ def score_on_database(
         answer=None if gold_rows is None else answer.ok and answer_match(gold_rows, rows, ordered),
         valid=answer.ok or is_valid_sql(predicted, db.dialect, columns),
         latency_s=latency, error=answer.error, db_id=db_id, tokens=backend.tokens, generation_s=backend.seconds,
-        candidates=answer.candidates, tables=answer.tables,
+        candidates=answer.candidates, tables=answer.tables, rules=list(answer.rules),
+        confidence=answer.confidence, checked=answer.checked, retried=answer.retried,
     )
 
 

@@ -13,6 +13,7 @@ import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
 
+from sqlchat.language import STOPWORDS, stem, stemmed_words
 from sqlchat.schema.model import Schema, Table
 
 CHARS_PER_TOKEN = 3.5
@@ -28,37 +29,16 @@ def estimate_tokens(text: str) -> int:
     return math.ceil(len(text) / CHARS_PER_TOKEN)
 
 
-# Question words that never name a table or column; public because sqlchat.answers.declining must not
-# call them missing from the schema either.
-STOPWORDS = frozenset(
-    """a an and are as at be by can do does for from give has have how i in is it list many me much my
-    of on or per show tell than that the their there these this those to was were what when where which
-    who whose why with all each every number total count find get average avg sum most least top""".split()
-)
-
-
-def stem(word: str) -> str:
-    """Just enough stemming to match plural question words with singular names.
-
-    Public so that every module comparing questions with schema names (declining, history) stems alike.
-    """
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 4 and word.endswith(("sses", "uses", "xes", "ches", "shes")):
-        return word[:-2]
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
-
-
-def stemmed_words(text: str) -> list[str]:
-    """Lower-cased, stemmed words; snake_case and CamelCase are split (``InvoiceLine`` -> invoice, line).
-
-    Public so that a question, a table name and a stored value split into the same words wherever they are compared.
-    """
-    text = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", text)
-    text = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", text)
-    return [stem(w) for w in re.findall(r"[^\W_]+", text.lower())]
+def schema_terms(tables: Iterable[Table]) -> set[str]:
+    """Every word of the tables' and columns' names (and comments), stemmed, plus each name's whole form."""
+    terms: set[str] = set()
+    for table in tables:
+        for name in [table.name, *(c.name for c in table.columns), table.comment or ""]:
+            parts = stemmed_words(name)
+            terms.update(parts)
+            if parts:
+                terms.add(stem("".join(parts)))
+    return terms
 
 
 def _question_terms(question: str) -> set[str]:

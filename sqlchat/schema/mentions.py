@@ -30,7 +30,7 @@ from sqlchat.config import ExecutionConfig
 from sqlchat.errors import SqlchatError
 from sqlchat.execution import execute
 from sqlchat.safety import check_sql
-from sqlchat.schema.context import STOPWORDS, stemmed_words
+from sqlchat.language import STOPWORDS, stemmed_words
 from sqlchat.schema.model import Table, prompt_text, quote_identifier
 
 if TYPE_CHECKING:
