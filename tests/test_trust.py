@@ -314,3 +314,39 @@ def test_cli_ask_declines_with_the_reason_and_exit_status_1(server, tmp_path):
     assert result.returncode == 1
     data = json.loads(result.stdout)
     assert data["error_kind"] == "unanswerable" and data["rows"] == [] and data["confidence"] is None
+
+
+# --------------------------------------------------------------------------- declining on a database nobody tuned on
+
+SAKILA = ROOT / "tests" / "data" / "heldout" / "sakila" / "sakila.sqlite"
+ORDINARY_WORDINGS = [  # the words the shipped word lists declined on other databases ("nothing about 'vary'")
+    ("How does the number of films vary by rating?", "SELECT rating, COUNT(*) FROM film GROUP BY rating"),
+    ("Where are our stores located? Give the city.",
+     "SELECT city.city FROM store JOIN address ON store.address_id = address.address_id "
+     "JOIN city ON address.city_id = city.city_id"),
+    ("Excluding films rated R, what is the average rental rate?", "SELECT AVG(rental_rate) FROM film WHERE rating != 'R'"),
+    ("Which languages do we offer films in?", "SELECT DISTINCT language.name FROM film JOIN language "
+     "ON film.language_id = language.language_id"),
+    ("Calculate the total amount our customers were charged in 2005, written in dollars.",
+     "SELECT SUM(amount) FROM payment WHERE payment_date LIKE '2005%'"),
+    ("What ids do the staff members who presented the most rentals have?",
+     "SELECT staff_id FROM rental GROUP BY staff_id ORDER BY COUNT(*) DESC LIMIT 1"),
+]
+
+
+@pytest.fixture(scope="module")
+def sakila():
+    db = connect(SAKILA)
+    yield db
+    db.close()
+
+
+@pytest.mark.parametrize(("question", "sql"), ORDINARY_WORDINGS, ids=[q[:30] for q, _ in ORDINARY_WORDINGS])
+def test_ordinary_words_decline_nothing_on_a_database_nobody_tuned_on(sakila, question, sql):
+    answer = ask(question, sakila, Model([sql]), settings())
+    assert answer.ok and answer.error_kind is None and answer.rows, (question, answer.error)
+
+
+def test_a_database_nobody_tuned_on_declines_sql_that_needs_what_it_lacks(sakila):
+    answer = ask("What is each actor's salary?", sakila, Model(["SELECT first_name, salary FROM actor"]), settings())
+    assert answer.error_kind == "unanswerable" and "“salary”" in answer.error
