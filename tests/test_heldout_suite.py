@@ -108,3 +108,48 @@ def test_every_gold_gives_the_same_rows_on_postgresql(files, postgres_copies):
         if on_postgres is None or not results_match(on_sqlite, on_postgres, has_order_by(row.query)):
             differ.append(row.id)
     assert not differ
+
+
+# --------------------------------------------------------------------------- the evaluator on the suite
+
+
+class Oracle:
+    """Writes each answerable question's gold for ``dialect``, and SQL reading a column no table has for an
+    unanswerable one (what the model writes when it reaches for data the database lacks)."""
+
+    name = "oracle"
+
+    def __init__(self, dialect: str):
+        self.sql = {row.question: row.gold(dialect) if row.answerable else
+                    f"SELECT no_such_column FROM {_first_table(row.db)}" for row in ROWS}
+
+    def generate(self, prompt, n: int = 1):
+        from sqlchat.models.backends import Generation
+
+        sql = self.sql[prompt.question.strip()]
+        return [Generation(text=sql, sql=sql, tokens=1, seconds=0.0)]
+
+
+def _first_table(db: str) -> str:
+    with sqlite3.connect(f"file:{SUITE / db / (db + '.sqlite')}?mode=ro", uri=True) as conn:
+        return conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name LIMIT 1").fetchone()[0]
+
+
+def _scored(report) -> tuple[float, float, float]:
+    return report.answer_accuracy, report.declined_answerable, report.declined_unanswerable
+
+
+def test_the_gold_scores_full_marks_as_shipped_and_sql_needing_missing_names_is_declined():
+    from sqlchat.evaluation.heldout import evaluate_heldout
+
+    report = evaluate_heldout(SUITE, Oracle("sqlite"), Settings(), limit=60, progress=False)
+    assert _scored(report) == (1.0, 0.0, 1.0)
+    assert {r.db_id for r in report.records} == set(suite_databases(SUITE))
+
+
+def test_the_suite_scores_alike_on_its_postgresql_copies(postgres_copies):
+    from sqlchat.evaluation.heldout import evaluate_heldout
+
+    report = evaluate_heldout(SUITE, Oracle("postgres"), Settings(), limit=60, progress=False, postgres=PG_URL,
+                              schema_prefix=postgres_copies.schema_prefix)
+    assert _scored(report) == (1.0, 0.0, 1.0)

@@ -21,7 +21,7 @@ from sqlchat.config import Settings
 from sqlchat.errors import SqlchatError
 from sqlchat.evaluation.checkpoint import Checkpoint
 from sqlchat.evaluation.replay import ReplayBackend
-from sqlchat.evaluation.heldout import evaluate_heldout
+from sqlchat.evaluation.heldout import by_database, evaluate_heldout
 from sqlchat.evaluation.runner import (
     EvalReport, engine_only, evaluate_business, evaluate_conversations, evaluate_know_sql, evaluate_spider,
     is_conversation_file,
@@ -89,8 +89,21 @@ def run_eval_command(args: argparse.Namespace, backend: Backend, settings: Setti
     except SqlchatError as error:
         print(f"error: {error.message}", file=sys.stderr)
         return EXIT_UNUSABLE
+    if getattr(args, "heldout", None) is not None:
+        per_db = by_database(report)
+        print(json.dumps(report.to_json() | {"by_database": per_db}) if args.json else
+              format_report(report) + "\n" + format_databases(per_db))
+        return EXIT_OK
     print(json.dumps(report.to_json()) if args.json else format_report(report))
     return EXIT_OK
+
+
+def format_databases(per_db: dict[str, dict]) -> str:
+    """One line per held-out database: its answer accuracy and what was declined."""
+    width = max((len(db) for db in per_db), default=0)
+    return "\n".join(f"  {db:<{width}}  answer {_percent(f['answer_accuracy'])} of {f['n']}, answerable declined "
+                     f"{_percent(f['declined_answerable'])}, unanswerable declined {_percent(f['declined_unanswerable'])} "
+                     f"of {f['unanswerable']}" for db, f in per_db.items())
 
 
 def format_report(report: EvalReport) -> str:

@@ -182,7 +182,7 @@ def _plain(value: object) -> object:
 
 def evaluate_heldout(
     directory: str | Path, backend: Backend, settings: Settings, limit: int | None = None, progress: bool = True,
-    checkpoint: Checkpoint | None = None, postgres: str | None = None,
+    checkpoint: Checkpoint | None = None, postgres: str | None = None, schema_prefix: str = SCHEMA_PREFIX,
 ) -> EvalReport:
     """Score ``backend`` on the held-out suite, on its SQLite files or (``postgres``) their PostgreSQL copies:
     answer accuracy over the answerable questions (a decline is wrong), and the share of each kind declined."""
@@ -191,7 +191,7 @@ def evaluate_heldout(
     rows = spread(load_heldout(directory), limit)
     settings = as_scored(settings)
     metered = MeteredBackend(backend)
-    with (PostgresCopies(postgres, settings) if postgres else SuiteFiles(directory, settings)) as databases:
+    with (PostgresCopies(postgres, settings, schema_prefix) if postgres else SuiteFiles(directory, settings)) as databases:
         records = _score_all(
             rows, lambda row: score_heldout_row(row, databases, metered, settings),
             lambda row, exc: _labelled(_failure_record(row.question, row.query, exc, row.db, answer=False), row),
