@@ -138,7 +138,7 @@ class TrustConfig:
     """How sure an answer is, which other answers are offered, and when a question is declined.
 
     The confidence rule (``sqlchat.answers.trust.decide``) reads only these numbers and signals stored with
-    each answer, so a stored run (``scripts/bench_trust.py --json``) can be re-scored under other
+    each answer, so a stored run (``benchmarks/bench_trust.py --json``) can be re-scored under other
     thresholds without the model.
     """
 

@@ -1,4 +1,4 @@
-"""scripts/bench_trust.py end to end with a scripted model: the reliability table and the declining
+"""benchmarks/bench_trust.py end to end with a scripted model: the reliability table and the declining
 figures from a run on the demo databases, then the same run re-scored from its stored signals."""
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class QuestionModel:
 @pytest.fixture
 def bench(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(backends, "load_backend", lambda config: QuestionModel())
-    spec = importlib.util.spec_from_file_location("bench_trust", ROOT / "scripts" / "bench_trust.py")
+    spec = importlib.util.spec_from_file_location("bench_trust", ROOT / "benchmarks" / "bench_trust.py")
     module = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, "bench_trust", module)  # its dataclasses look their module up
     spec.loader.exec_module(module)

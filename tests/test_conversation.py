@@ -280,7 +280,7 @@ def test_the_evaluator_reads_ahead_after_each_turn_as_the_app_does_and_times_it_
     # the stored run, read by the latency script: both levels, how many right, the time read ahead
     stored = tmp_path / "run.json"
     stored.write_text(json.dumps(report.to_json()), encoding="utf-8")
-    script = [sys.executable, str(ROOT / "scripts" / "conversation_latency.py")]
+    script = [sys.executable, str(ROOT / "benchmarks" / "conversation_latency.py")]
     done = subprocess.run([*script, str(stored), "--baseline", str(stored)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "read ahead after an answer" in done.stdout and "first turn (1): right 1 (100.0 %)" in done.stdout

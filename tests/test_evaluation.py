@@ -520,7 +520,7 @@ def _prune(tmp_path: Path, checkpoint: Path, *before: str) -> tuple[int, list[di
     import sys
 
     out = tmp_path / "pruned.jsonl"
-    args = [sys.executable, str(Path(__file__).resolve().parents[1] / "scripts" / "prune_checkpoint.py"),
+    args = [sys.executable, str(Path(__file__).resolve().parents[1] / "benchmarks" / "prune_checkpoint.py"),
             "--spider", str(SPIDER_MINI), "--checkpoint", str(checkpoint), "--out", str(out)]
     for item in before:
         args += ["--before", item]

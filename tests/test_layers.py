@@ -26,7 +26,7 @@ def imported_modules(path: Path) -> set[str]:
 
 
 def python_files() -> list[Path]:
-    return [path for folder in ("sqlchat", "train", "scripts") for path in (ROOT / folder).rglob("*.py")]
+    return [path for folder in ("sqlchat", "train", "scripts", "benchmarks") for path in (ROOT / folder).rglob("*.py")]
 
 
 def test_only_the_page_imports_streamlit():

@@ -213,9 +213,9 @@ def test_another_mariadb_database_named_in_the_query(mysql_url):
 # --------------------------------------------------------------------------- the demo copies
 
 
-def _script(name: str):
-    """A module of scripts/ (not a package), loaded by path."""
-    spec = importlib.util.spec_from_file_location(f"scripts_{name}", ROOT / "scripts" / f"{name}.py")
+def _script(name: str, folder: str = "scripts"):
+    """A module of scripts/ or benchmarks/ (not a package), loaded by path."""
+    spec = importlib.util.spec_from_file_location(f"{folder}_{name}", ROOT / folder / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while the file runs
     spec.loader.exec_module(module)
@@ -257,7 +257,7 @@ def northwind_copy(request) -> Iterator[str]:
 
 
 def _differences(pairs: list[dict[str, str]], original: str, copy_url: str) -> list[str]:
-    compare = _script("compare_copies")
+    compare = _script("compare_copies", "benchmarks")
     with connect(DEMO_DIR / original) as sqlite, connect(copy_url) as copy:
         results = [compare.compare_sql(pair, sqlite, copy, SETTINGS) for pair in pairs]
     return [f"{r.question}: {r.copy_sql} {r.errors}" for r in results if not r.same]

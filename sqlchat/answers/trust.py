@@ -7,7 +7,7 @@ mean log-probability per token, the question words the schema has nothing for, a
 model's answers declined. :func:`decide` turns them into ``high | medium | low`` and, when the data
 cannot answer, a sentence saying what is missing. It reads nothing else, so a stored run's signals
 can be re-scored under other :class:`~sqlchat.config.TrustConfig` thresholds without the model
-(``scripts/bench_trust.py --signals``).
+(``benchmarks/bench_trust.py --signals``).
 """
 
 from __future__ import annotations

@@ -97,7 +97,7 @@ def _focus(tables: Sequence[Table], question: str, linked: Sequence[str] = ()) -
     and ``InvoiceLine`` between ``Customer`` and ``Track``).
     A year or month in the question brings the nearest table with a date when no chosen table has one.
     On Spider dev: 2.5 tables sent instead of 4.5, all the gold query's tables for 96.5 % of questions;
-    ``scripts/bench_focus.py`` measures it. A small model confuses itself with every table it is shown;
+    ``benchmarks/bench_focus.py`` measures it. A small model confuses itself with every table it is shown;
     docs/benchmarks.md measures what this costs and gains.
     """
     terms = _question_terms(question)

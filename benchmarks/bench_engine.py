@@ -4,7 +4,7 @@ The engine's latency is these two rates times a question's tokens (the schema an
 written), so this tells a slow machine from a slow change. The guide's figures for the 2-core machines
 (AVX-512 + AMX): 1.5B Q4_K_M, one thread, ~90 tokens/s reading and ~26 writing.
 
-    .venv/bin/python scripts/bench_engine.py [--model qwen2.5-coder-1.5b] [--threads 1 2]
+    .venv/bin/python benchmarks/bench_engine.py [--model qwen2.5-coder-1.5b] [--threads 1 2]
 """
 
 from __future__ import annotations

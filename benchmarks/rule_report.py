@@ -6,13 +6,13 @@ model needed) through the engine as the evaluator scores it, on Spider's databas
 of those match the gold's rows (execution accuracy). The stored run's own score (made by the engine of its day)
 is printed beside the replay's.
 
-    python scripts/rule_report.py --spider ../shared/benchmarks/spider-dev \\
+    python benchmarks/rule_report.py --spider ../shared/benchmarks/spider-dev \\
         --replay runs/checkpoints/spider-dev-qwen2.5-coder-1.5b-s11.jsonl [--limit N] [--json]
 
 A live run's own records (``sqlchat eval --json``, which keeps each answer's rules) are counted as they are, with
 answer accuracy as "right" (the held-out suite, scored as shipped):
 
-    python scripts/rule_report.py --run runs/heldout-sqlite.json
+    python benchmarks/rule_report.py --run runs/heldout-sqlite.json
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ llama.cpp keeps the KV cache of the prompt prefix the last question shared (syst
 so the first question on a database pays for reading its schema and the next ones mostly for
 generating their SQL. Run it on a quiet machine; it prints one JSON object.
 
-    .venv/bin/python scripts/bench_latency.py --model qwen2.5-coder-1.5b --db chinook --limit 12
+    .venv/bin/python benchmarks/bench_latency.py --model qwen2.5-coder-1.5b --db chinook --limit 12
 """
 
 from __future__ import annotations

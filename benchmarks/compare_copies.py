@@ -8,7 +8,7 @@ The copies ``scripts/copy_demo_to_postgres.py`` makes keep the demo's mixed-case
 - ``--ask``: the real model answers each question on both (:func:`sqlchat.pipeline.ask`); each answer
   is scored against the pair's SQL run on the SQLite file, and the two accuracies are printed.
 
-    python scripts/compare_copies.py --pairs sqlchat/demo/verified/chinook.jsonl \\
+    python benchmarks/compare_copies.py --pairs sqlchat/demo/verified/chinook.jsonl \\
         --sqlite sqlchat/demo/chinook.sqlite \\
         --db 'postgresql://postgres@127.0.0.1:5432/test?options=-csearch_path%3Dchinook' [--ask] [--json]
 

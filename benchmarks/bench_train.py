@@ -7,13 +7,13 @@ same number of optimizer steps, each in its own subprocess so peak memory is its
 - ``baseline``: transformers' Trainer with default collation (every row padded to ``sequence_len``),
   random batches, fp32 — what a first LoRA script usually looks like.
 
-    .venv/bin/python scripts/bench_train.py --rows 128 --steps 6 --micro-batch 4
+    .venv/bin/python benchmarks/bench_train.py --rows 128 --steps 6 --micro-batch 4
 
 Prints one JSON object per run and the ratio (sqlchat / baseline) of examples/s and tokens/s.
 To compare settings of one recipe instead (precision, LoRA targets, rank), time only sqlchat's
 trainer, once per ``--set`` group:
 
-    nice -n 10 .venv/bin/python scripts/bench_train.py --config configs/sql-cpu-qwen.yml --only sqlchat \
+    nice -n 10 .venv/bin/python benchmarks/bench_train.py --config configs/sql-cpu-qwen.yml --only sqlchat \
         --rows 12 --steps 3 --micro-batch 4 --variant bf16=false --variant bf16=true
 
 Each run also reports the process's CPU seconds: on a shared machine, tokens per CPU-second x cores

@@ -7,9 +7,9 @@ database: once without examples, once with the ``k`` pairs the history store ret
 A question counts as right when its rows equal the gold SQL's rows as a bag (ordered when the
 gold has ORDER BY), with the evaluator's own :func:`results_match`.
 
-    .venv/bin/python scripts/bench_feedback.py                 # the embedded model, all held-out questions
-    .venv/bin/python scripts/bench_feedback.py --retrieval-only  # no model: does retrieval find the family?
-    .venv/bin/python scripts/bench_feedback.py --retrieval-only --history feedback/history.sqlite  # keep the pairs
+    .venv/bin/python benchmarks/bench_feedback.py                 # the embedded model, all held-out questions
+    .venv/bin/python benchmarks/bench_feedback.py --retrieval-only  # no model: does retrieval find the family?
+    .venv/bin/python benchmarks/bench_feedback.py --retrieval-only --history feedback/history.sqlite  # keep the pairs
 
 Prints one JSON object: both accuracies, the gain, retrieval's top-1 family hit rate, per question records.
 """

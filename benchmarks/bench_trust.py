@@ -1,8 +1,8 @@
 """How well confidence and declining work: a reliability table and the declining figures.
 
-    .venv/bin/python scripts/bench_trust.py --questions tests/data/business/questions.jsonl \
+    .venv/bin/python benchmarks/bench_trust.py --questions tests/data/business/questions.jsonl \
         --unanswerable tests/data/business/unanswerable.jsonl --candidates 3 --json trust-run.json
-    .venv/bin/python scripts/bench_trust.py --signals trust-run.json --set high_agreement=0.7   # no model
+    .venv/bin/python benchmarks/bench_trust.py --signals trust-run.json --set high_agreement=0.7   # no model
 
 Each question is asked through :func:`sqlchat.pipeline.ask` on its demo database (``db``: chinook or
 northwind) with the normal model settings (``SQLCHAT_*`` and the flags). Answerable questions carry

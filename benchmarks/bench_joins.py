@@ -1,6 +1,6 @@
 """How often join-key correction (sqlchat.corrections.joins) is right, measured on Spider dev's gold SQL.
 
-    .venv/bin/python scripts/bench_joins.py --spider ../shared/benchmarks/spider-dev
+    .venv/bin/python benchmarks/bench_joins.py --spider ../shared/benchmarks/spider-dev
 
 No model is involved. Two figures, quoted in docs/benchmarks.md:
 - false corrections: gold queries the correction rewrites at all (a right join must stay as is);

@@ -1,4 +1,8 @@
-"""The other way to answer a follow-up, measured against the engine's: rewrite it into a standalone question first.
+"""One-off experiment (issue 15), kept for the record: rewriting a follow-up into a standalone question first lost to
+the engine's way on all 32 conversations (57.4 % of follow-ups right against 62.3 %, p50 11.1 s against 6.5 s;
+docs/benchmarks-history.md, ninth session), so the engine does not rewrite.
+
+The other way to answer a follow-up, measured against the engine's: rewrite it into a standalone question first.
 
 ``sqlchat eval --business tests/data/business/conversations.jsonl`` measures the engine's way (the model
 writes the follow-up's SQL seeing the last answered turn's question and SQL). This script measures the
@@ -7,7 +11,7 @@ previous turn's standalone question and SQL), and the engine then answers that q
 (:func:`sqlchat.pipeline.ask` with no earlier turns). Same conversations, same scoring, same report shape
 (first turns / follow-ups); the rewrite's generation is counted in each follow-up's latency.
 
-    SQLCHAT_THREADS=1 nice python scripts/bench_rewrite.py --json > runs/conv-rewrite.json
+    SQLCHAT_THREADS=1 nice python benchmarks/bench_rewrite.py --json > runs/conv-rewrite.json
 
 It needs an in-process llama.cpp model (the default): the rewrite is plain text, which the engine's SQL
 backends do not generate.

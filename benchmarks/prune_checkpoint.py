@@ -7,7 +7,7 @@ copy of a checkpoint without the lines whose prompt differs between the engine w
 (environment variables, e.g. ``SQLCHAT_MENTIONS=0``: what the checkpoint was made with) and the engine as it
 is now; ``sqlchat eval --checkpoint COPY`` then asks the model only those questions.
 
-    .venv/bin/python scripts/prune_checkpoint.py --spider ../shared/benchmarks/spider-dev \\
+    .venv/bin/python benchmarks/prune_checkpoint.py --spider ../shared/benchmarks/spider-dev \\
         --checkpoint runs/checkpoints/spider-dev-qwen2.5-coder-1.5b.jsonl --before SQLCHAT_MENTIONS=0 \\
         --out runs/checkpoints/spider-dev-qwen2.5-coder-1.5b-s11.jsonl
 """

@@ -7,7 +7,7 @@ the model wrote once (no retry, no doubt check), so the two can be told apart; w
 change per turn whose SQL both runs chose alike (the same work, timed twice).
 
     .venv/bin/sqlchat eval --business tests/data/business/conversations.jsonl --json > runs/conv.json
-    .venv/bin/python scripts/conversation_latency.py runs/conv.json --baseline runs/conv-before.json
+    .venv/bin/python benchmarks/conversation_latency.py runs/conv.json --baseline runs/conv-before.json
 """
 
 from __future__ import annotations

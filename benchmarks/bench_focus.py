@@ -8,9 +8,9 @@ wrong table. For each question of a file (the business set, a conversations file
 gold earlier turns, Spider dev) this prints how many questions got all of their gold query's tables and
 how many tables were sent on average; ``--misses`` lists the questions that did not get them.
 
-    .venv/bin/python scripts/bench_focus.py --business tests/data/business/questions.jsonl
-    .venv/bin/python scripts/bench_focus.py --business tests/data/business/conversations.jsonl --misses
-    .venv/bin/python scripts/bench_focus.py --spider ../shared/benchmarks/spider-dev
+    .venv/bin/python benchmarks/bench_focus.py --business tests/data/business/questions.jsonl
+    .venv/bin/python benchmarks/bench_focus.py --business tests/data/business/conversations.jsonl --misses
+    .venv/bin/python benchmarks/bench_focus.py --spider ../shared/benchmarks/spider-dev
 """
 
 from __future__ import annotations
