@@ -1,0 +1,209 @@
+"""The 1.5B recipe (train/recipe, issue 30): distractor tables, one-table proportion, dialect rows, no leaks.
+
+Fast: no model, small slices of the training files; the server tests build three small schemas.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from train.recipe.dialects import TEMPLATES, template_rows
+from train.recipe.distractors import (MAX_EXTRA, MIN_EXTRA, Databases, add_distractor_tables, database_groups,
+                                      extra_table_count, parse_context, widen_context)
+from train.recipe.execute import CheckReport, checked_rows
+from train.recipe.rows import (DATA, ROOT, SHARED, Row, answer_tables, held_out_questions, is_one_table,
+                               keep_one_table_share, load_training_rows, normalized, one_table_share, read_jsonl)
+from train.recipe.schemas import SCHEMAS, inserts
+
+RECIPE = ROOT / "data" / "recipe-1.5b.jsonl"
+OTHER_DIALECTS = ROOT / "data" / "recipe-1.5b-other-dialects.jsonl"
+needs_data = pytest.mark.skipif(not (DATA / "train-spider-extra.jsonl").exists(), reason="../shared/data is not on this machine")
+
+
+def _row(context: str, answer: str, question: str = "q?", source: str = "train-spider-extra") -> Row:
+    return Row(question, context, answer, source)
+
+
+def _columns(context: str) -> dict[str, set[str]]:
+    return {name.lower(): {c.split()[0].lower() for c in columns} for name, columns in parse_context(context)}
+
+
+# --------------------------------------------------------------------------- distractor tables
+
+def test_widened_context_keeps_the_gold_and_adds_5_to_15_tables() -> None:
+    row = _row("CREATE TABLE head (age INTEGER, name VARCHAR)", "SELECT name FROM head WHERE age > 56")
+    own = {"head": ("head", ("age INTEGER", "name VARCHAR", "born_state VARCHAR", "head_id INTEGER")),
+           "department": ("department", ("department_id INTEGER", "name VARCHAR", "budget REAL")),
+           "management": ("management", ("department_id INTEGER", "head_id INTEGER"))}
+    others = [{f"t{i}_{j}": (f"t{i}_{j}", ("a INTEGER", "b VARCHAR")) for j in range(3)} for i in range(10)]
+    for seed in range(20):
+        widened = widen_context(row, own, others, random.Random(seed))
+        assert widened.answer == row.answer and widened.question == row.question
+        before, after = _columns(row.context), _columns(widened.context)
+        assert MIN_EXTRA <= extra_table_count(row.context, widened.context) <= MAX_EXTRA
+        assert before["head"] <= after["head"]  # the gold's columns all still there
+        assert {"department", "management"} <= after.keys()  # its own database's tables first
+        assert "born_state" in after["head"]  # its table's other columns from the same database
+        con = sqlite3.connect(":memory:")
+        for statement in widened.context.split("; "):
+            con.execute(statement)
+        con.execute(row.answer)  # the gold still runs, unambiguous, on the widened context
+
+
+def test_nothing_added_has_a_name_the_answer_spells() -> None:
+    row = _row("CREATE TABLE a (id INTEGER, x VARCHAR); CREATE TABLE b (a_id INTEGER, y VARCHAR)",
+               "SELECT x, y FROM a JOIN b ON a.id = b.a_id")
+    own = {"a": ("a", ("id INTEGER", "x VARCHAR", "y VARCHAR", "z VARCHAR")), "b": ("b", ("a_id INTEGER", "y VARCHAR", "x VARCHAR")),
+           "x": ("x", ("q INTEGER",)), "c": ("c", ("k INTEGER",))}
+    others = [{f"o{i}": (f"o{i}", ("v INTEGER",)) for i in range(20)}]
+    widened = _columns(widen_context(row, own, others, random.Random(1)).context)
+    assert "y" not in widened["a"] and "x" not in widened["b"]  # no column that makes x or y ambiguous
+    assert "x" not in widened  # no table named like a column of the answer
+    assert "z" in widened["a"] and "c" in widened
+
+
+def test_database_groups_follow_shared_table_names_nearby() -> None:
+    contexts = ["CREATE TABLE head (age INTEGER)", "CREATE TABLE department (name VARCHAR)",
+                "CREATE TABLE head (name VARCHAR); CREATE TABLE department (id VARCHAR)", "CREATE TABLE ship (type VARCHAR)",
+                "CREATE TABLE table_name_1 (x VARCHAR)", "CREATE TABLE table_name_1 (y VARCHAR)"]
+    groups = database_groups(contexts)
+    assert groups[0] == groups[1] == groups[2] != groups[3]
+    assert groups[4] != groups[5]  # WikiSQL's anonymous names prove nothing
+    databases = Databases.from_rows(contexts, groups)
+    assert databases.group_of("CREATE TABLE department (budget INTEGER)") == groups[0]
+    assert databases.group_of("CREATE TABLE table_name_1 (x VARCHAR)") is None
+
+
+@needs_data
+def test_distractors_on_the_training_files_are_deterministic_and_in_range() -> None:
+    rows = load_training_rows(excluded=set())
+    sample = [r for r in rows if r.source == "train-spider-extra"][:400] + [r for r in rows if r.source == "train"][:200]
+    first, again = add_distractor_tables(sample, 0.5, seed=3), add_distractor_tables(sample, 0.5, seed=3)
+    assert first == again
+    assert first != add_distractor_tables(sample, 0.5, seed=4)
+    extras = [extra_table_count(a.context, b.context) for a, b in zip(sample, first)]
+    widened = [n for n in extras if n]
+    assert 0.35 * len(sample) < len(widened) < 0.65 * len(sample)
+    assert all(MIN_EXTRA <= n <= MAX_EXTRA for n in widened)
+    for before, after in zip(sample, first):
+        assert after.answer == before.answer and after.question == before.question
+        old, new = _columns(before.context), _columns(after.context)
+        assert all(columns <= new[name] for name, columns in old.items())
+
+
+# --------------------------------------------------------------------------- one-table rows in proportion
+
+def test_one_table_detection() -> None:
+    assert is_one_table(_row("", "SELECT name FROM head WHERE age > (SELECT AVG(age) FROM head)"))
+    assert not is_one_table(_row("", "SELECT T1.name FROM a AS T1 JOIN b AS T2 ON T1.id = T2.id"))
+    assert answer_tables("SELECT x FROM a, b WHERE a.id = b.id") == {"a", "b"}
+
+
+def test_keep_one_table_share_leaves_out_multi_table_rows_only() -> None:
+    one = [_row("", f"SELECT x FROM a{i}") for i in range(60)]
+    multi = [_row("", f"SELECT x FROM a{i} JOIN b ON 1 = 1") for i in range(40)]
+    rows = one + multi
+    kept = keep_one_table_share(rows, 0.8, seed=1)
+    assert one_table_share(kept) >= 0.8 and all(row in kept for row in one)
+    assert kept == keep_one_table_share(rows, 0.8, seed=1)
+    assert keep_one_table_share(rows, 0.5, seed=1) == rows  # already enough: unchanged
+
+
+# --------------------------------------------------------------------------- no leaks
+
+def _evaluation_questions() -> set[str]:
+    paths = [DATA / "dev.jsonl", SHARED / "benchmarks" / "spider-dev" / "dev.json"]
+    if not any(path.exists() for path in paths):
+        pytest.skip("neither dev.jsonl nor Spider dev is on this machine")
+    return held_out_questions(paths)
+
+
+@needs_data
+def test_training_rows_skip_evaluation_questions() -> None:
+    held_out = _evaluation_questions()
+    rows = load_training_rows()
+    assert rows and not {normalized(row.question) for row in rows} & held_out
+    assert {row.source for row in rows} == {"train", "train-spider-extra"}
+
+
+def test_the_written_recipe_has_no_evaluation_question() -> None:
+    if not RECIPE.exists():
+        pytest.skip("data/recipe-1.5b.jsonl not written (python -m train.recipe)")
+    held_out = _evaluation_questions()
+    for path in (RECIPE, OTHER_DIALECTS):
+        questions = {normalized(row["question"]) for row in read_jsonl(path)}
+        assert questions and not questions & held_out, path
+
+
+def test_the_written_recipe_is_know_sql_and_loads_for_training() -> None:
+    if not RECIPE.exists():
+        pytest.skip("data/recipe-1.5b.jsonl not written (python -m train.recipe)")
+    rows = read_jsonl(RECIPE)
+    assert all(set(row) == {"question", "context", "answer", "dialect"} and row["dialect"] == "sqlite" for row in rows)
+    assert {row["dialect"] for row in read_jsonl(OTHER_DIALECTS)} == {"postgresql", "mariadb"}
+    report = json.loads(RECIPE.with_name("recipe-1.5b.report.json").read_text())
+    assert report["one_table_share"]["recipe"] >= report["one_table_share"]["source"]
+    assert report["rows"]["train_file"] == len(rows)
+
+
+# --------------------------------------------------------------------------- dialect rows
+
+def test_template_contexts_are_the_engine_rendering(tmp_path: Path) -> None:
+    """Each schema's context is what the engine reflects and renders from a SQLite file of it."""
+    from sqlchat.config import Settings
+    from sqlchat.schema.context import render_context
+    from sqlchat.schema.reflection import reflect_schema
+    from sqlchat.sources.connection import connect
+
+    import datetime as dt
+    for schema in SCHEMAS.values():
+        path = tmp_path / f"{schema.name}.sqlite"
+        con = sqlite3.connect(path)
+        for statement in [*schema.ddl("sqlite"), *inserts(schema, dt.date(2025, 6, 1))]:
+            con.execute(statement)
+        con.commit()
+        con.close()
+        with connect(path) as db:
+            rendered = render_context(list(reflect_schema(db)), keys=Settings.from_env({}).schema.include_keys)
+        assert rendered == schema.context()
+
+
+def test_template_rows_are_deterministic_and_ask_the_same_in_each_dialect() -> None:
+    sqlite_rows = template_rows("sqlite", seed=5)
+    assert sqlite_rows == template_rows("sqlite", seed=5)
+    assert [r.question for r in sqlite_rows] == [r.question for r in template_rows("postgresql", seed=5)]
+    assert len({r.question for r in sqlite_rows}) == len(sqlite_rows) >= 5 * len(TEMPLATES)
+
+
+def _check(dialect: str, **urls: str) -> tuple[list[Row], CheckReport]:
+    report = CheckReport()
+    rows = template_rows(dialect, seed=42)
+    kept = checked_rows(rows, dialect, report=report, **urls)
+    errors = [reason for _, reason in report.dropped[dialect] if reason != "no rows"]
+    assert not errors, errors[:3]  # every gold is valid SQL for its dialect; only empty results are dropped
+    assert len(kept) >= 0.9 * len(rows)
+    return kept, report
+
+
+def test_sqlite_template_rows_execute() -> None:
+    kept, _ = _check("sqlite")
+    assert any("strftime" in row.answer for row in kept) and any("julianday" in row.answer for row in kept)
+
+
+@pytest.mark.postgres
+def test_postgresql_template_rows_execute(pg_url: str) -> None:
+    kept, _ = _check("postgresql", pg_url=pg_url)
+    assert {r.question for r in kept} == {r.question for r in _check("sqlite")[0]}
+    assert any("INTERVAL" in r.answer for r in kept) and any("EXTRACT" in r.answer for r in kept)
+
+
+@pytest.mark.mariadb
+def test_mariadb_template_rows_execute(mysql_url: str) -> None:
+    kept, _ = _check("mariadb", mariadb_url=mysql_url)
+    assert {r.question for r in kept} == {r.question for r in _check("sqlite")[0]}
+    assert any("DATE_FORMAT" in r.answer for r in kept) and any("DATEDIFF" in r.answer for r in kept)
