@@ -28,6 +28,7 @@ WRITTEN = [  # (what the model wrote, the rows it means)
     ("SELECT COUNT(*) FROM Sale WHERE SoldAt > DATE_SUB(CURDATE(), INTERVAL 100 YEAR)", [[3]]),
     ("SELECT COUNT(*) FROM Sale WHERE SoldAt > NOW() - INTERVAL 100 YEAR", [[3]]),
     ("SELECT DATEDIFF('2021-03-15', SoldAt) FROM Sale WHERE SaleId = 1", [[10]]),
+    ("SELECT AVG(DATEDIFF(SoldAt, '2021-03-01')) FROM Sale WHERE SaleId = 1", [[4]]),  # inside an aggregate
     ("SELECT COUNT(*) FROM Sale WHERE EXTRACT(YEAR FROM SoldAt) = 2022", [[1]]),  # PostgreSQL
     ("SELECT COUNT(*) FROM Sale WHERE SoldAt::date >= '2021-07-01'", [[2]]),
     ("SELECT COUNT(*) FROM Sale WHERE SoldAt > CURRENT_DATE - INTERVAL '100 years'", [[3]]),

@@ -170,6 +170,8 @@ def _sqlite_form(node: exp.Expression) -> exp.Expression | None:
         start = TRUNCATED[unit]
         value = node.expressions[1].copy()
         return exp.func("DATE", value) if start is None else exp.func("DATE", value, exp.Literal.string(start))
+    if isinstance(node, exp.DateDiff) and not (isinstance(node.this, exp.Column) and node.this.name.upper() in UNITS):
+        return _reread(node, "sqlite")  # MySQL's DATEDIFF(a, b): days between, as JULIANDAY(a) - JULIANDAY(b)
     if isinstance(node, exp.Concat) and len(node.expressions) >= 2:  # SQLite before 3.44 has no CONCAT
         parts = [part.copy() for part in node.expressions]
         joined = parts[0]
