@@ -72,10 +72,10 @@ def test_a_question_the_data_cannot_answer_is_declined_plainly(
     app: AppTest, scripted_model: ScriptedBackend, history_file: Path
 ) -> None:
     connect_demo(app)
-    scripted_model.candidates = ["SELECT AVG(EmployeeId) FROM Employee"]
+    scripted_model.candidates = ["SELECT AVG(Salary) FROM Employee"]  # a column no table has
     ask(app, "What is the average salary of employees?")
     reply = last_reply(app)
-    assert "“salary”" in reply.warning[0].value
+    assert "“Salary”" in reply.warning[0].value
     assert not reply.dataframe and not reply.error and not reply.code  # no rows, no SQL from an unrelated query
     assert [entry.status for entry in logged_questions(history_file)] == ["unanswerable"]
 
