@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from test_pipeline import ScriptedBackend, ask_compared, ask_scripted, settings
+from test_pipeline import ask_compared, ask_scripted
 
-from sqlchat.answers.trust import Evidence, Found, result_key
+from sqlchat.answers.trust import Evidence, result_key
 from sqlchat.corrections import registry
 from sqlchat.corrections.registry import (ALL_DIALECTS, KINDS, REINTERPRETATION, REPAIR, RULES, Context, Form, Rule,
                                           apply_rule, reinterpreted, rules_for, written_forms)
