@@ -111,7 +111,10 @@ def main(argv: list[str] | None = None) -> int:
 def from_run(path: Path) -> dict:
     """Per rule, from a live run's records: the answerable questions whose answer it helped make, and how many of
     those are right (answer accuracy)."""
-    records = json.loads(path.read_text(encoding="utf-8"))["records"]
+    try:
+        records = json.loads(path.read_text(encoding="utf-8"))["records"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise SystemExit(f"{path} is not the JSON of a `sqlchat eval --json` run ({type(error).__name__}).") from None
     fired, right = Counter(), Counter()
     answerable = [r for r in records if r.get("answerable", True)]
     for record in answerable:

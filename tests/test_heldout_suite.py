@@ -153,3 +153,34 @@ def test_the_suite_scores_alike_on_its_postgresql_copies(postgres_copies):
     report = evaluate_heldout(SUITE, Oracle("postgres"), Settings(), limit=60, progress=False, postgres=PG_URL,
                               schema_prefix=postgres_copies.schema_prefix)
     assert _scored(report) == (1.0, 0.0, 1.0)
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def test_a_wrong_postgres_url_or_folder_stops_with_one_sentence(capsys):
+    import argparse
+
+    from sqlchat.evaluation.cli import add_eval_arguments, run_eval_command
+
+    parser = argparse.ArgumentParser()
+    add_eval_arguments(parser)
+    for argv, said in [
+        (["--heldout", str(SUITE), "--postgres", "postgresql://nobody@127.0.0.1:1/x", "--limit", "2"], "refused"),
+        (["--heldout", "/nonexistent"], "holds no held-out databases"),
+        (["--spider", str(SUITE), "--postgres", "postgresql://nobody@127.0.0.1:1/x"], "give it with --heldout"),
+    ]:
+        args = parser.parse_args([*argv, "--no-progress"])
+        assert run_eval_command(args, Oracle("sqlite"), Settings()) == 2, argv
+        err = capsys.readouterr().err
+        assert said in err and "Traceback" not in err, err
+
+
+def test_rule_report_says_a_missing_run_in_a_sentence(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "rule_report.py"), "--run", str(tmp_path / "no.json")],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 1 and "is not the JSON of a `sqlchat eval --json` run" in done.stderr
+    assert "Traceback" not in done.stderr

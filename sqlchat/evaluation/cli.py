@@ -71,6 +71,9 @@ def run_eval_command(args: argparse.Namespace, backend: Backend, settings: Setti
     """Run the evaluation ``args`` asks for and print it; 2 when the data cannot be read."""
     # a replay scores as many candidates as were stored unless --candidates asks for fewer
     settings = settings.with_model(num_candidates=getattr(args, "candidates", None) or getattr(backend, "stored_candidates", None))
+    if getattr(args, "postgres", None) and getattr(args, "heldout", None) is None:
+        print("error: --postgres names where the held-out suite's copies are: give it with --heldout.", file=sys.stderr)
+        return EXIT_UNUSABLE
     if getattr(args, "engine_only", False):
         settings = engine_only(settings)
     progress = not getattr(args, "no_progress", False)

@@ -192,6 +192,8 @@ def evaluate_heldout(
     settings = as_scored(settings)
     metered = MeteredBackend(backend)
     with (PostgresCopies(postgres, settings, schema_prefix) if postgres else SuiteFiles(directory, settings)) as databases:
+        for db in dict.fromkeys(row.db for row in rows):  # a wrong URL or a missing copy stops here, with its sentence
+            databases.database(db)
         records = _score_all(
             rows, lambda row: score_heldout_row(row, databases, metered, settings),
             lambda row, exc: _labelled(_failure_record(row.question, row.query, exc, row.db, answer=False), row),
