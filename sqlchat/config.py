@@ -27,6 +27,8 @@ Environment variables (all optional):
 ``SQLCHAT_SCHEMA_FOCUS`` ``1``: only the tables the question mentions (and those joining them); ``0``: all that fit
 ``SQLCHAT_MENTIONS``     ``1``: find where the question's names are stored and tell the model (``Employee.FirstName =
                          'Jane'``); ``0``: the schema alone
+``SQLCHAT_SAMPLES``      ``1``: show the model a few stored values of the prompt's text and date columns (the data's
+                         spellings and dates); ``0``: names and types only (no stored value reaches the model server)
 ``SQLCHAT_READABLE_RESULTS`` ``1``: add name and measure columns to answers; ``0``: the model's columns only
 ``SQLCHAT_PREFER_INFORMATIVE`` ``1``: among candidates that run, take the first whose result is not empty/all 0 or NULL; ``0``: the first that runs
 ``SQLCHAT_LINK_VALUES``  ``1``: compare with the stored spelling of a value (``'rock'`` -> ``'Rock'``); ``0``: as written
@@ -131,6 +133,10 @@ class SchemaConfig:
     focus: bool = True  # send only the tables the question mentions, and those joining them (Spider dev: 23 % -> 29 % EX)
     mentions: bool = True  # find where the question's names are stored, show it and send those tables (sqlchat.schema.mentions)
     mentions_budget_s: float = 1.0  # seconds all of one question's value look-ups may take
+    # Show a few stored values of the prompt's text and date columns (sqlchat.schema.samples): the data's spellings
+    # and dates. Read once per connection and column, within ``samples_budget_s`` per question.
+    samples: bool = True
+    samples_budget_s: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -222,6 +228,7 @@ class Settings:
             token_budget=_number(env, "SQLCHAT_SCHEMA_TOKENS", SchemaConfig.token_budget),
             focus=_flag(env, "SQLCHAT_SCHEMA_FOCUS", SchemaConfig.focus),
             mentions=_flag(env, "SQLCHAT_MENTIONS", SchemaConfig.mentions),
+            samples=_flag(env, "SQLCHAT_SAMPLES", SchemaConfig.samples),
         )
         trust = TrustConfig(
             compare_candidates=_number(env, "SQLCHAT_COMPARE_CANDIDATES", TrustConfig.compare_candidates),

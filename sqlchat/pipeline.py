@@ -38,6 +38,7 @@ from sqlchat.answers.explain import explain
 from sqlchat.answers.trust import (
     Alternative, Evidence, Found, Signals, alternatives, decide, model_declines, result_key,
 )
+from sqlchat.column_reads import DatabaseColumns
 from sqlchat.config import Settings
 from sqlchat.conversation import recent, selection_text, tables_after
 from sqlchat.corrections.readable import make_readable
@@ -55,6 +56,7 @@ from sqlchat.schema.mentions import DatabaseValues, Mention, find_mentions
 from sqlchat.schema.model import Table
 from sqlchat.schema.names import database_spelling
 from sqlchat.schema.reflection import reflect_schema
+from sqlchat.schema.samples import sample_columns
 from sqlchat.sources.connection import Database
 
 T = TypeVar("T")
@@ -274,11 +276,19 @@ def prompt_for(
                                  focus=settings.schema.focus, linked=[name for m in mentions for name in m.tables])
         tables = tables_after(earlier, selected, schema, settings.schema.token_budget)
         answer.tables = [table.name for table in tables]
-        answer.context = render_context(tables, keys=settings.schema.include_keys)
+        answer.context = _context_text(tables, db, settings)
     sent, named = set(answer.tables), [table.name for table in named_tables(list(schema), question)]
     answer.mentions = [m.text() for m in mentions if set(m.tables) <= sent and m.tells(named)]
     return build_prompt(answer.context, question, examples=permitted_examples(examples, db), earlier=earlier,
                         mentions=answer.mentions)
+
+
+def _context_text(tables: Sequence[Table], db: Database, settings: Settings) -> str:
+    """The ``CREATE TABLE`` context of ``tables``, with a few stored values of their columns where the database has
+    data and showing them is on (:mod:`sqlchat.schema.samples`)."""
+    samples = (sample_columns(tables, DatabaseColumns(db, settings.execution, settings.schema.samples_budget_s))
+               if settings.schema.samples and db.executable else [])
+    return render_context(tables, keys=settings.schema.include_keys, samples=samples)
 
 
 def _mentions(question: str, tables: Sequence[Table], db: Database, settings: Settings, answer: Answer) -> list[Mention]:
@@ -384,7 +394,7 @@ def follow_up_start(db: Database, settings: Settings, earlier: Sequence[Turn]) -
     tables = [table for table in (schema.get(name) for name in context[-1].tables) if table is not None]
     if not tables:
         return None
-    return build_prompt(render_context(tables, keys=settings.schema.include_keys), "", earlier=context)
+    return build_prompt(_context_text(tables, db, settings), "", earlier=context)
 
 
 def read_ahead(backend: Backend, prompt: Prompt | None) -> float:

@@ -15,13 +15,23 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from sqlchat.language import STOPWORDS, stem, stemmed_words
 from sqlchat.schema.model import Schema, Table
+from sqlchat.schema.samples import ColumnSample
 
 CHARS_PER_TOKEN = 3.5
 
 
-def render_context(tables: Sequence[Table], keys: bool = True) -> str:
-    """The prompt's schema context: one ``CREATE TABLE`` per table, joined by ``"; "``."""
-    return "; ".join(t.create_statement(keys=keys) for t in tables)
+def render_context(tables: Sequence[Table], keys: bool = True, samples: Sequence[ColumnSample] = ()) -> str:
+    """The prompt's schema context: one ``CREATE TABLE`` per table, joined by ``"; "``. With stored values
+    (``samples``, :mod:`sqlchat.schema.samples`) each statement ends its own line and its columns' values follow it
+    as comment lines: a follow-up that adds a table still begins as the last prompt did (llama.cpp's cache)."""
+    statements = [table.create_statement(keys=keys) for table in tables]
+    if not samples:
+        return "; ".join(statements)
+    lines = []
+    for table, statement in zip(tables, statements):
+        lines.append(f"{statement};")
+        lines.extend(sample.text() for sample in samples if sample.table == table.name)
+    return "\n".join(lines)
 
 
 def estimate_tokens(text: str) -> int:
