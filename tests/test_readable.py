@@ -10,7 +10,8 @@ from test_pipeline import ask_scripted
 
 from sqlchat.charts import choose_chart
 from sqlchat.config import DEMO_DIR, Settings
-from sqlchat.corrections.readable import label_columns, make_readable
+from sqlchat.corrections.readable import make_readable
+from sqlchat.schema.labels import label_columns
 from sqlchat.evaluation.runner import as_scored, engine_only
 
 CHINOOK = DEMO_DIR / "chinook.sqlite"
