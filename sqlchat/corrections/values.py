@@ -169,5 +169,5 @@ def stored_values(reader: ValueReader) -> ValueLookup:
     executor), with names as the database spells them."""
     def lookup(table: str, column: str, text: str) -> list[str]:
         rows = reader.rows(matching_values_sql(table, column, text, reader.dialect), respell=True)
-        return [row[0] for row in rows if isinstance(row[0], str)]  # none where LOWER() cannot read the column
+        return [row[0] for row in rows if isinstance(row[0], str)]
     return lookup

@@ -3,8 +3,7 @@
 Schema linking (:mod:`sqlchat.schema.mentions`) and value linking (:mod:`sqlchat.corrections.values`)
 read a few stored values to place a question's names. They come before the safety check and the
 executor, so they do not call them: they are handed a :class:`ValueReader`, which the pipeline builds
-once from the database, the check and the read-only executor (:class:`sqlchat.value_reader.DatabaseReader`),
-and the evaluator from its own SQLite file.
+from the connection, the check and the read-only executor (:class:`sqlchat.value_reader.DatabaseReader`).
 """
 
 from __future__ import annotations
