@@ -30,7 +30,9 @@ sys.path.insert(0, str(ROOT))
 from sqlchat.config import DEMO_DATABASES, DEMO_DIR, Settings  # noqa: E402
 from sqlchat.evaluation.metrics import has_order_by, mean_of, results_match  # noqa: E402
 from sqlchat.evaluation.runner import as_scored, frame_rows, spread  # noqa: E402
-from sqlchat.history import HistoryStore, load_pairs_file, schema_fingerprint, seed_from_file  # noqa: E402
+from sqlchat.history.examples import schema_fingerprint  # noqa: E402
+from sqlchat.history.seeding import load_pairs_file, seed_from_file  # noqa: E402
+from sqlchat.history.store import HistoryStore  # noqa: E402
 from sqlchat.pipeline import Answer, ask, run_sql  # noqa: E402
 from sqlchat.schema.reflection import reflect_schema  # noqa: E402
 from sqlchat.sources.connection import Database, connect  # noqa: E402

@@ -31,7 +31,7 @@ from typing import Any
 
 from sqlchat.config import Settings
 from sqlchat.evaluation.metrics import has_order_by, results_match
-from sqlchat.history import load_pairs_file
+from sqlchat.history.seeding import load_pairs_file
 from sqlchat.pipeline import Answer, ask, run_sql
 from sqlchat.sources.connection import Database, connect
 

@@ -247,7 +247,8 @@ def _chat(db: "Database", backend, settings: Settings, args: argparse.Namespace)
 def _examples_for(question: str, db: "Database", settings: Settings) -> list[tuple[str, str]] | None:
     """Verified pairs like ``question`` from the history store, if there is one; a broken store only warns."""
     from sqlchat.governance.policy import permitted_examples
-    from sqlchat.history import open_existing_store, schema_fingerprint
+    from sqlchat.history.examples import schema_fingerprint
+    from sqlchat.history.store import open_existing_store
     from sqlchat.schema.reflection import reflect_schema
 
     try:
@@ -264,7 +265,7 @@ def _examples_for(question: str, db: "Database", settings: Settings) -> list[tup
 def _audited(answer, db: "Database", settings: Settings):
     """Record ``answer`` in the audit log: always for a named connection, else when a history store exists."""
     from sqlchat.governance.audit import record
-    from sqlchat.history import HistoryStore, open_existing_store
+    from sqlchat.history.store import HistoryStore, open_existing_store
 
     try:
         store = HistoryStore(settings.history_target) if db.connection_name else open_existing_store(settings.history_target)
@@ -278,7 +279,7 @@ def _audited(answer, db: "Database", settings: Settings):
 
 def _export_audit(args: argparse.Namespace, settings: Settings) -> int:
     from sqlchat.governance.audit import as_lines, parse_since
-    from sqlchat.history import open_existing_store
+    from sqlchat.history.store import open_existing_store
 
     since = parse_since(args.since) if args.since else None
     store = open_existing_store(settings.history_target)
@@ -294,7 +295,7 @@ def _export_audit(args: argparse.Namespace, settings: Settings) -> int:
 
 def _export_training(out: str, settings: Settings) -> int:
     from sqlchat.errors import ConfigError
-    from sqlchat.history import open_existing_store
+    from sqlchat.history.store import open_existing_store
 
     store = open_existing_store(settings.history_target)
     if store is None:

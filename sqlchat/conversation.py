@@ -13,19 +13,32 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from .prompt import Turn
 from .schema.context import estimate_tokens, render_context
 from .schema.model import Schema, Table
 
-if TYPE_CHECKING:
-    from .pipeline import Answer
-
 NEW_CONVERSATION = "/new"  # a line of `sqlchat chat` that starts over
 
 
-def turn_of(question: str, answer: "Answer") -> Turn:
+class Answered(Protocol):
+    """What a turn keeps of an answer (:class:`sqlchat.pipeline.Answer` has it): the conversation comes before the
+    pipeline, which reads its turns, so it names only these fields."""
+
+    @property
+    def sql(self) -> str | None: ...
+    @property
+    def chosen(self) -> str | None: ...
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def tables(self) -> Sequence[str]: ...
+
+
+def turn_of(question: str, answer: Answered) -> Turn:
     """The turn ``answer`` makes: its chosen SQL (as written, before the added LIMIT), else the SQL that failed
     and why."""
     return Turn(question=question, sql=answer.chosen or answer.sql, ok=answer.ok, error=answer.error,
@@ -78,13 +91,13 @@ class Conversation:
 
     turns: list[Turn] = field(default_factory=list)
 
-    def add(self, question: str, answer: "Answer") -> Turn:
+    def add(self, question: str, answer: Answered) -> Turn:
         """Record the answer to ``question`` as the latest turn."""
         turn = turn_of(question, answer)
         self.turns.append(turn)
         return turn
 
-    def edited(self, index: int, answer: "Answer") -> Turn:
+    def edited(self, index: int, answer: Answered) -> Turn:
         """The user ran their edit of turn ``index``'s SQL (``answer`` is :func:`sqlchat.pipeline.run_sql`'s): it
         becomes the latest turn, under that turn's question, so the next question follows what the user ran, not
         what the model wrote, even when they corrected an older answer."""

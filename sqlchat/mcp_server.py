@@ -46,7 +46,8 @@ from sqlchat.errors import ConfigError, SqlchatError, redact, secret_scope
 from sqlchat.governance.audit import ANONYMOUS, connection_label, record, record_request
 from sqlchat.governance.deployment import Deployment, load_deployment, settings_for
 from sqlchat.governance.policy import permitted_examples
-from sqlchat.history import HistoryStore, schema_fingerprint
+from sqlchat.history.examples import schema_fingerprint
+from sqlchat.history.store import HistoryStore
 from sqlchat.pipeline import Answer, ask, run_sql
 from sqlchat.prompt import Turn
 from sqlchat.schema.context import render_context

@@ -58,6 +58,7 @@ from sqlchat.schema.names import database_spelling
 from sqlchat.schema.reflection import reflect_schema
 from sqlchat.schema.samples import sample_columns
 from sqlchat.sources.connection import Database
+from sqlchat.value_reader import DatabaseReader
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -297,8 +298,8 @@ def _mentions(question: str, tables: Sequence[Table], db: Database, settings: Se
         return []
     budget = settings.schema.mentions_budget_s
     with _timed(answer.timings, "mentions"):
-        return find_mentions(question, tables, DatabaseValues(db, settings.execution, budget), schema_terms(tables),
-                             QUESTION_WORDS, budget)
+        return find_mentions(question, tables, DatabaseValues(DatabaseReader(db, settings.execution), budget),
+                             schema_terms(tables), QUESTION_WORDS, budget)
 
 
 def ask(
@@ -507,7 +508,8 @@ def run_candidates(answer: Answer, db: Database, settings: Settings) -> Answer:
     correction rules that made it (``answer.rules``, in words ``answer.rule_notes``)."""
     try:
         tables = list(reflect_schema(db))
-        lookup = stored_values(db, settings.execution) if db.executable and settings.execution.link_values else None
+        reader = DatabaseReader(db, settings.execution)
+        lookup = stored_values(reader) if db.executable and settings.execution.link_values else None
         informative = _informative if settings.execution.prefer_informative else None
         run = _remembered(lambda s: _check_and_run(s, db, settings, answer))
         context = Context(tuple(tables), db.dialect, answer.question or "", answer.follows)

@@ -24,6 +24,7 @@ from sqlglot import exp
 from sqlglot.dialects.mysql import MySQL
 from sqlglot.errors import SqlglotError
 
+from sqlchat.corrections.quoted_strings import quoted_words_to_strings
 from sqlchat.errors import InvalidSQL, UnsafeSQL, user_text
 from sqlchat.governance.access import AccessPolicy, enforce
 
@@ -168,7 +169,6 @@ _DENIED_SCHEMAS = frozenset({"mysql", "performance_schema", "sys", "information_
 _SYSTEM_PREFIXES = ("sqlite_",)  # SQLite's own tables (sqlite_master, sqlite_stat1, ...) in every dialect
 _POSTGRES_SYSTEM_PREFIXES = ("pg_",)  # pg_catalog is on PostgreSQL's search path: pg_user_mappings unqualified
 _PARAMETER_SIGILS = frozenset("$:@?")
-_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike, exp.Glob, exp.NullSafeEQ)
 
 
 @dataclass(frozen=True)
@@ -395,42 +395,6 @@ def _is_system_relation(name: str, dialect: str | None) -> bool:
 
 
 # -- rewriting -----------------------------------------------------------------------
-
-
-def quoted_words_to_strings(tree: exp.Expression, known_columns: Iterable[str] = ()) -> None:
-    """Turn SQLite-style ``name = "Bob"`` into ``name = 'Bob'``.
-
-    SQLite treats a double-quoted word that is not a column as a string, and the model is
-    trained on SQL written that way. Only right-hand sides of comparisons, IN lists and
-    BETWEEN bounds are touched, and never a name in ``known_columns`` or a query alias.
-    The evaluator's exact match reads SQL the same way, through this function.
-    """
-    known = {c.lower() for c in known_columns} | {a.alias.lower() for a in tree.find_all(exp.Alias) if a.alias}
-    for node in list(tree.walk()):
-        for operand in right_hand_sides(node):
-            if is_quoted_word(operand) and operand.name.lower() not in known:
-                operand.replace(exp.Literal.string(operand.name))
-
-
-def right_hand_sides(node: exp.Expression) -> list[exp.Expression]:
-    """The value side(s) of a comparison, IN list or BETWEEN."""
-    if isinstance(node, _COMPARISONS):
-        return [node.expression]
-    if isinstance(node, exp.In):
-        return list(node.expressions)
-    if isinstance(node, exp.Between):
-        return [side for side in (node.args.get("low"), node.args.get("high")) if side is not None]
-    return []
-
-
-def is_quoted_word(node: exp.Expression | None) -> bool:
-    """A bare ``"double quoted"`` name: a string in SQLite unless a column has that name."""
-    return (
-        isinstance(node, exp.Column)
-        and not node.table
-        and isinstance(node.this, exp.Identifier)
-        and bool(node.this.args.get("quoted"))
-    )
 
 
 def _values_to_select(tree: exp.Expression) -> exp.Expression:

@@ -23,9 +23,9 @@ from sqlchat.config import ModelConfig, Settings
 from sqlchat.corrections.readable import make_readable
 from sqlchat.corrections.values import link_values
 from sqlchat.errors import UnsafeSQL
-from sqlchat.governance.access import AccessRules
 from sqlchat.governance.deployment import parse_deployment
 from sqlchat.governance.policy import policy_for
+from sqlchat.governance.rules import AccessRules
 from sqlchat.safety import check_sql
 from sqlchat.schema.context import render_context
 from sqlchat.schema.reflection import reflect_schema

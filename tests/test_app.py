@@ -21,7 +21,9 @@ from streamlit.testing.v1 import AppTest
 
 from sqlchat import pipeline
 from sqlchat.config import DEMO_DATABASES
-from sqlchat.history import HistoryStore, LoggedQuestion, VerifiedPair, schema_fingerprint
+from sqlchat.history.examples import VerifiedPair, schema_fingerprint
+from sqlchat.history.question_log import LoggedQuestion
+from sqlchat.history.store import HistoryStore
 from sqlchat.models import backends
 from sqlchat.schema.reflection import reflect_schema
 from sqlchat.sources.connection import connect

@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from sqlchat.config import DEMO_DATABASES
-from sqlchat.history import HistoryStore
+from sqlchat.history.store import HistoryStore
 from tests.test_app import APP, ScriptedBackend, ask, last_reply, rendered_text, run_editor_sql, scripted_model  # noqa: F401
 
 CHINOOK = DEMO_DATABASES["Chinook (music store)"]

@@ -14,7 +14,7 @@ from sqlchat import cli
 from sqlchat.config import DEMO_DATABASES
 from sqlchat.errors import ConfigError
 from sqlchat.governance.audit import parse_since, user_name
-from sqlchat.history import HistoryStore
+from sqlchat.history.store import HistoryStore
 from sqlchat.models import backends
 from tests.test_pipeline import ScriptedBackend
 

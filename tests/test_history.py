@@ -15,14 +15,10 @@ from sqlchat import cli
 from sqlchat.config import DEFAULT_HISTORY_PATH, DEMO_DIR, ModelConfig, SchemaConfig, Settings
 from sqlchat.errors import ConfigError
 from sqlchat.evaluation.runner import load_know_sql
-from sqlchat.history import (
-    HistoryStore,
-    load_pairs_file,
-    open_existing_store,
-    question_terms,
-    schema_fingerprint,
-    seed_from_file,
-)
+from sqlchat.history.examples import schema_fingerprint
+from sqlchat.history.retrieval import question_terms
+from sqlchat.history.seeding import load_pairs_file, seed_from_file
+from sqlchat.history.store import HistoryStore, open_existing_store
 from sqlchat.pipeline import ask
 from sqlchat.schema.reflection import reflect_schema
 from sqlchat.sources.connection import connect, connect_schema_script

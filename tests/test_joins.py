@@ -9,8 +9,9 @@ import pytest
 from helpers.business_db import CUSTOMERS, ORDERS, build_business_db
 from test_pipeline import ask_scripted
 
-from sqlchat.corrections.joins import correct_joins, join_missing_tables, schema_links
+from sqlchat.corrections.joins import correct_joins, join_missing_tables
 from sqlchat.corrections.registry import Context, written_forms
+from sqlchat.schema.links import schema_links
 from sqlchat.schema.model import Column, ForeignKey, Table
 
 TOP_ARTISTS_BY_TRACKS = (

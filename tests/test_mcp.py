@@ -30,7 +30,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.types import Implementation
 
 from sqlchat.config import DEMO_DIR, Settings
-from sqlchat.history import HistoryStore
+from sqlchat.history.store import HistoryStore
 from sqlchat.mcp_server import UNKNOWN_CONNECTION, Service, build_server
 from tests.helpers.business_db import build_business_db, build_business_sqlite
 from tests.test_pipeline import ScriptedBackend

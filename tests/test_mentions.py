@@ -15,14 +15,15 @@ from sqlchat.prompt import MENTIONS_LABEL
 from sqlchat.schema.mentions import DatabaseValues, equal_values_sql, find_mentions, mentioned_phrases
 from sqlchat.schema.reflection import reflect_schema
 from sqlchat.sources.connection import connect, connect_schema_script
+from sqlchat.value_reader import DatabaseReader
 
 JANE = "How many customers does Jane Peacock look after?"
 
 
 def mentions(question: str, db, budget_s: float = 5.0) -> list[str]:
     tables = list(reflect_schema(db))
-    found = find_mentions(question, tables, DatabaseValues(db, ExecutionConfig(), budget_s), schema_terms(tables),
-                          QUESTION_WORDS, budget_s)
+    values = DatabaseValues(DatabaseReader(db, ExecutionConfig()), budget_s)
+    found = find_mentions(question, tables, values, schema_terms(tables), QUESTION_WORDS, budget_s)
     return [m.text() for m in found]
 
 
@@ -109,8 +110,8 @@ def test_a_postgresql_database_is_searched_too(pg_url):
     db = connect(pg_url)
     try:
         tables = list(reflect_schema(db))
-        found = find_mentions("What did grace hopper buy?", tables, DatabaseValues(db, ExecutionConfig(), 5.0),
-                              schema_terms(tables), QUESTION_WORDS)
+        values = DatabaseValues(DatabaseReader(db, ExecutionConfig()), 5.0)
+        found = find_mentions("What did grace hopper buy?", tables, values, schema_terms(tables), QUESTION_WORDS)
         assert [m.text() for m in found] == ["customers.name = 'Grace Hopper'"]
     finally:
         db.close()

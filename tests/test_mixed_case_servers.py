@@ -264,7 +264,7 @@ def _differences(pairs: list[dict[str, str]], original: str, copy_url: str) -> l
 
 
 def test_the_chinook_copy_answers_like_the_original(chinook_copy):
-    from sqlchat.history import load_pairs_file
+    from sqlchat.history.seeding import load_pairs_file
     assert _differences(load_pairs_file(DEMO_DIR / "verified" / "chinook.jsonl"), "chinook.sqlite", chinook_copy) == []
     with connect(chinook_copy) as copy:
         keys = sa.inspect(copy.engine).get_foreign_keys("InvoiceLine")

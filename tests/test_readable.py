@@ -10,8 +10,9 @@ from test_pipeline import ask_scripted
 
 from sqlchat.charts import choose_chart
 from sqlchat.config import DEMO_DIR, Settings
-from sqlchat.corrections.readable import label_columns, make_readable
+from sqlchat.corrections.readable import make_readable
 from sqlchat.evaluation.runner import as_scored, engine_only
+from sqlchat.schema.labels import label_columns
 
 CHINOOK = DEMO_DIR / "chinook.sqlite"
 TOP_ARTIST_IDS = ("SELECT T1.ArtistId FROM Artist AS T1 JOIN Album ON Album.ArtistId = T1.ArtistId "

@@ -268,7 +268,7 @@ def test_password_with_an_at_sign_is_masked_whole() -> None:
 
 
 def test_history_file_and_folder_are_private(tmp_path: Path) -> None:
-    from sqlchat.history import HistoryStore
+    from sqlchat.history.store import HistoryStore
 
     path = tmp_path / "new" / "history.sqlite"
     with HistoryStore(path) as store:
@@ -377,7 +377,7 @@ def test_binary_cells_print_as_json_from_the_cli(chinook_path: Path) -> None:
 
 @pytest.mark.mariadb
 def test_history_on_a_bare_mysql_url_uses_pymysql(mysql_url: str) -> None:
-    from sqlchat.history import HistoryStore
+    from sqlchat.history.store import HistoryStore
 
     bare = "mysql://" + mysql_url.split("://", 1)[1]
     with HistoryStore(bare) as store:
@@ -386,7 +386,7 @@ def test_history_on_a_bare_mysql_url_uses_pymysql(mysql_url: str) -> None:
 
 
 def test_a_history_store_from_before_gains_the_owner_columns(tmp_path: Path) -> None:
-    from sqlchat.history import HistoryStore
+    from sqlchat.history.store import HistoryStore
 
     path = tmp_path / "old.sqlite"
     with sqlite3.connect(path) as conn:  # the question log as the previous version created it

@@ -13,13 +13,14 @@ from sqlchat.corrections.values import link_values, matching_values_sql, stored_
 from sqlchat.pipeline import run_sql
 from sqlchat.schema.reflection import reflect_schema
 from sqlchat.sources.connection import connect
+from sqlchat.value_reader import DatabaseReader
 
 ROCK_TRACKS = "SELECT COUNT(*) FROM Track AS T JOIN Genre AS G ON T.GenreId = G.GenreId WHERE G.Name = 'Rock'"
 UK_NAMES = sorted(name for _, name, _, _, country, _ in CUSTOMERS if country == "UK")
 
 
 def linked(sql: str, db) -> str:
-    return link_values(sql, list(reflect_schema(db)), stored_values(db, ExecutionConfig()), db.dialect)
+    return link_values(sql, list(reflect_schema(db)), stored_values(DatabaseReader(db, ExecutionConfig())), db.dialect)
 
 
 def count(sql: str, db) -> int:
@@ -88,7 +89,7 @@ def test_a_value_stored_in_two_spellings_is_left_alone(tmp_path):
 def test_the_lookup_quotes_the_text_it_is_given(chinook):
     sql = matching_values_sql("Genre", "Name", "x') OR 1=1 --", "sqlite")
     assert "'x'') OR 1=1 --'" in sql
-    assert stored_values(chinook, ExecutionConfig())("Genre", "Name", "x') OR 1=1 --") == []
+    assert stored_values(DatabaseReader(chinook, ExecutionConfig()))("Genre", "Name", "x') OR 1=1 --") == []
 
 
 def test_linked_forms_are_computed_only_when_the_choice_gets_that_far(chinook_path):
@@ -149,7 +150,7 @@ def test_postgres_compares_case_sensitively_so_the_stored_spelling_is_used(pg_ur
     assert [row[0] for row in answer.rows] == UK_NAMES and answer.repaired
     db = connect(pg_url)
     try:  # a number column cannot be LOWER()ed on PostgreSQL: no match, no error
-        assert stored_values(db, ExecutionConfig())("customers", "id", "1") == []
+        assert stored_values(DatabaseReader(db, ExecutionConfig()))("customers", "id", "1") == []
     finally:
         db.close()
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from datasets import Dataset, concatenate_datasets, load_dataset
 
 from sqlchat.errors import ConfigError
-from sqlchat.history import rank_similar
+from sqlchat.history.retrieval import rank_similar
 from sqlchat.prompt import CHATML_END, Turn, build_training_text
 
 from .config import DatasetSpec, TrainConfig
@@ -155,7 +155,7 @@ def _normalized(text: str) -> str:
 
 @dataclass(frozen=True)
 class _Solved:
-    """A training row as a retrieval candidate (the shape :func:`sqlchat.history.rank_similar` ranks)."""
+    """A training row as a retrieval candidate (the shape :func:`sqlchat.history.retrieval.rank_similar` ranks)."""
 
     id: int
     question: str
@@ -166,7 +166,7 @@ def add_examples(rows: Dataset, fraction: float, seed: int) -> Dataset:
 
     At inference the engine puts users' verified pairs for the schema in the prompt as examples.
     A model never trained with examples ignores them; these rows teach it to use them. Examples
-    are chosen as the engine chooses them (:func:`sqlchat.history.rank_similar`, with its
+    are chosen as the engine chooses them (:func:`sqlchat.history.retrieval.rank_similar`, with its
     similarity threshold) among other rows whose tables all appear in this row's context, so
     they are answers that could run on it (Spider's many questions per database supply them).
     The result has an ``examples`` column: JSON ``[[question, answer], ...]``, ``"[]"`` for none.

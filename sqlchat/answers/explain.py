@@ -20,8 +20,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from sqlchat.corrections.joins import schema_links
-from sqlchat.corrections.readable import label_columns
+from sqlchat.schema.labels import label_columns
+from sqlchat.schema.links import schema_links
 from sqlchat.schema.model import Table
 
 ARROW = " → "

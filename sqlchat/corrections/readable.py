@@ -24,11 +24,8 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from sqlchat.corrections.joins import column_owner, select_sources
+from sqlchat.schema.labels import label_columns
 from sqlchat.schema.model import Table
-
-_LABEL_NAMES = ("name", "{table}name", "{table}_name", "fullname", "full_name")
-_FALLBACK_LABELS = ("title", "description")  # after people's names: an employee's Title is a job title
-_PERSON_NAMES = (("firstname", "lastname"), ("first_name", "last_name"))
 
 
 def make_readable(sql: str, tables: Sequence[Table], dialect: str = "sqlite") -> str:
@@ -50,21 +47,6 @@ def _is_star(expression: exp.Expression) -> bool:
     """``*`` or ``T1.*``: every column is shown already."""
     inner = expression.unalias()
     return isinstance(inner, exp.Star) or isinstance(inner, exp.Column) and isinstance(inner.this, exp.Star)
-
-
-def label_columns(table: Table) -> list[str]:
-    """The column(s) that name a row of ``table`` for a person: ``Name``, ``Title``, first + last name..."""
-    lowered = {column.name.lower(): column.name for column in table.columns}
-    singular = table.name.lower().rstrip("s")
-    for pattern in _LABEL_NAMES:
-        for table_name in {table.name.lower(), singular}:
-            found = lowered.get(pattern.format(table=table_name))
-            if found is not None:
-                return [found]
-    for first, last in _PERSON_NAMES:
-        if first in lowered and last in lowered:
-            return [lowered[first], lowered[last]]
-    return [lowered[name] for name in _FALLBACK_LABELS if name in lowered][:1]
 
 
 def _add_labels(select: exp.Select, by_name: dict[str, Table]) -> bool:

@@ -22,22 +22,15 @@ one as written failed or came back with nothing informative (no rows, or only 0/
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from sqlchat.config import ExecutionConfig
 from sqlchat.corrections.joins import column_owner, select_sources
-from sqlchat.errors import SqlchatError
-from sqlchat.execution import execute
-from sqlchat.safety import check_sql, quoted_words_to_strings
+from sqlchat.corrections.quoted_strings import quoted_words_to_strings
 from sqlchat.schema.model import Table
-from sqlchat.schema.names import database_spelling
-
-if TYPE_CHECKING:
-    from sqlchat.sources.connection import Database
+from sqlchat.schema.reader import ValueReader
 
 ValueLookup = Callable[[str, str, str], Sequence[str]]
 """``(table, column, text)`` -> the column's distinct values equal to ``text`` ignoring letter case
@@ -171,14 +164,10 @@ def matching_values_sql(table: str, column: str, text: str, dialect: str) -> str
     return query.sql(dialect=dialect)
 
 
-def stored_values(db: "Database", config: ExecutionConfig) -> ValueLookup:
-    """A lookup that asks ``db`` itself, through the safety check and the read-only executor."""
+def stored_values(reader: ValueReader) -> ValueLookup:
+    """A lookup that asks the database through ``reader`` (the pipeline's: the safety check and the read-only
+    executor), with names as the database spells them."""
     def lookup(table: str, column: str, text: str) -> list[str]:
-        try:
-            checked = check_sql(matching_values_sql(table, column, text, db.dialect), db.dialect, row_limit=None,
-                                names=database_spelling(db))
-            frame = execute(db, checked, config).frame
-        except SqlchatError:
-            return []  # a column LOWER() cannot read (a number on PostgreSQL): nothing to link
-        return [value for value in frame.iloc[:, 0].tolist() if isinstance(value, str)]
+        rows = reader.rows(matching_values_sql(table, column, text, reader.dialect), respell=True)
+        return [row[0] for row in rows if isinstance(row[0], str)]
     return lookup

@@ -23,9 +23,9 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
+from sqlchat.corrections.quoted_strings import quoted_words_to_strings
 from sqlchat.execution import is_informative as says_something
 
-from sqlchat.safety import quoted_words_to_strings
 
 DIALECT = "sqlite"  # the training data's dialect
 FLOAT_DIGITS = 6

@@ -1,7 +1,7 @@
 """Access rules of a named connection: what the model and the users may not see, enforced in the engine.
 
-An operator hides tables and columns per connection (:mod:`sqlchat.governance.deployment`). Two
-places enforce it, so everything downstream is filtered by construction:
+An operator hides tables and columns per connection (:mod:`sqlchat.governance.deployment`; the
+rules themselves are :class:`~sqlchat.governance.rules.AccessRules`). Two places enforce them, so everything downstream is filtered by construction:
 
 - :func:`visible_schema` is what :func:`sqlchat.schema.reflection.reflect_schema` returns for a
   :class:`~sqlchat.sources.connection.Database` that carries rules: hidden tables, hidden columns,
@@ -40,46 +40,16 @@ from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.scope import Scope, traverse_scope, walk_in_scope
 
 from sqlchat.errors import UnsafeSQL
+from sqlchat.governance.rules import AccessRules
 from sqlchat.schema.model import Schema, Table
 
 if TYPE_CHECKING:
-    from sqlchat.governance.deployment import NamedConnection
     from sqlchat.sources.connection import Database
 
 log = logging.getLogger(__name__)
 
 # Schema qualifiers that name the database's own tables (besides the MySQL database's own name).
 OWN_SCHEMAS = frozenset({"main", "public"})
-
-
-@dataclass(frozen=True)
-class AccessRules:
-    """Which tables and columns are withheld; all names lower-cased."""
-
-    hidden_tables: frozenset[str] = frozenset()
-    hidden_columns: frozenset[tuple[str, str]] = frozenset()  # (table, column)
-    visible_tables: frozenset[str] | None = None  # an allow-list; None: every table not hidden
-    spelled_columns: tuple[tuple[str, str], ...] = ()  # (table, column) as the operator wrote them: their words
-
-    @classmethod
-    def of(cls, named: "NamedConnection") -> "AccessRules | None":
-        """The rules of a named connection; None when it withholds nothing."""
-        if not named.has_rules:
-            return None
-        columns = frozenset((table.strip().lower(), column.strip().lower())
-                            for table, _, column in (name.partition(".") for name in named.hidden_columns))
-        visible = None if named.visible_tables is None else frozenset(n.lower() for n in named.visible_tables)
-        spelled = tuple((table.strip(), column.strip())
-                        for table, _, column in (name.partition(".") for name in named.hidden_columns))
-        return cls(frozenset(n.lower() for n in named.hidden_tables), columns, visible, spelled)
-
-    def hides_table(self, name: str) -> bool:
-        lowered = name.lower()
-        return lowered in self.hidden_tables or (self.visible_tables is not None and lowered not in self.visible_tables)
-
-    def hidden_columns_of(self, table: str) -> frozenset[str]:
-        lowered = table.lower()
-        return frozenset(column for owner, column in self.hidden_columns if owner == lowered)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 The app and the CLI call :func:`record` after every question and every SQL run, ``sqlchat mcp``
 after every call (:func:`record_request` for those that run no SQL); the pipeline never touches the
 history store. Entries live in the history store's
-``audit_log`` table (:mod:`sqlchat.history`); ``sqlchat audit`` exports them. A
+``audit_log`` table (:mod:`sqlchat.history.audit_log`); ``sqlchat audit`` exports them. A
 connection is recorded by its operator-given name, or by its display name, which never
 holds a password; every text is redacted on the way in.
 """
@@ -19,7 +19,7 @@ from sqlchat.errors import ConfigError
 
 if TYPE_CHECKING:
     from sqlchat.sources.connection import Database
-    from sqlchat.history import AuditEntry, HistoryStore
+    from sqlchat.history.audit_log import AuditEntry, AuditLog
     from sqlchat.pipeline import Answer
 
 ANONYMOUS = "anonymous"
@@ -39,7 +39,7 @@ def connection_label(db: "Database") -> str:
     return db.connection_name or db.display_name
 
 
-def record(store: "HistoryStore", answer: "Answer", db: "Database", user: str | None) -> int:
+def record(store: "AuditLog", answer: "Answer", db: "Database", user: str | None) -> int:
     """Store one question (or editor SQL run) and its outcome; returns the entry's id."""
     status = "ok" if answer.ok else answer.error_kind or "error"
     rows = len(answer.frame) if answer.ok and answer.frame is not None else None
@@ -47,7 +47,7 @@ def record(store: "HistoryStore", answer: "Answer", db: "Database", user: str | 
                        rows, answer.error)
 
 
-def record_request(store: "HistoryStore", connection: str, user: str | None, request: str, status: str = "ok",
+def record_request(store: "AuditLog", connection: str, user: str | None, request: str, status: str = "ok",
                    error: str | None = None) -> int:
     """Store a request that runs no SQL (``sqlchat mcp``'s ``describe``, ``list_connections``, a schema read):
     ``request`` says what was asked for, in the question's place; returns the entry's id."""

@@ -21,20 +21,14 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 
 from sqlglot import exp
 
-from sqlchat.config import ExecutionConfig
-from sqlchat.errors import SqlchatError
-from sqlchat.execution import execute
-from sqlchat.safety import check_sql
 from sqlchat.language import STOPWORDS, stemmed_words
 from sqlchat.schema.model import Table, prompt_text, quote_identifier
-
-if TYPE_CHECKING:
-    from sqlchat.sources.connection import Database
+from sqlchat.schema.reader import ValueReader
 
 MAX_PHRASES = 6  # phrases taken from a question, at most
 MAX_LOOKUPS = 10  # phrases and parts of phrases looked up per question, at most
@@ -245,24 +239,15 @@ def equal_values_sql(table: str, columns: Sequence[str], texts: Sequence[str], d
 
 
 class DatabaseValues:
-    """:class:`StoredValues` read from ``db`` through the safety check and the read-only executor, each
-    statement within what is left of ``budget_s``; a statement that fails or runs out of time finds nothing."""
+    """:class:`StoredValues` read through ``reader`` (the pipeline's: the safety check and the read-only executor),
+    each statement within what is left of ``budget_s``; a statement that fails or runs out of time finds nothing."""
 
-    def __init__(self, db: "Database", config: ExecutionConfig, budget_s: float):
-        self.db, self.config = db, config
+    def __init__(self, reader: ValueReader, budget_s: float):
+        self.reader = reader
         self.deadline = time.monotonic() + budget_s
 
     def rows(self, table: str, columns: Sequence[str], texts: Sequence[str]) -> list[tuple[object, ...]]:
-        return self._read(equal_values_sql(table, columns, texts, self.db.dialect))
-
-    def _read(self, sql: str) -> list[tuple[object, ...]]:
         left = self.deadline - time.monotonic()
         if left <= 0:
             return []
-        try:
-            checked = check_sql(sql, self.db.dialect, row_limit=None)
-            config = replace(self.config, statement_timeout_s=min(self.config.statement_timeout_s, left))
-            frame = execute(self.db, checked, config).frame
-        except SqlchatError:
-            return []  # a column LOWER() cannot read, or time ran out: nothing found there
-        return list(frame.itertuples(index=False, name=None))
+        return self.reader.rows(equal_values_sql(table, columns, texts, self.reader.dialect), timeout_s=left)

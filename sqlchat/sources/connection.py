@@ -45,7 +45,7 @@ from sqlchat.errors import ConnectionFailed, SqlchatError, redact, secret_scope
 from sqlchat.sources.tabular import CSV_CHUNK_ROWS, TABULAR_SUFFIXES, Source, load_tabular_files
 
 if TYPE_CHECKING:
-    from sqlchat.governance.access import AccessRules
+    from sqlchat.governance.rules import AccessRules
 
 log = logging.getLogger(__name__)
 

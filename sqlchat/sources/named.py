@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlchat.governance.access import AccessRules
+from sqlchat.governance.rules import AccessRules
 from sqlchat.governance.deployment import load_deployment, settings_for
 from sqlchat.sources.connection import connect
 

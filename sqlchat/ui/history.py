@@ -9,7 +9,9 @@ import pandas as pd
 import streamlit as st
 
 from sqlchat.config import Settings
-from sqlchat.history import HistoryStore, LoggedQuestion, VerifiedPair
+from sqlchat.history.examples import VerifiedPair
+from sqlchat.history.question_log import LoggedQuestion
+from sqlchat.history.store import HistoryStore
 from sqlchat.sources.connection import Database
 from sqlchat.ui.answer import render_reply
 from sqlchat.ui.common import DB, HISTORY_OFF, RERUN, plain, utc_text

@@ -17,7 +17,8 @@ from streamlit.delta_generator import DeltaGenerator
 from sqlchat.config import Settings
 from sqlchat.errors import redact
 from sqlchat.governance import audit
-from sqlchat.history import HistoryStore, schema_fingerprint
+from sqlchat.history.examples import schema_fingerprint
+from sqlchat.history.store import HistoryStore
 from sqlchat.pipeline import Answer
 from sqlchat.schema.reflection import reflect_schema
 from sqlchat.sources.connection import Database
