@@ -38,7 +38,6 @@ from sqlchat.answers.explain import explain
 from sqlchat.answers.trust import (
     Alternative, Evidence, Found, Signals, alternatives, decide, model_declines, result_key,
 )
-from sqlchat.column_reads import DatabaseColumns
 from sqlchat.config import Settings
 from sqlchat.conversation import recent, selection_text, tables_after
 from sqlchat.corrections.readable import make_readable
@@ -62,6 +61,7 @@ from sqlchat.value_reader import DatabaseReader
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+SAMPLES_KEY = "schema_samples"  # the stored values read for the prompt, kept in the connection's cache
 NO_SQL_MESSAGE = "The model could not write SQL for this question. Try rephrasing it, or name the table and columns."
 
 
@@ -286,9 +286,12 @@ def prompt_for(
 
 def _context_text(tables: Sequence[Table], db: Database, settings: Settings) -> str:
     """The ``CREATE TABLE`` context of ``tables``, with a few stored values of their columns where the database has
-    data and showing them is on (:mod:`sqlchat.schema.samples`)."""
-    samples = (sample_columns(tables, DatabaseColumns(db, settings.execution, settings.schema.samples_budget_s))
-               if settings.schema.samples and db.executable else [])
+    data and showing them is on (:mod:`sqlchat.schema.samples`; what was read is kept on the connection)."""
+    samples = []
+    if settings.schema.samples and db.executable:
+        with db.lock:
+            kept = db.cache.setdefault(SAMPLES_KEY, {})
+            samples = sample_columns(tables, DatabaseReader(db, settings.execution), settings.schema.samples_budget_s, kept)
     return render_context(tables, keys=settings.schema.include_keys, samples=samples)
 
 

@@ -1,5 +1,5 @@
 """Stored values in the prompt (``sqlchat.schema.samples``): the data's spellings and dates, read through the safety
-check and the access rules, on SQLite and the servers, once per connection."""
+check and the read-only executor (``sqlchat.value_reader``), on SQLite and the servers, once per connection."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import sqlalchemy as sa
 
 from test_pipeline import ScriptedBackend
 
-from sqlchat.column_reads import DatabaseColumns
 from sqlchat.config import ExecutionConfig, SchemaConfig, Settings
 from sqlchat.governance.deployment import parse_deployment
 from sqlchat.pipeline import ask
@@ -19,6 +18,7 @@ from sqlchat.schema.reflection import reflect_schema
 from sqlchat.schema.samples import LISTED_WHOLE, MAX_VALUE_CHARS, sample_columns
 from sqlchat.sources.connection import connect
 from sqlchat.sources.named import open_named
+from sqlchat.value_reader import DatabaseReader
 
 LONG = "a description " * 10
 
@@ -40,9 +40,9 @@ def _sqlite(tmp_path: Path):
     return connect(str(tmp_path / "shop.sqlite"))
 
 
-def _lines(db) -> dict[str, str]:
+def _lines(db, kept: dict | None = None) -> dict[str, str]:
     tables = list(reflect_schema(db))
-    samples = sample_columns(tables, DatabaseColumns(db, ExecutionConfig(), budget_s=10.0))
+    samples = sample_columns(tables, DatabaseReader(db, ExecutionConfig()), 10.0, kept)
     return {f"{s.table}.{s.column}".lower(): s.text() for s in samples}
 
 
@@ -89,9 +89,14 @@ def test_each_column_is_read_once_per_connection(tmp_path: Path) -> None:
     db = _sqlite(tmp_path)
     statements: list[str] = []
     sa.event.listen(db.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
-    first = _lines(db)
+    kept: dict = {}
+    first = _lines(db, kept)
     read = len(statements)
-    assert read > 0 and _lines(db) == first and len(statements) == read
+    assert read > 0 and _lines(db, kept) == first and len(statements) == read
+    ask("How many orders?", db, ScriptedBackend(["SELECT 1"]), Settings())  # the pipeline keeps them on the connection
+    asked = len(statements)
+    ask("How many orders?", db, ScriptedBackend(["SELECT 1"]), Settings())
+    assert len(statements) - asked < asked - read
 
 
 def test_a_hidden_column_is_neither_shown_nor_read(tmp_path: Path) -> None:
@@ -102,17 +107,16 @@ def test_a_hidden_column_is_neither_shown_nor_read(tmp_path: Path) -> None:
     db = open_named(deployment.connection("shop"))
     lines = _lines(db)
     assert "orders.customer" not in lines and "orders.status" in lines
-    reader = DatabaseColumns(db, ExecutionConfig(), budget_s=10.0)
-    assert reader.distinct("Orders", "customer", 5) == []  # the access rules refuse the read itself
-    assert "Customer 0" not in render_context(list(reflect_schema(db)), samples=sample_columns(
-        list(reflect_schema(db)), reader))
+    shown = ask("How many orders?", db, ScriptedBackend(["SELECT 1"]), Settings())
+    assert "one of 'CANCELLED'" in shown.context and "Customer 0" not in shown.context
 
 
 def test_no_time_left_reads_nothing_and_a_later_question_reads_again(tmp_path: Path) -> None:
     db = _sqlite(tmp_path)
     tables = list(reflect_schema(db))
-    assert sample_columns(tables, DatabaseColumns(db, ExecutionConfig(), budget_s=0.0)) == []
-    assert sample_columns(tables, DatabaseColumns(db, ExecutionConfig(), budget_s=10.0)) != []
+    kept: dict = {}
+    assert sample_columns(tables, DatabaseReader(db, ExecutionConfig()), 0.0, kept) == [] and kept == {}
+    assert sample_columns(tables, DatabaseReader(db, ExecutionConfig()), 10.0, kept) != []
 
 
 def test_a_value_that_fakes_an_instruction_stays_one_quoted_line(tmp_path: Path) -> None:

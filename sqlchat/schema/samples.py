@@ -7,18 +7,22 @@ and a question about "current" or "last year" must know the dates the data holds
 CodeS list column values): a column with few distinct values is listed whole, another gets a few examples, a date
 column its first and last date. Nothing here knows any database's vocabulary.
 
-This module reads nothing itself: it asks a :class:`ColumnReader` the later stages build (through the safety check
-and the read-only executor), so the schema stage never calls the executor.
+This module writes its SELECTs (sqlglot trees, names quoted) but runs none: a :class:`~sqlchat.schema.reader.ValueReader`
+the pipeline builds from the safety check and the read-only executor runs them, within a time budget. What was read is
+kept in the ``kept`` memo the caller owns (the connection's), so a connection reads each column once.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import time
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+
+from sqlglot import exp
 
 from sqlchat.schema.model import Column, Table, prompt_text, quote_identifier
+from sqlchat.schema.reader import ValueReader
 
 LISTED_WHOLE = 10  # a column with at most this many distinct values is listed whole
 EXAMPLES = 3  # else this many examples
@@ -27,17 +31,6 @@ MAX_COLUMNS = 40  # columns sampled per prompt at most
 MAX_LINE_CHARS = 160  # a whole list longer than this is shown as examples
 DATE_TYPES = ("DATE", "TIME")  # DATE, DATETIME, TIMESTAMP, TIME
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
-
-
-class ColumnReader(Protocol):
-    """What :func:`sample_columns` asks of a database: each call may find nothing (an empty sequence, None)."""
-
-    def distinct(self, table: str, column: str, limit: int) -> Sequence[object]:
-        """Up to ``limit`` distinct non-null values of ``table.column``, the most frequent first (then in order): the
-        same few on every dialect, and the ones a question most likely means."""
-
-    def span(self, table: str, column: str) -> tuple[object, object] | None:
-        """The smallest and largest non-null value of ``table.column``."""
 
 
 @dataclass(frozen=True)
@@ -80,16 +73,49 @@ def _shown(value: object) -> str | None:
     return text
 
 
-def sample_column(table: Table, column: Column, reader: ColumnReader) -> ColumnSample | None:
+class _Reads:
+    """The SELECTs behind the samples, run by ``reader`` within ``budget_s``; non-empty results kept in ``kept``."""
+
+    def __init__(self, reader: ValueReader, budget_s: float, kept: MutableMapping[tuple, list] | None):
+        self.reader, self.kept = reader, kept if kept is not None else {}
+        self.deadline = time.monotonic() + budget_s
+
+    def distinct(self, table: str, column: str, limit: int) -> list[object]:
+        """Up to ``limit`` distinct non-null values, the most frequent first (then in order): the same few on every
+        dialect, and the ones a question most likely means."""
+        target = exp.column(column, quoted=True)
+        query = (exp.select(target.copy()).from_(exp.table_(table, quoted=True))
+                 .where(exp.Not(this=exp.Is(this=target.copy(), expression=exp.Null()))).group_by(target.copy())
+                 .order_by(exp.Ordered(this=exp.Count(this=exp.Star()), desc=True), target.copy()).limit(limit))
+        return [row[0] for row in self._rows(("distinct", table, column, limit), query)]
+
+    def span(self, table: str, column: str) -> tuple[object, object] | None:
+        """The first and last non-null value."""
+        target = exp.column(column, quoted=True)
+        query = exp.select(exp.Min(this=target.copy()), exp.Max(this=target.copy())).from_(exp.table_(table, quoted=True))
+        rows = self._rows(("span", table, column), query)
+        return (rows[0][0], rows[0][1]) if rows and rows[0][0] is not None and rows[0][1] is not None else None
+
+    def _rows(self, key: tuple, query: exp.Expression) -> list[tuple[object, ...]]:
+        if key in self.kept:
+            return self.kept[key]
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            return []
+        rows = self.reader.rows(query.sql(dialect=self.reader.dialect), timeout_s=left)
+        if rows:  # nothing read may be time running out: a later question tries again
+            self.kept[key] = rows
+        return rows
+
+
+def _sample(table: Table, column: Column, reads: _Reads) -> ColumnSample | None:
     """What to show of one column: a date column (by type, or text whose values are ISO dates) its span; a text
-    column its values; anything else, or a column whose values are all too long, nothing."""
-    if not (column.is_text or _is_date(column)):
-        return None
+    column its values; a column whose values are all too long, nothing."""
     if _is_date(column):
-        return _span(table, column, reader)
-    found = [str(value) for value in reader.distinct(table.name, column.name, LISTED_WHOLE + 1) if value is not None]
+        return _span(table, column, reads)
+    found = [str(value) for value in reads.distinct(table.name, column.name, LISTED_WHOLE + 1) if value is not None]
     if found and all(_ISO_DATE.match(value) for value in found):
-        return _span(table, column, reader)
+        return _span(table, column, reads)
     shown = [text for text in (_shown(value) for value in found) if text is not None]
     if not shown:
         return None
@@ -98,8 +124,8 @@ def sample_column(table: Table, column: Column, reader: ColumnReader) -> ColumnS
     return ColumnSample(table.name, column.name, values=values, complete=whole)
 
 
-def _span(table: Table, column: Column, reader: ColumnReader) -> ColumnSample | None:
-    span = reader.span(table.name, column.name)
+def _span(table: Table, column: Column, reads: _Reads) -> ColumnSample | None:
+    span = reads.span(table.name, column.name)
     if span is None:
         return None
     first, last = (_shown(value) for value in span)
@@ -108,18 +134,11 @@ def _span(table: Table, column: Column, reader: ColumnReader) -> ColumnSample | 
     return ColumnSample(table.name, column.name, span=(first, last))
 
 
-def sample_columns(tables: Sequence[Table], reader: ColumnReader) -> list[ColumnSample]:
-    """The samples of the ``tables``' columns, in the tables' order, at most :data:`MAX_COLUMNS` columns read."""
-    samples: list[ColumnSample] = []
-    read = 0
-    for table in tables:
-        for column in table.columns:
-            if read >= MAX_COLUMNS:
-                return samples
-            if not (column.is_text or _is_date(column)):
-                continue
-            read += 1
-            sample = sample_column(table, column, reader)
-            if sample is not None:
-                samples.append(sample)
-    return samples
+def sample_columns(tables: Sequence[Table], reader: ValueReader, budget_s: float,
+                   kept: MutableMapping[tuple, list] | None = None) -> list[ColumnSample]:
+    """The samples of the ``tables``' text and date columns, in the tables' order (at most :data:`MAX_COLUMNS`
+    columns), read by ``reader`` within ``budget_s`` seconds; ``kept`` is the memo of earlier reads to use and fill."""
+    reads = _Reads(reader, budget_s, kept)
+    columns = [(table, column) for table in tables for column in table.columns if column.is_text or _is_date(column)]
+    samples = (_sample(table, column, reads) for table, column in columns[:MAX_COLUMNS])
+    return [sample for sample in samples if sample is not None]
