@@ -570,7 +570,7 @@ def score_on_database(
         answer=None if gold_rows is None else answer.ok and answer_match(gold_rows, rows, ordered),
         valid=answer.ok or is_valid_sql(predicted, db.dialect, columns),
         latency_s=latency, error=answer.error, db_id=db_id, tokens=backend.tokens, generation_s=backend.seconds,
-        candidates=answer.candidates, tables=answer.tables, rules=list(answer.rules),
+        candidates=list(answer.candidates), tables=list(answer.tables), rules=list(answer.rules),
         confidence=answer.confidence, checked=answer.checked, retried=answer.retried,
     )
 
