@@ -73,8 +73,8 @@ RETRY, DOUBT = "retry", "doubt check"  # the stages of the rounds that ask the m
 
 @dataclass(frozen=True)
 class Round:
-    """The candidates asked for so far and what the model said writing them. A later round is this one extended
-    (:func:`_with_generations`), so it carries everything the first had."""
+    """The candidates asked for so far and what the model said writing them. A later round is this one
+    :meth:`extended`, so it carries everything the first had."""
 
     candidates: tuple[str, ...] = ()
     generations: Mapping[str, Generation] = field(default_factory=dict)  # candidate -> the generation that wrote it first
@@ -84,6 +84,27 @@ class Round:
     generated: int = 0  # first-round generations
     model_reason: str | None = None  # the first reason the model gave
     retried: bool = False  # a retry round: the first candidates gave nothing informative
+
+    def extended(self, generations: Sequence[Generation], first: bool = False) -> Round:
+        """This round with the model's SQL as more candidates (``replace``: every other field carried); an answer
+        saying the question cannot be answered is counted (in the ``first`` round), not run."""
+        candidates, written, votes = list(self.candidates), dict(self.generations), dict(self.votes)
+        declines, reason = self.declines, self.model_reason
+        for index, generation in enumerate(generations):
+            said = model_decline(generation.text)
+            if said is not None:
+                if first:
+                    declines += 1
+                    reason = reason or said or None
+                continue
+            written.setdefault(generation.sql, generation)
+            if first or index > 0:  # a later round's first is the greedy answer again (llama.cpp gives it first): no new vote
+                votes[generation.sql] = votes.get(generation.sql, 0) + 1
+            if generation.sql not in candidates:
+                candidates.append(generation.sql)
+        return replace(self, candidates=tuple(candidates), generations=written, votes=votes, declines=declines,
+                       model_reason=reason, generated=self.generated + (len(generations) if first else 0),
+                       tokens=self.tokens + sum(g.tokens for g in generations))
 
 
 @dataclass(frozen=True)
@@ -126,15 +147,15 @@ class Draft:
     def answer(self) -> Answer:
         """The answer as the draft stands."""
         round, picked, choice = self.round, self.picked, self.picked.choice
-        checked, result = picked.outcome if picked.outcome is not None else (None, None)
+        statement, result = picked.outcome if picked.outcome is not None else (None, None)
         evidence = Evidence(generations=round.generations, votes=round.votes, declines=round.declines,
                             generated=round.generated, model_reason=round.model_reason, found=choice.found,
                             invented=self.invented, chosen_from=choice.chosen_from, chosen_key=choice.chosen_key)
         return Answer(
             question=self.question, context=self.context, tables=tuple(self.tables), mentions=tuple(self.mentions),
             follows=self.follows, candidates=round.candidates, tokens=round.tokens, retried=round.retried,
-            checked=self.checked, sql=checked.sql if checked is not None else picked.shown,
-            limit_added=checked is not None and checked.limit_added,
+            checked=self.checked, sql=statement.sql if statement is not None else picked.shown,
+            limit_added=statement is not None and statement.limit_added,
             frame=result.frame if result is not None else None, capped=result is not None and result.capped,
             cap_note=result.cap_note if result is not None else None, chosen=picked.chosen, repaired=picked.repaired,
             columns_added=picked.columns_added, rules=choice.rules, rule_notes=choice.notes,
@@ -266,7 +287,7 @@ def _ask(question: str, db: Database, backend: Backend, settings: Settings, exam
         with draft.step("generate", f"{settings.model.num_candidates} candidate(s) asked for") as step:
             with draft.timed("generate"):
                 generations = backend.generate(prompt, n=settings.model.num_candidates)
-            draft.round = _with_generations(Round(), generations, first=True)
+            draft.round = Round().extended(generations, first=True)
             step.output = f"{len(draft.round.candidates)} candidate(s), {draft.round.declines} declined"
         draft.picked = run_candidates(draft, draft.round, db, settings)
         first = draft.answer()
@@ -367,28 +388,6 @@ def read_ahead_in_background(db: Database, backend: Backend, settings: Settings,
     return thread
 
 
-def _with_generations(round: Round, generations: Sequence[Generation], first: bool) -> Round:
-    """``round`` with the model's SQL as more candidates; an answer saying the question cannot be answered is
-    counted (in the first round), not run."""
-    candidates, written, votes = list(round.candidates), dict(round.generations), dict(round.votes)
-    declines, reason = round.declines, round.model_reason
-    for index, generation in enumerate(generations):
-        said = model_decline(generation.text)
-        if said is not None:
-            if first:
-                declines += 1
-                reason = reason or said or None
-            continue
-        written.setdefault(generation.sql, generation)
-        if first or index > 0:  # a later round's first is the greedy answer again (llama.cpp gives it first): no new vote
-            votes[generation.sql] = votes.get(generation.sql, 0) + 1
-        if generation.sql not in candidates:
-            candidates.append(generation.sql)
-    return replace(round, candidates=tuple(candidates), generations=written, votes=votes, declines=declines,
-                   model_reason=reason, generated=round.generated + (len(generations) if first else 0),
-                   tokens=round.tokens + sum(g.tokens for g in generations))
-
-
 def _invented(answer: Answer, db: Database) -> tuple[str, ...]:
     """The names the model's first (greedy) candidate reads that the schema lacks in every form the repairs make of
     it (:func:`sqlchat.answers.declining.invented_names`); empty when one form reads only real names."""
@@ -432,7 +431,7 @@ def _another_round(draft: Draft, backend: Backend, prompt: Prompt, db: Database,
         except SqlchatError as error:
             step.output = f"the model failed ({error.message}): the first answer stands"
             return
-        more = replace(_with_generations(first, generations, first=False), retried=retried)
+        more = replace(first.extended(generations), retried=retried)
         nothing_new = len(more.candidates) == len(first.candidates)
         if nothing_new and (retried or more.votes == first.votes):
             step.output = "nothing new: the first answer stands"

@@ -11,7 +11,7 @@ from sqlchat.answers.result import Answer
 from sqlchat.answers.trace import Step, Tracer, timings_of
 from sqlchat.config import ModelConfig, Settings
 from sqlchat.models.backends import Generation
-from sqlchat.pipeline import Round, _with_generations, ask, run_sql
+from sqlchat.pipeline import Round, ask, run_sql
 from sqlchat.prompt import Turn
 
 JANE = "How many customers does Jane Peacock look after?"
@@ -61,8 +61,8 @@ def test_a_later_round_extends_the_first_by_construction():
     def generation(sql: str) -> Generation:
         return Generation(text=sql, sql=sql, tokens=3, seconds=0.0)
 
-    first = _with_generations(Round(), [generation("a"), generation("-- cannot answer: no b")], first=True)
-    later = _with_generations(first, [generation("a"), generation("a"), generation("c")], first=False)
+    first = Round().extended([generation("a"), generation("-- cannot answer: no b")], first=True)
+    later = first.extended([generation("a"), generation("a"), generation("c")])
     assert later.candidates == ("a", "c") and later.votes == {"a": 2, "c": 1} and later.tokens == 15
     changed = {"candidates", "generations", "votes", "tokens"}
     for field in dataclasses.fields(Round):
