@@ -117,3 +117,16 @@ def test_steps_do_not_nest_and_a_failing_stage_is_still_recorded():
         raise ValueError("boom")
     assert [step.stage for step in tracer.steps] == ["outer", "generate"]
     assert isinstance(tracer.steps[-1], Step) and dict(tracer.steps[-1].timings)["generate"] >= 0
+
+
+def test_the_json_keeps_every_key_and_adds_the_trace(chinook):
+    import json
+
+    data = ask("How many customers are there?", chinook, ScriptedBackend(["SELECT COUNT(*) FROM Customer"]),
+               settings()).to_json()
+    assert set(data) == {
+        "question", "sql", "columns", "rows", "row_count", "capped", "cap_note", "limit_added", "tables", "mentions",
+        "candidates", "timings", "error", "error_kind", "chosen", "repaired", "rules", "rule_notes", "rule_failures",
+        "columns_added", "retried", "explanation", "confidence", "alternatives", "signals", "trace"}
+    assert isinstance(data["tables"], list) and isinstance(data["candidates"], list)
+    assert json.loads(json.dumps(data))["trace"][0]["stage"] == "schema"
