@@ -229,7 +229,6 @@ def prompt_for(
         schema = reflect_schema(db)
         step.output = f"{len(schema.tables)} table(s)"
     mentions = _mentions(question, list(schema), db, settings, answer)
-    answer.tracer.said("mentions", "; ".join(m.text() for m in mentions) or "none")
     with answer.step("tables", question, timing="schema") as step:
         selected = select_tables(schema, selection_text(question, earlier), settings.schema.token_budget,
                                  focus=settings.schema.focus, linked=[name for m in mentions for name in m.tables])
@@ -239,6 +238,7 @@ def prompt_for(
         answer.context = render_context(tables, keys=settings.schema.include_keys)
     sent, named = set(answer.tables), [table.name for table in named_tables(list(schema), question)]
     answer.mentions = [m.text() for m in mentions if set(m.tables) <= sent and m.tells(named)]
+    answer.tracer.said("mentions", f"{len(mentions)} found, {len(answer.mentions)} told")  # the values: in the prompt
     with answer.step("prompt", question) as step:
         prompt = build_prompt(answer.context, question, examples=permitted_examples(examples, db), earlier=earlier,
                               mentions=answer.mentions)
