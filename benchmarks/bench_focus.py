@@ -25,7 +25,7 @@ from sqlglot import exp
 from sqlchat.config import DEMO_DIR, Settings
 from sqlchat.conversation import recent
 from sqlchat.evaluation.runner import is_conversation_file, load_business, load_conversations, load_spider
-from sqlchat.pipeline import Answer, prompt_for
+from sqlchat.pipeline import Draft, prompt_for
 from sqlchat.prompt import Turn
 from sqlchat.sources.connection import Database, connect
 
@@ -73,7 +73,7 @@ def main() -> None:
             needed = gold_tables(gold)
             if needed is None:
                 continue
-            answer = Answer(question=question)
+            answer = Draft(question=question)
             prompt_for(question, databases[path], settings, answer, earlier=recent(earlier, settings.conversation.turns))
             names = {name.lower() for name in answer.tables}
             scored, sent, mentioned = scored + 1, sent + len(names), mentioned + bool(answer.mentions)

@@ -25,11 +25,11 @@ from sqlchat.config import Settings
 from sqlchat.errors import ConfigError
 from sqlchat.evaluation.checkpoint import Checkpoint
 from sqlchat.evaluation.runner import SpiderDatabases, as_scored, load_spider, spread
-from sqlchat.pipeline import Answer, prompt_for
+from sqlchat.pipeline import Draft, prompt_for
 
 
 def prompt_text(question: str, db, settings: Settings) -> str:
-    return prompt_for(question, db, settings, Answer(question=question)).user_text
+    return prompt_for(question, db, settings, Draft(question=question)).user_text
 
 
 def main() -> None:

@@ -142,7 +142,7 @@ def test_a_follow_up_prompt_begins_as_the_last_one_did_so_its_schema_is_read_fro
     # the user's own SQL showed no tables: the follow-up's are chosen as for any question
     edited = Turn("How many customers are in Brazil?", first_sql)
     third = ask("How much have they spent on albums?", chinook, backend, Settings(), earlier=[edited])
-    assert third.tables == sorted(third.tables, key=[t.name for t in reflect_schema(chinook)].index)
+    assert third.tables == tuple(sorted(third.tables, key=[t.name for t in reflect_schema(chinook)].index))
 
 
 def test_the_start_read_ahead_is_what_every_question_after_the_same_turns_begins_with():

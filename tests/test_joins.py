@@ -110,7 +110,7 @@ def test_the_app_engine_answers_with_the_corrected_join_and_says_so(chinook_path
                "GROUP BY T1.ArtistId ORDER BY COUNT(*) DESC, T1.ArtistId LIMIT 5")
     answer = ask_scripted(chinook_path, "Which 5 artists have the most tracks?", written)
     assert answer.ok, answer.error
-    assert answer.repaired and answer.candidates == [written]
+    assert answer.repaired and answer.candidates == (written,)
     assert [row[0] for row in answer.rows] == [row[0] for row in bag(chinook_path, TOP_ARTISTS_BY_TRACKS)]
 
 

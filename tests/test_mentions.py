@@ -90,7 +90,7 @@ def test_mentions_off_sends_the_question_alone(chinook):
     backend = ScriptedBackend(["SELECT COUNT(*) FROM Customer"])
     off = Settings(model=settings().model, schema=SchemaConfig(mentions=False))
     answer = ask(JANE, chinook, backend, off)
-    assert answer.ok and answer.mentions == []
+    assert answer.ok and answer.mentions == ()
     assert MENTIONS_LABEL not in backend.prompts[0]
 
 
@@ -122,7 +122,7 @@ def test_a_database_without_data_gets_no_mentions():
     try:
         backend = ScriptedBackend(["SELECT COUNT(*) FROM Employee"])
         answer = ask(JANE, db, backend, settings())
-        assert answer.mentions == [] and MENTIONS_LABEL not in backend.prompts[0]
+        assert answer.mentions == () and MENTIONS_LABEL not in backend.prompts[0]
     finally:
         db.close()
 

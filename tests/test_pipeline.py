@@ -168,7 +168,7 @@ def test_an_empty_first_answer_asks_the_model_for_more_candidates(chinook):
     backend = CallCountingBackend([EMPTY, FULL])
     answer = ask("Which genre is number one?", chinook, backend, settings())
     assert backend.asked == [1, 3]
-    assert answer.retried and answer.rows == [["Rock"]] and answer.candidates == [EMPTY, FULL]
+    assert answer.retried and answer.rows == [["Rock"]] and answer.candidates == (EMPTY, FULL)
 
 
 def test_an_informative_first_answer_never_pays_for_a_retry(chinook):

@@ -6,11 +6,11 @@ import pandas as pd
 import pytest
 from test_pipeline import ask_compared, ask_scripted
 
-from sqlchat.answers.trust import Evidence, result_key
+from sqlchat.answers.choice import choose, outranks
+from sqlchat.answers.trust import result_key
 from sqlchat.corrections import registry
 from sqlchat.corrections.registry import (ALL_DIALECTS, KINDS, REINTERPRETATION, REPAIR, RULES, Context, Form, Rule,
                                           apply_rule, reinterpreted, rules_for, written_forms)
-from sqlchat.pipeline import Answer, choose_and_compare, outranks
 from sqlchat.schema.reflection import reflect_schema
 from sqlchat.sources.connection import connect
 
@@ -55,8 +55,8 @@ def test_a_rule_that_raises_is_skipped_and_recorded(monkeypatch, chinook_path):
     forms = written_forms("SELECT COUNT(*) FROM Track WHERE genre_id = 1", Context(), failures)
     assert forms[0].sql == "SELECT COUNT(*) FROM Track WHERE genre_id = 1"
     answer = ask_scripted(chinook_path, "How many rock tracks are there?", "SELECT COUNT(*) FROM Track WHERE genre_id = 1")
-    assert answer.ok and answer.rows == [[1297]] and answer.rules == ["invented_names"]
-    assert answer.rule_failures == ["broken_rule: KeyError: 'boom'"]
+    assert answer.ok and answer.rows == [[1297]] and answer.rules == ("invented_names",)
+    assert answer.rule_failures == ("broken_rule: KeyError: 'boom'",)
     assert answer.to_json()["rule_failures"] == ["broken_rule: KeyError: 'boom'"]
 
 
@@ -98,12 +98,28 @@ def _outcome(rows):
     return (None, Result(frame))
 
 
-def _choose(candidates, results, readings, votes=None):
-    """choose_and_compare over scripted results: ``results[sql]`` rows (None: fails); ``readings[sql]`` its
-    reinterpretation's SQL."""
-    from sqlchat.errors import ExecutionFailed
+class _Scripted:
+    """Tries each candidate as written; ``readings[sql]`` is its reinterpretation's SQL."""
 
-    answer = Answer(question="q", candidates=list(candidates), evidence=Evidence(votes=dict(votes or {})))
+    failures = ()
+
+    def __init__(self, readings):
+        self.readings = readings
+
+    def of(self, candidate):
+        return [candidate]
+
+    def reading(self, sql, empty):
+        return self.readings.get(sql)
+
+    def made(self, sql):
+        return None
+
+
+def _choose(candidates, results, readings, votes=None):
+    """The selection loop over scripted results: ``results[sql]`` rows (None: fails); ``readings[sql]`` its
+    reinterpretation's SQL. The chosen SQL and its outcome."""
+    from sqlchat.errors import ExecutionFailed
 
     def run(sql):
         if results.get(sql) is None:
@@ -113,7 +129,8 @@ def _choose(candidates, results, readings, votes=None):
     def informative(outcome):
         return len(outcome[1].frame) > 0
 
-    return choose_and_compare(answer, lambda c: [c], run, informative, 4, lambda sql, empty: readings.get(sql))
+    choice = choose(candidates, votes or {}, _Scripted(readings), run, informative, 4)
+    return choice.sql, choice.outcome
 
 
 def test_a_reinterpretation_never_outranks_agreeing_candidates():

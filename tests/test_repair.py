@@ -81,7 +81,7 @@ def test_the_pipeline_answers_with_the_repaired_sql_when_the_model_invents_a_col
         assert answer.ok, answer.error
         assert answer.repaired and answer.chosen == "SELECT COUNT(*) FROM Track WHERE GenreId = 1"
         assert answer.rows == [[1297]]
-        assert answer.candidates == ["SELECT COUNT(*) FROM Track WHERE genre_id = 1"]  # what the model wrote
+        assert answer.candidates == ("SELECT COUNT(*) FROM Track WHERE genre_id = 1",)  # what the model wrote
 
         faithful = ask("How many tracks?", db, ScriptedBackend(["SELECT COUNT(*) FROM Track"]), settings())
         assert faithful.ok and not faithful.repaired

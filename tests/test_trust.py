@@ -145,7 +145,7 @@ def test_invented_names_are_the_tables_and_columns_no_table_has(chinook, sql, in
 def test_agreeing_candidates_are_high_and_explained(chinook):
     answer = ask("How many customers are there?", chinook, Model([COUNT_CUSTOMERS, COUNT_CUSTOMERS_TOO]), settings(2))
     assert answer.ok and answer.rows == [[59]]
-    assert answer.confidence == HIGH and answer.alternatives == []
+    assert answer.confidence == HIGH and answer.alternatives == ()
     assert answer.explanation == "Counts customers."
     assert (answer.signals.compared, answer.signals.agreeing) == (2, 2)
 
@@ -168,7 +168,7 @@ def test_disagreeing_candidates_are_low_and_offer_the_other_answers(chinook):
 def test_comparing_runs_at_most_the_configured_number_of_candidates(chinook):
     model = Model([COUNT_CUSTOMERS, COUNT_EMPLOYEES, LIST_GENRES])
     answer = ask("How many customers are there?", chinook, model, settings(3, compare_candidates=1))
-    assert answer.signals.compared == 1 and answer.signals.agreement is None and answer.alternatives == []
+    assert answer.signals.compared == 1 and answer.signals.agreement is None and answer.alternatives == ()
     assert answer.confidence == MEDIUM
 
 
@@ -191,7 +191,7 @@ def test_an_unsure_token_has_sampled_candidates_compared_and_their_other_answer_
 def test_a_sure_answer_costs_no_extra_candidates(chinook):
     model = Model([COUNT_CUSTOMERS, COUNT_EMPLOYEES], logprob=-0.05, least_logprob=-0.3)
     answer = ask("How many customers are there?", chinook, model, settings(doubt_candidates=2))
-    assert model.asked == [1] and answer.confidence == HIGH and answer.alternatives == []
+    assert model.asked == [1] and answer.confidence == HIGH and answer.alternatives == ()
 
 
 def test_unsure_candidates_that_agree_keep_the_answer_sure(chinook):

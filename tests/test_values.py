@@ -94,7 +94,7 @@ def test_the_lookup_quotes_the_text_it_is_given(chinook):
 
 def test_linked_forms_are_computed_only_when_the_choice_gets_that_far(chinook_path):
     from sqlchat.corrections.registry import Context
-    from sqlchat.pipeline import _linked_forms
+    from sqlchat.answers.choice import linked_forms
 
     with connect(chinook_path) as db:
         tables = tuple(reflect_schema(db))
@@ -104,7 +104,7 @@ def test_linked_forms_are_computed_only_when_the_choice_gets_that_far(chinook_pa
         asked.append((table, column, text))
         return ["Rock"] if text.lower() == "rock" else []
 
-    forms = _linked_forms("SELECT COUNT(*) FROM Genre WHERE Name = 'rock'", Context(tables), lookup, [])
+    forms = linked_forms("SELECT COUNT(*) FROM Genre WHERE Name = 'rock'", Context(tables), lookup, [])
     first = next(forms)
     assert first.sql == "SELECT COUNT(*) FROM Genre WHERE Name = 'rock'" and asked == []
     linked = next(forms)

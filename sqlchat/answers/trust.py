@@ -135,7 +135,7 @@ def result_key(frame: pd.DataFrame | None) -> tuple | None:
     return tuple(sorted(rows))
 
 
-@dataclass
+@dataclass(frozen=True)
 class Alternative:
     """Another answer found among the candidates: its SQL, what it does, and its first rows."""
 
@@ -151,7 +151,7 @@ class Alternative:
                 "rows": rows, "row_count": self.row_count, "candidates": self.candidates}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Found:
     """One compared candidate's outcome: the SQL that ran for it and its result, or None when it failed."""
 
@@ -162,19 +162,19 @@ class Found:
 
     def __post_init__(self) -> None:
         if self.key is None and self.frame is not None:
-            self.key = result_key(self.frame)
+            object.__setattr__(self, "key", result_key(self.frame))  # frozen: set once, as it is made
 
 
-@dataclass
+@dataclass(frozen=True)
 class Evidence:
-    """What answering gathers for :class:`Signals` along the way (kept on the answer, not shown)."""
+    """What answering gathered for :class:`Signals` (kept on the answer, not shown)."""
 
-    generations: dict[str, Generation] = field(default_factory=dict)  # candidate -> the generation that wrote it first
-    votes: dict[str, int] = field(default_factory=dict)  # candidate -> how many generations wrote it (samples repeat)
+    generations: Mapping[str, Generation] = field(default_factory=dict)  # candidate -> the generation that wrote it first
+    votes: Mapping[str, int] = field(default_factory=dict)  # candidate -> how many generations wrote it (samples repeat)
     declines: int = 0  # first-round generations that said the question cannot be answered
     generated: int = 0  # first-round generations
     model_reason: str | None = None  # the first reason the model gave
-    found: list[Found] = field(default_factory=list)  # the compared candidates' outcomes, in order
+    found: tuple[Found, ...] = ()  # the compared candidates' outcomes, in order
     invented: tuple[str, ...] = ()  # names the first (greedy) answer read that the schema lacks, in every repaired form
     chosen_from: str | None = None  # the candidate the chosen SQL came from
     chosen_key: tuple | None = None  # the chosen result, as compared

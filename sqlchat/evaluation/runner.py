@@ -4,7 +4,7 @@ The runners go through the product's own path: Spider and business questions thr
 :func:`sqlchat.pipeline.ask` on the real database (schema reflection, table choice,
 prompt, candidates, check, read-only execution; the business set on copies of the demo
 databases); know_sql rows, which have no database,
-through the same prompt builder, backend call and :func:`sqlchat.pipeline.choose_candidate`
+through the same prompt builder, backend call and :func:`sqlchat.answers.choice.choose_candidate`
 on a database synthesized for the row. One failing question is recorded, never fatal.
 """
 
@@ -40,7 +40,8 @@ from sqlchat.evaluation.metrics import (
 from sqlchat.evaluation.replay import ReplayBackend
 from sqlchat.evaluation.synthesize import DEFAULT_ATTEMPTS, Synthesis, run_query, synthesize
 from sqlchat.models.backends import Backend, Generation
-from sqlchat.pipeline import Answer, ask, candidate_tries, choose_candidate, follow_up_start, needs_more_candidates, read_ahead
+from sqlchat.answers.choice import candidate_tries, choose_candidate
+from sqlchat.pipeline import Answer, ask, follow_up_start, needs_more_candidates, read_ahead
 from sqlchat.prompt import Prompt, Turn, build_prompt
 from sqlchat.safety import check_sql
 from sqlchat.schema.reflection import reflect_schema
@@ -569,7 +570,7 @@ def score_on_database(
         answer=None if gold_rows is None else answer.ok and answer_match(gold_rows, rows, ordered),
         valid=answer.ok or is_valid_sql(predicted, db.dialect, columns),
         latency_s=latency, error=answer.error, db_id=db_id, tokens=backend.tokens, generation_s=backend.seconds,
-        candidates=answer.candidates, tables=answer.tables, rules=list(answer.rules),
+        candidates=list(answer.candidates), tables=list(answer.tables), rules=list(answer.rules),
         confidence=answer.confidence, checked=answer.checked, retried=answer.retried,
     )
 
