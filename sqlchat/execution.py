@@ -254,6 +254,8 @@ def _fetch(conn: sa.Connection, sql: str, config: ExecutionConfig) -> _Fetched:
                         if not kept.add(_without_total(raw_row, config.max_result_bytes) if columns else raw_row):
                             break
             finally:
+                if budget and budget.abandon():
+                    conn.invalidate()  # the server is still sending the rest: this connection is done
                 result.close()
         except sa.exc.DBAPIError:
             if not (budget and budget.spent):
@@ -362,15 +364,26 @@ class _ReadBudget:
     def read(self, size: int) -> bytes:
         if size > self.left:
             self.spent = True
-            result = getattr(self.connection, "_result", None)
-            if result is not None:  # PyMySQL would read the rest to close the cursor: there is no rest now
-                result.unbuffered_active = False
+            self.abandon()
             return b""
         self.left -= size
         return self.reader.read(size)
 
     def close(self) -> None:
         self.reader.close()
+
+    def abandon(self) -> bool:
+        """Read nothing more; True when rows were left unsent, so the connection must be discarded.
+
+        To close a cursor PyMySQL reads the rest of its result, every row of it (whole, one at a time): a fetch
+        stopped by a cap would wait for, and hold, what it stopped to avoid.
+        """
+        self.left = 0
+        result = getattr(self.connection, "_result", None)
+        if result is None or not getattr(result, "unbuffered_active", False):
+            return False
+        result.unbuffered_active = False
+        return True
 
 
 @contextmanager
