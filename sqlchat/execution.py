@@ -236,34 +236,39 @@ def _fetch(conn: sa.Connection, sql: str, config: ExecutionConfig) -> _Fetched:
     PostgreSQL sends no values past it (:func:`_postgres_sized`) and PyMySQL reads no bytes past it
     (:class:`_ReadBudget`); SQLite's values are bounded by its length and heap limits.
     """
-    columns = _postgres_columns(conn, sql)
-    if columns:
-        sql = _postgres_sized(sql, len(columns), config.max_result_bytes)
-    kept, names = _Kept(config), columns
+    kept = _Kept(config, _postgres_columns(conn, sql))
+    if kept.columns:
+        sql = _postgres_sized(sql, len(kept.columns), config.max_result_bytes)
     with _read_budget(conn, config.max_result_bytes + PROTOCOL_SLACK_BYTES) as budget:
-        batch_rows = 1 if budget else FETCH_BATCH_ROWS  # a refused read loses the rows of its batch
-        options = {"stream_results": True, "max_row_buffer": batch_rows, "no_parameters": True}
         try:
-            result = conn.execution_options(**options).exec_driver_sql(sql)
-            try:
-                if not result.returns_rows:
-                    return [], [], False, None
-                names = columns or [str(c) for c in result.keys()]
-                while not kept.capped and (batch := result.fetchmany(batch_rows)):
-                    for raw_row in batch:
-                        if not kept.add(_without_total(raw_row, config.max_result_bytes) if columns else raw_row):
-                            break
-            finally:
-                if budget and budget.abandon():
-                    conn.invalidate()  # the server is still sending the rest: this connection is done
-                result.close()
+            _stream(conn, sql, kept, budget)
         except sa.exc.DBAPIError:
             if not (budget and budget.spent):
                 raise
-            kept.full()
+            kept.full()  # PyMySQL lost the connection because the budget would not read on
         except _ResultTooLarge:
             kept.full()
-    return names, kept.rows, kept.capped, kept.note()
+    return kept.columns, kept.rows, kept.capped, kept.note()
+
+
+def _stream(conn: sa.Connection, sql: str, kept: _Kept, budget: _ReadBudget | None) -> None:
+    """Run ``sql`` on a streaming cursor and keep its rows until the end or a cap."""
+    sized = bool(kept.columns)  # a statement of :func:`_postgres_sized`, its running size last in each row
+    batch_rows = 1 if budget else FETCH_BATCH_ROWS  # a refused read loses the rows of its batch
+    options = {"stream_results": True, "max_row_buffer": batch_rows, "no_parameters": True}
+    result = conn.execution_options(**options).exec_driver_sql(sql)
+    try:
+        if not result.returns_rows:
+            return
+        kept.columns = kept.columns or [str(c) for c in result.keys()]
+        while not kept.capped and (batch := result.fetchmany(batch_rows)):
+            for raw_row in batch:
+                if not kept.add(_without_total(raw_row, kept.config.max_result_bytes) if sized else raw_row):
+                    break
+    finally:
+        if budget and budget.abandon():
+            conn.invalidate()  # the server is still sending the rest: this connection is done
+        result.close()
 
 
 class _ResultTooLarge(Exception):
@@ -273,8 +278,8 @@ class _ResultTooLarge(Exception):
 class _Kept:
     """The rows kept so far within ``max_rows`` and ``max_result_bytes``, and what was cut, for the note."""
 
-    def __init__(self, config: ExecutionConfig):
-        self.config = config
+    def __init__(self, config: ExecutionConfig, columns: list[str]):
+        self.config, self.columns = config, columns
         self.rows: list[tuple] = []
         self.size = self.cut_values = 0
         self.capped = self.reached_bytes = False
@@ -304,7 +309,8 @@ class _Kept:
     def note(self) -> str | None:
         notes = []
         if self.reached_bytes:
-            notes.append(f"the result reached the {_megabytes(self.config.max_result_bytes)} limit, so fetching stopped")
+            limit = _megabytes(self.config.max_result_bytes)
+            notes.append(f"the result reached the {limit} limit, so fetching stopped")
         if self.cut_values:
             many = self.cut_values > 1
             notes.append(f"{self.cut_values} value{'s' if many else ''} longer than "
@@ -332,13 +338,14 @@ def _postgres_sized(sql: str, count: int, limit: int) -> str:
     The server measures each value as the text it sends (``octet_length(value::text)``, cheap for text, which
     it does not copy) and sums the rows in order before sending one, so at most ``limit`` bytes of values leave
     it; past that rows arrive as NULLs, and the fetch stops at the first. Columns are renamed by position, so
-    duplicate names work; a subquery with a LIMIT (every checked query has one) keeps its ORDER BY.
+    duplicate names work; PostgreSQL never flattens a subquery with ORDER BY or LIMIT, so rows keep its order.
     """
     numbers = range(1, count + 1)
     size = " + ".join(f"coalesce(octet_length(t.c{i}::text)::bigint, 0)" for i in numbers)
     values = ", ".join(f"CASE WHEN sized.sqlchat_total <= {int(limit)} THEN sized.c{i} END" for i in numbers)
-    return (f"SELECT {values}, sized.sqlchat_total FROM (SELECT t.*, (sum({size}) OVER (ROWS UNBOUNDED PRECEDING))::bigint "
-            f"AS sqlchat_total FROM (\n{sql}\n) AS t({', '.join(f'c{i}' for i in numbers)})) AS sized")
+    total = f"(sum({size}) OVER (ROWS UNBOUNDED PRECEDING))::bigint AS sqlchat_total"
+    return (f"SELECT {values}, sized.sqlchat_total FROM (SELECT t.*, {total} "
+            f"FROM (\n{sql}\n) AS t({', '.join(f'c{i}' for i in numbers)})) AS sized")
 
 
 def _without_total(row: Sequence[Any], limit: int) -> Sequence[Any]:

@@ -330,7 +330,8 @@ SERVERS = [pytest.param("pg_url", id="postgres", marks=pytest.mark.postgres),
 
 
 @pytest.mark.parametrize("server", SERVERS)
-def test_a_wide_row_on_a_server_is_refused_before_it_reaches_python(request: pytest.FixtureRequest, server: str) -> None:
+def test_a_wide_row_on_a_server_is_refused_before_it_reaches_python(request: pytest.FixtureRequest,
+                                                                     server: str) -> None:
     """30 values of 4 MB: PyMySQL assembled the 120 MB row whole, libpq and psycopg held it twice (+350 MB)."""
     url = request.getfixturevalue(server)
     started = time.monotonic()
@@ -355,7 +356,8 @@ def test_a_wide_row_on_a_server_is_refused_before_it_reaches_python(request: pyt
         except ExecutionFailed as error:
             print("SENTENCE", error.message)
         print("GREW_MB", peak_mb() - before)
-        print("NEXT", execute(db, CheckedSQL("SELECT 7 AS seven", dialect, False), ExecutionConfig()).frame.values.tolist())
+        seven = execute(db, CheckedSQL("SELECT 7 AS seven", dialect, False), ExecutionConfig())
+        print("NEXT", seven.frame.values.tolist())
     """)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "SENTENCE The query returns a row larger than the 32 MB result limit, so it was stopped." in done.stdout
@@ -367,7 +369,8 @@ def test_a_wide_row_on_a_server_is_refused_before_it_reaches_python(request: pyt
 @pytest.mark.parametrize("server", SERVERS)
 def test_rows_past_the_byte_cap_are_never_sent(request: pytest.FixtureRequest, server: str) -> None:
     with connect(request.getfixturevalue(server)) as db:
-        numbers = "generate_series(1, 100) AS s(n)" if db.dialect == "postgres" else "(SELECT seq AS n FROM seq_1_to_100) AS s"
+        numbers = ("generate_series(1, 100) AS s(n)" if db.dialect == "postgres"
+                   else "(SELECT seq AS n FROM seq_1_to_100) AS s")
         sql = f"SELECT n, repeat('x', 300000) AS pad FROM {numbers} ORDER BY n DESC LIMIT 100"
         config = ExecutionConfig(max_result_bytes=2_000_000)
         result = execute(db, CheckedSQL(sql, db.engine.dialect.name, False), config)
@@ -390,8 +393,8 @@ def test_a_capped_mariadb_result_is_not_read_to_its_end(mysql_url: str) -> None:
 
 @pytest.mark.postgres
 def test_the_size_check_leaves_postgres_results_as_they_were(pg_url: str) -> None:
-    sql = ("SELECT g AS a, -g AS a, g::text || '%' AS \"A\", g * 1.5, ARRAY[g] AS arr, NULL AS z, '\\x00ff'::bytea AS b "
-           "FROM generate_series(1, 5) AS g ORDER BY g DESC LIMIT 3")
+    sql = ("SELECT g AS a, -g AS a, g::text || '%' AS \"A\", g * 1.5, ARRAY[g] AS arr, NULL AS z, "
+           "'\\x00ff'::bytea AS b FROM generate_series(1, 5) AS g ORDER BY g DESC LIMIT 3")
     with connect(pg_url) as db:
         frame = execute(db, CheckedSQL(sql, "postgresql", False), ExecutionConfig()).frame
         assert list(frame.columns) == ["a", "a", "A", "?column?", "arr", "z", "b"]
