@@ -335,13 +335,14 @@ def _postgres_columns(conn: sa.Connection, sql: str) -> list[str]:
 def _postgres_sized(sql: str, count: int, limit: int) -> str:
     """``sql`` with a last column, the running size of its rows as sent, and no values once it passes ``limit``.
 
-    The server measures each value as the text it sends (``octet_length(value::text)``, cheap for text, which
-    it does not copy) and sums the rows in order before sending one, so at most ``limit`` bytes of values leave
-    it; past that rows arrive as NULLs, and the fetch stops at the first. Columns are renamed by position, so
+    The server measures each value as the text it sends and sums the rows in order before sending one, so at
+    most ``limit`` bytes of values leave it; past that rows arrive as NULLs, and the fetch stops at the first.
+    ``format('%s', v)`` is the type's output function, what the server sends; a cast to text is not always
+    (``char(n)`` loses its padding: ``''::char(10000000)`` measured 0 bytes). Columns are renamed by position, so
     duplicate names work; PostgreSQL never flattens a subquery with ORDER BY or LIMIT, so rows keep its order.
     """
     numbers = range(1, count + 1)
-    size = " + ".join(f"coalesce(octet_length(t.c{i}::text)::bigint, 0)" for i in numbers)
+    size = " + ".join(f"octet_length(format('%s', t.c{i}))::bigint" for i in numbers)
     values = ", ".join(f"CASE WHEN sized.sqlchat_total <= {int(limit)} THEN sized.c{i} END" for i in numbers)
     total = f"(sum({size}) OVER (ROWS UNBOUNDED PRECEDING))::bigint AS sqlchat_total"
     return (f"SELECT {values}, sized.sqlchat_total FROM (SELECT t.*, {total} "
