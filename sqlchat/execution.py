@@ -386,11 +386,11 @@ class _ReadBudget:
         To close a cursor PyMySQL reads the rest of its result, every row of it (whole, one at a time): a fetch
         stopped by a cap would wait for, and hold, what it stopped to avoid.
         """
-        self.left = 0
         result = getattr(self.connection, "_result", None)
         if result is None or not getattr(result, "unbuffered_active", False):
             return False
         result.unbuffered_active = False
+        self.left = 0
         return True
 
 
