@@ -64,6 +64,7 @@ SQLITE_HARD_HEAP_BYTES = 256 * 2**20
 SQLITE_MAX_LIKE_PATTERN = 100
 CANCEL_GRACE_S = 1.0  # after the deadline's cancel, how long before the connection is cut, and again before giving up
 FETCH_BATCH_ROWS = 64  # rows per fetch: wide rows must not arrive a thousand at a time
+PROTOCOL_SLACK_BYTES = 1_000_000  # what MariaDB sends besides the values (column descriptions, packet headers)
 _PG_TIMEOUT_CODES = frozenset({"57014", "55P03"})  # query_canceled, lock_not_available
 _PG_READ_ONLY_CODE = "25006"  # read_only_sql_transaction
 _MYSQL_TIMEOUT_CODES = frozenset({1969, 3024, 1317})  # MariaDB, MySQL, interrupted
@@ -228,36 +229,184 @@ def _shut_socket(fd: int) -> None:
 
 
 def _fetch(conn: sa.Connection, sql: str, config: ExecutionConfig) -> _Fetched:
-    """Stream rows until ``max_rows`` or ``max_result_bytes``, so a huge result never lands in memory."""
-    options = {"stream_results": True, "max_row_buffer": FETCH_BATCH_ROWS, "no_parameters": True}
+    """Stream rows until ``max_rows`` or ``max_result_bytes``, so a huge result never lands in memory.
+
+    A driver holds a whole row before Python sees any of it, so counting fetched rows alone let one row of
+    30 huge values through (issue 29, item 8). The byte cap therefore also holds before the bytes arrive:
+    PostgreSQL sends no values past it (:func:`_postgres_sized`) and PyMySQL reads no bytes past it
+    (:class:`_ReadBudget`); SQLite's values are bounded by its length and heap limits.
+    """
+    kept = _Kept(config, _postgres_columns(conn, sql))
+    if kept.columns:
+        sql = _postgres_sized(sql, len(kept.columns), config.max_result_bytes)
+    with _read_budget(conn, config.max_result_bytes + PROTOCOL_SLACK_BYTES) as budget:
+        try:
+            _stream(conn, sql, kept, budget)
+        except sa.exc.DBAPIError:
+            if not (budget and budget.spent):
+                raise
+            kept.full()  # PyMySQL lost the connection because the budget would not read on
+        except _ResultTooLarge:
+            kept.full()
+    return kept.columns, kept.rows, kept.capped, kept.note()
+
+
+def _stream(conn: sa.Connection, sql: str, kept: _Kept, budget: _ReadBudget | None) -> None:
+    """Run ``sql`` on a streaming cursor and keep its rows until the end or a cap."""
+    sized = bool(kept.columns)  # a statement of :func:`_postgres_sized`, its running size last in each row
+    batch_rows = 1 if budget else FETCH_BATCH_ROWS  # a refused read loses the rows of its batch
+    options = {"stream_results": True, "max_row_buffer": batch_rows, "no_parameters": True}
     result = conn.execution_options(**options).exec_driver_sql(sql)
-    rows: list[tuple] = []
-    size, cut_values, capped, note = 0, 0, False, None
     try:
         if not result.returns_rows:
-            return [], [], False, None
-        columns = [str(c) for c in result.keys()]
-        while not capped and (batch := result.fetchmany(FETCH_BATCH_ROWS)):
+            return
+        kept.columns = kept.columns or [str(c) for c in result.keys()]
+        while not kept.capped and (batch := result.fetchmany(batch_rows)):
             for raw_row in batch:
-                if len(rows) == config.max_rows:
-                    capped = True
+                if not kept.add(_without_total(raw_row, kept.config.max_result_bytes) if sized else raw_row):
                     break
-                row, cut = _bounded_row(raw_row, config.max_cell_bytes)
-                row_size = sum(_value_size(value) for value in row)
-                if rows and size + row_size > config.max_result_bytes:
-                    capped = True
-                    note = f"the result reached the {_megabytes(config.max_result_bytes)} limit, so fetching stopped"
-                    break
-                rows.append(row)
-                size += row_size
-                cut_values += cut
     finally:
+        if budget and budget.abandon():
+            conn.invalidate()  # the server is still sending the rest: this connection is done
         result.close()
-    if cut_values:
-        cut_note = f"{cut_values} value{'s' if cut_values > 1 else ''} longer than " \
-                   f"{_megabytes(config.max_cell_bytes)} {'were' if cut_values > 1 else 'was'} cut"
-        note = f"{note}; {cut_note}" if note else cut_note
-    return columns, rows, capped, note
+
+
+class _ResultTooLarge(Exception):
+    """The result passed ``max_result_bytes`` before its bytes reached Python (:func:`_fetch`)."""
+
+
+class _Kept:
+    """The rows kept so far within ``max_rows`` and ``max_result_bytes``, and what was cut, for the note."""
+
+    def __init__(self, config: ExecutionConfig, columns: list[str]):
+        self.config, self.columns = config, columns
+        self.rows: list[tuple] = []
+        self.size = self.cut_values = 0
+        self.capped = self.reached_bytes = False
+
+    def add(self, raw_row: Sequence[Any]) -> bool:
+        """Keep one row (binary values as hex, long values cut); False, and capped, when a cap stops the fetch."""
+        if len(self.rows) == self.config.max_rows:
+            self.capped = True
+            return False
+        row, cut = _bounded_row(raw_row, self.config.max_cell_bytes)
+        row_size = sum(_value_size(value) for value in row)
+        if self.rows and self.size + row_size > self.config.max_result_bytes:
+            self.full()
+            return False
+        self.rows.append(row)
+        self.size += row_size
+        self.cut_values += cut
+        return True
+
+    def full(self) -> None:
+        """The result reached ``max_result_bytes``: keep the rows so far, or refuse a first row that large."""
+        if not self.rows:
+            raise ExecutionFailed(f"The query returns a row larger than the {_megabytes(self.config.max_result_bytes)}"
+                                  " result limit, so it was stopped.")
+        self.capped = self.reached_bytes = True
+
+    def note(self) -> str | None:
+        notes = []
+        if self.reached_bytes:
+            limit = _megabytes(self.config.max_result_bytes)
+            notes.append(f"the result reached the {limit} limit, so fetching stopped")
+        if self.cut_values:
+            many = self.cut_values > 1
+            notes.append(f"{self.cut_values} value{'s' if many else ''} longer than "
+                         f"{_megabytes(self.config.max_cell_bytes)} {'were' if many else 'was'} cut")
+        return "; ".join(notes) or None
+
+
+def _postgres_columns(conn: sa.Connection, sql: str) -> list[str]:
+    """The statement's column names as PostgreSQL parses it alone (DECLARE and describe: no row is computed).
+
+    Empty for other databases and drivers. That parse is also what makes :func:`_postgres_sized` safe: text
+    PostgreSQL reads as one complete query has balanced parentheses, so inside ``( ... )`` it is that same
+    query and no more, whatever a comment or a quote in it does.
+    """
+    if conn.dialect.name != "postgresql" or conn.dialect.driver != "psycopg":
+        return []
+    with conn.connection.driver_connection.cursor(name="sqlchat_columns") as cursor:
+        cursor.execute(sql)
+        return [column.name for column in cursor.description or ()]
+
+
+def _postgres_sized(sql: str, count: int, limit: int) -> str:
+    """``sql`` with a last column, the running size of its rows as sent, and no values once it passes ``limit``.
+
+    The server measures each value as the text it sends and sums the rows in order before sending one, so at
+    most ``limit`` bytes of values leave it; past that rows arrive as NULLs, and the fetch stops at the first.
+    ``format('%s', v)`` is the type's output function, what the server sends; a cast to text is not always
+    (``char(n)`` loses its padding: ``''::char(10000000)`` measured 0 bytes). Columns are renamed by position, so
+    duplicate names work; PostgreSQL never flattens a subquery with ORDER BY or LIMIT, so rows keep its order.
+    """
+    numbers = range(1, count + 1)
+    size = " + ".join(f"octet_length(format('%s', t.c{i}))::bigint" for i in numbers)
+    values = ", ".join(f"CASE WHEN sized.sqlchat_total <= {int(limit)} THEN sized.c{i} END" for i in numbers)
+    total = f"(sum({size}) OVER (ROWS UNBOUNDED PRECEDING))::bigint AS sqlchat_total"
+    return (f"SELECT {values}, sized.sqlchat_total FROM (SELECT t.*, {total} "
+            f"FROM (\n{sql}\n) AS t({', '.join(f'c{i}' for i in numbers)})) AS sized")
+
+
+def _without_total(row: Sequence[Any], limit: int) -> Sequence[Any]:
+    """A row of :func:`_postgres_sized` without its running size; past ``limit``, the fetch stops."""
+    *values, total = row
+    if total > limit:
+        raise _ResultTooLarge
+    return values
+
+
+class _ReadBudget:
+    """PyMySQL's socket reader, refusing to read past ``limit`` bytes.
+
+    PyMySQL reads every 16 MB packet of a row before it returns any of it, and MariaDB lets a session send rows
+    of many values each up to ``max_allowed_packet`` (which a session cannot lower). This reader counts before it
+    reads: past the limit it reads nothing, so PyMySQL reports a lost connection and closes it (as when the
+    deadline cuts it), the pool discards it, and the server's statement ends at its next write.
+    """
+
+    def __init__(self, connection: Any, limit: int):
+        self.connection, self.reader, self.left, self.spent = connection, connection._rfile, limit, False
+
+    def read(self, size: int) -> bytes:
+        if size > self.left:
+            self.spent = True
+            self.abandon()
+            return b""
+        self.left -= size
+        return self.reader.read(size)
+
+    def close(self) -> None:
+        self.reader.close()
+
+    def abandon(self) -> bool:
+        """Read nothing more; True when rows were left unsent, so the connection must be discarded.
+
+        To close a cursor PyMySQL reads the rest of its result, every row of it (whole, one at a time): a fetch
+        stopped by a cap would wait for, and hold, what it stopped to avoid.
+        """
+        result = getattr(self.connection, "_result", None)
+        if result is None or not getattr(result, "unbuffered_active", False):
+            return False
+        result.unbuffered_active = False
+        self.left = 0
+        return True
+
+
+@contextmanager
+def _read_budget(conn: sa.Connection, limit: int) -> Iterator[_ReadBudget | None]:
+    """Let PyMySQL read at most ``limit`` bytes for this statement (None for other drivers and databases)."""
+    raw = conn.connection.driver_connection
+    if conn.dialect.name not in ("mysql", "mariadb") or getattr(raw, "_rfile", None) is None:
+        yield None
+        return
+    budget = raw._rfile = _ReadBudget(raw, limit)
+    try:
+        yield budget
+    finally:
+        if raw._rfile is budget:  # when spent, PyMySQL has closed the connection and dropped the reader
+            raw._rfile = budget.reader
 
 
 def binary_text(value: bytes | bytearray | memoryview) -> str:

@@ -17,6 +17,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -322,6 +323,95 @@ def test_wide_rows_are_stopped_before_they_fill_memory(depth: int) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert "SENTENCE The query builds values too big for this server" in done.stdout
     assert int(done.stdout.split("PEAK_MB")[1]) < 700
+
+
+SERVERS = [pytest.param("pg_url", id="postgres", marks=pytest.mark.postgres),
+           pytest.param("mysql_url", id="mariadb", marks=pytest.mark.mariadb)]
+
+
+@pytest.mark.parametrize("server, value", [
+    pytest.param("pg_url", "repeat('x', 4000000)", id="postgres", marks=pytest.mark.postgres),
+    pytest.param("pg_url", "''::char(4000000)", id="postgres-padded", marks=pytest.mark.postgres),  # a cast: 0 bytes
+    pytest.param("mysql_url", "repeat('x', 4000000)", id="mariadb", marks=pytest.mark.mariadb),
+])
+def test_a_wide_row_on_a_server_is_refused_before_it_reaches_python(request: pytest.FixtureRequest,
+                                                                     server: str, value: str) -> None:
+    """30 values of 4 MB: PyMySQL assembled the 120 MB row whole, libpq and psycopg held it twice (+350 MB)."""
+    url = request.getfixturevalue(server)
+    started = time.monotonic()
+    done = run_python(f"""
+        from sqlchat.config import ExecutionConfig
+        from sqlchat.errors import ExecutionFailed
+        from sqlchat.execution import execute
+        from sqlchat.safety import CheckedSQL
+        from sqlchat.sources.connection import connect
+
+        def peak_mb():  # this process's own peak (ru_maxrss keeps the test runner's across fork and exec)
+            return int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1]) // 1024
+
+        db = connect({url!r})
+        dialect = db.engine.dialect.name
+        execute(db, CheckedSQL("SELECT 1", dialect, False), ExecutionConfig())
+        before = peak_mb()
+        wide = "SELECT " + ", ".join([{value!r}] * 30) + " LIMIT 1000"
+        try:
+            execute(db, CheckedSQL(wide, dialect, False), ExecutionConfig())
+            print("FETCHED")
+        except ExecutionFailed as error:
+            print("SENTENCE", error.message)
+        print("GREW_MB", peak_mb() - before)
+        seven = execute(db, CheckedSQL("SELECT 7 AS seven", dialect, False), ExecutionConfig())
+        print("NEXT", seven.frame.values.tolist())
+    """)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "SENTENCE The query returns a row larger than the 32 MB result limit, so it was stopped." in done.stdout
+    assert int(done.stdout.split("GREW_MB")[1].split()[0]) < 64  # the cap, plus at most one 16 MB MariaDB packet
+    assert "NEXT [[7]]" in done.stdout and "Traceback" not in done.stderr
+    assert time.monotonic() - started < 30
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_rows_past_the_byte_cap_are_never_sent(request: pytest.FixtureRequest, server: str) -> None:
+    with connect(request.getfixturevalue(server)) as db:
+        numbers = ("generate_series(1, 100) AS s(n)" if db.dialect == "postgres"
+                   else "(SELECT seq AS n FROM seq_1_to_100) AS s")
+        sql = f"SELECT n, repeat('x', 300000) AS pad FROM {numbers} ORDER BY n DESC LIMIT 100"
+        config = ExecutionConfig(max_result_bytes=2_000_000)
+        result = execute(db, CheckedSQL(sql, db.engine.dialect.name, False), config)
+        assert result.capped and result.cap_note == "the result reached the 2 MB limit, so fetching stopped"
+        assert result.frame["n"].tolist() == list(range(100, 100 - len(result.frame), -1)) and len(result.frame) >= 5
+        assert execute(db, CheckedSQL("SELECT 7 AS seven", db.engine.dialect.name, False),
+                       config).frame.values.tolist() == [[7]]
+
+
+@pytest.mark.mariadb
+def test_a_capped_mariadb_result_is_not_read_to_its_end(mysql_url: str) -> None:
+    """PyMySQL read every remaining row to close the cursor: 3 million rows after the first 100 (about 4 s)."""
+    with connect(mysql_url) as db:
+        started = time.monotonic()
+        result = execute(db, CheckedSQL("SELECT seq, md5(seq) FROM seq_1_to_3000000", "mysql", False),
+                         ExecutionConfig(max_rows=100))
+        assert len(result.frame) == 100 and result.capped
+        assert time.monotonic() - started < 1.5
+
+
+@pytest.mark.postgres
+def test_the_size_check_leaves_postgres_results_as_they_were(pg_url: str) -> None:
+    sql = ("SELECT g AS a, -g AS a, g::text || '%' AS \"A\", g * 1.5, ARRAY[g] AS arr, NULL AS z, "
+           "'\\x00ff'::bytea AS b FROM generate_series(1, 5) AS g ORDER BY g DESC LIMIT 3")
+    with connect(pg_url) as db:
+        frame = execute(db, CheckedSQL(sql, "postgresql", False), ExecutionConfig()).frame
+        assert list(frame.columns) == ["a", "a", "A", "?column?", "arr", "z", "b"]
+        assert frame.values.tolist() == [[5, -5, "5%", Decimal("7.5"), [5], None, "0x00ff"],
+                                         [4, -4, "4%", Decimal("6.0"), [4], None, "0x00ff"],
+                                         [3, -3, "3%", Decimal("4.5"), [3], None, "0x00ff"]]
+        # the statement is parsed alone before it is wrapped: text that only means something inside the
+        # wrapper's parentheses is refused, and PostgreSQL's nested comments stay comments
+        with pytest.raises(ExecutionFailed, match="syntax error"):
+            execute(db, CheckedSQL("SELECT 1 AS a\n) AS t(c1)) AS sized, (SELECT 2 AS b", "postgresql", False),
+                    ExecutionConfig())
+        nested = "SELECT 1 AS y /* /* */ ) AS t0, (SELECT 2 AS x --*/"
+        assert execute(db, CheckedSQL(nested, "postgresql", False), ExecutionConfig()).frame.values.tolist() == [[1]]
 
 
 # --------------------------------------------------------------------------- 9. model settings
