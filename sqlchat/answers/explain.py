@@ -20,6 +20,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
+from sqlchat.language import stem
 from sqlchat.schema.labels import label_columns
 from sqlchat.schema.links import schema_links
 from sqlchat.schema.model import Table
@@ -65,16 +66,10 @@ def plural(name: str) -> str:
 
 
 def singular(name: str) -> str:
-    """A table name as one row of it: ``Customers`` → "customer", ``Categories`` → "category"."""
-    text = words(name)
-    head, _, last = text.rpartition(" ")
-    if last.endswith("ies") and len(last) > 4:
-        last = last[:-3] + "y"
-    elif last.endswith(("sses", "ches", "shes", "xes")):
-        last = last[:-2]
-    elif last.endswith("s") and not last.endswith(("ss", "us", "is")):
-        last = last[:-1]
-    return f"{head} {last}".strip()
+    """A table name as one row of it: ``Customers`` → "customer", ``Categories`` → "category" (the last word
+    singular, as :func:`sqlchat.language.stem` makes it)."""
+    head, _, last = words(name).rpartition(" ")
+    return f"{head} {stem(last)}".strip()
 
 
 # --------------------------------------------------------------------------- scopes

@@ -23,6 +23,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
+from sqlchat.language import stem
 from sqlchat.schema.model import Schema
 
 # Table name -> its column names, the only schema facts repair needs.
@@ -215,19 +216,12 @@ def _squash(name: str) -> str:
     return name.lower().replace("_", "")
 
 
-def _singular(word: str) -> str:
-    for plural, single in (("ies", "y"), ("es", ""), ("s", "")):
-        if word.endswith(plural) and len(word) > len(plural) + 2:
-            return word[: -len(plural)] + single
-    return word
-
-
 def closest_name(name: str, candidates: Sequence[str]) -> str | None:
     """The candidate equal to ``name`` up to case, underscores and plural; else the closest
     spelling above :data:`SPELLING_CUTOFF`; else None."""
     wanted = _squash(name)
     for candidate in candidates:
-        if _squash(candidate) == wanted or _singular(_squash(candidate)) == _singular(wanted):
+        if _squash(candidate) == wanted or stem(_squash(candidate)) == stem(wanted):
             return candidate
     squashed = {_squash(c): c for c in candidates}
     close = difflib.get_close_matches(wanted, list(squashed), n=2, cutoff=SPELLING_CUTOFF)
@@ -250,7 +244,7 @@ def closest_column(name: str, table: tuple[str, list[str]]) -> str | None:
     if match is not None:
         return match
     lowered = name.lower()
-    for prefix in {_singular(table_name.lower()), table_name.lower()}:
+    for prefix in {stem(table_name.lower()), table_name.lower()}:
         for separator in ("_", ""):
             if lowered.startswith(prefix + separator) and len(lowered) > len(prefix + separator):
                 stripped = closest_name(name[len(prefix + separator):], columns)
