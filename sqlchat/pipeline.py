@@ -62,7 +62,7 @@ from sqlchat.schema.mentions import DatabaseValues, Mention, find_mentions
 from sqlchat.schema.model import Table
 from sqlchat.schema.names import database_spelling
 from sqlchat.schema.reflection import reflect_schema
-from sqlchat.schema.samples import sample_columns
+from sqlchat.schema.samples import ColumnSample, sample_columns
 from sqlchat.sources.connection import Database
 from sqlchat.value_reader import DatabaseReader
 
@@ -238,7 +238,10 @@ def prompt_for(
         tables = tables_after(earlier, selected, schema, settings.schema.token_budget)
         step.output = ", ".join(table.name for table in tables)
         answer.tables = [table.name for table in tables]
-        answer.context = _context_text(tables, db, settings)
+    with answer.step("samples", ", ".join(answer.tables), timing="schema") as step:
+        samples = _samples(tables, db, settings)
+        step.output = f"{len(samples)} column(s) shown"
+    answer.context = render_context(tables, keys=settings.schema.include_keys, samples=samples)
     sent, named = set(answer.tables), [table.name for table in named_tables(list(schema), question)]
     answer.mentions = [m.text() for m in mentions if set(m.tables) <= sent and m.tells(named)]
     answer.tracer.said("mentions", f"{len(mentions)} found, {len(answer.mentions)} told")  # the values: in the prompt
@@ -250,15 +253,14 @@ def prompt_for(
     return prompt
 
 
-def _context_text(tables: Sequence[Table], db: Database, settings: Settings) -> str:
-    """The ``CREATE TABLE`` context of ``tables``, with a few stored values of their columns where the database has
-    data and showing them is on (:mod:`sqlchat.schema.samples`; what was read is kept on the connection)."""
-    samples = []
-    if settings.schema.samples and db.executable:
-        with db.lock:
-            kept = db.cache.setdefault(SAMPLES_KEY, {})
-            samples = sample_columns(tables, DatabaseReader(db, settings.execution), settings.schema.samples_budget_s, kept)
-    return render_context(tables, keys=settings.schema.include_keys, samples=samples)
+def _samples(tables: Sequence[Table], db: Database, settings: Settings) -> list[ColumnSample]:
+    """A few stored values of the ``tables``' columns for the prompt (:mod:`sqlchat.schema.samples`), where the database
+    has data and showing them is on; what was read is kept on the connection."""
+    if not settings.schema.samples or not db.executable:
+        return []
+    with db.lock:
+        kept = db.cache.setdefault(SAMPLES_KEY, {})
+        return sample_columns(tables, DatabaseReader(db, settings.execution), settings.schema.samples_budget_s, kept)
 
 
 def _mentions(question: str, tables: Sequence[Table], db: Database, settings: Settings, answer: Draft) -> list[Mention]:
@@ -371,7 +373,8 @@ def follow_up_start(db: Database, settings: Settings, earlier: Sequence[Turn]) -
     tables = [table for table in (schema.get(name) for name in context[-1].tables) if table is not None]
     if not tables:
         return None
-    return build_prompt(_context_text(tables, db, settings), "", earlier=context)
+    context_text = render_context(tables, keys=settings.schema.include_keys, samples=_samples(tables, db, settings))
+    return build_prompt(context_text, "", earlier=context)
 
 
 def read_ahead(backend: Backend, prompt: Prompt | None) -> float:

@@ -74,8 +74,8 @@ def test_a_later_round_extends_the_first_by_construction():
 def test_the_trace_names_the_stages_a_question_went_through(chinook):
     answer = ask(JANE, chinook, CallCountingBackend([NOBODY, JANES]), settings(), earlier=EARLIER)
     stages = [step.stage for step in answer.trace]
-    assert stages == ["schema", "mentions", "tables", "prompt", "generate", "choose", "readable", "retry", "choose",
-                      "readable", "settle"], stages
+    assert stages == ["schema", "mentions", "tables", "samples", "prompt", "generate", "choose", "readable", "retry",
+                      "choose", "readable", "settle"], stages
     assert sum(step.seconds for step in answer.trace) <= answer.timings["total"]
     assert list(answer.timings) == ["schema", "mentions", "generate", "check", "execute", "total"]
     assert answer.timings == {**timings_of(answer.trace), "total": answer.seconds}
