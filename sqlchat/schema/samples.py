@@ -4,8 +4,11 @@ A condition must match the data's own spelling (``'COMPLETE'``, not ``'Completed
 and a question about "current" or "last year" must know the dates the data holds (up to ``'9999-01-01'``, or only
 2005). The schema alone says neither. Showing a few values per column is the standard remedy (Rajkumar et al. 2022,
 "Evaluating the Text-to-SQL Capabilities of Large Language Models": ``CREATE TABLE`` plus rows; DAIL-SQL, CHESS,
-CodeS list column values): a column with few distinct values is listed whole, another gets a few examples, a date
-column its first and last date. Nothing here knows any database's vocabulary.
+CodeS list column values): a text column with few distinct short values is listed whole (a status, a type, a
+category, a small table's names), a date column gets its first and last date. A column of many values gets nothing:
+a few examples of it taught no spelling, and the model copied them as if they were all there is ("women's
+products" became the three product names shown; the demo's "Which 5 artists have the most tracks?" lost its
+join). Nothing here knows any database's vocabulary.
 
 This module writes its SELECTs (sqlglot trees, names quoted) but runs none: a :class:`~sqlchat.schema.reader.ValueReader`
 the pipeline builds from the safety check and the read-only executor runs them, within a time budget. What was read is
@@ -25,32 +28,30 @@ from sqlchat.schema.model import Column, Table, prompt_text, quote_identifier
 from sqlchat.schema.reader import ValueReader
 
 LISTED_WHOLE = 10  # a column with at most this many distinct values is listed whole
-EXAMPLES = 3  # else this many examples
 MAX_VALUE_CHARS = 40  # longer values (descriptions, addresses) are left out: they teach no spelling and cost tokens
 MAX_COLUMNS = 40  # columns sampled per prompt at most
-MAX_LINE_CHARS = 160  # a whole list longer than this is shown as examples
+MAX_LINE_CHARS = 160  # a list longer than this is not shown
 DATE_TYPES = ("DATE", "TIME")  # DATE, DATETIME, TIMESTAMP, TIME
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
 @dataclass(frozen=True)
 class ColumnSample:
-    """What the prompt says of one column: its values (``complete`` when that is all of them), or its date span."""
+    """What the prompt says of one column: all the values it stores, or its date span."""
 
     table: str
     column: str
     values: tuple[str, ...] = ()
-    complete: bool = False
     span: tuple[str, str] | None = None
 
     def text(self) -> str:
-        """``-- orders.order_status: one of 'CANCELLED', 'COMPLETE'`` (all the values stored), ``... e.g. 'A', 'B'``
-        (a few), ``... from '2005-05-24' to '2006-02-14'`` (the first and last date)."""
+        """``-- orders.order_status: one of 'CANCELLED', 'COMPLETE'`` (every value stored), ``-- staff.hired: from
+        '2005-05-24' to '2006-02-14'`` (the first and last date)."""
         name = f"{_name(self.table)}.{_name(self.column)}"
         if self.span is not None:
             return f"-- {name}: from {_string(self.span[0])} to {_string(self.span[1])}"
         listed = ", ".join(_string(value) for value in self.values)
-        return f"-- {name}: one of {listed}" if self.complete else f"-- {name}: e.g. {listed}"
+        return f"-- {name}: one of {listed}"
 
 
 def _name(name: str) -> str:
@@ -110,18 +111,15 @@ class _Reads:
 
 def _sample(table: Table, column: Column, reads: _Reads) -> ColumnSample | None:
     """What to show of one column: a date column (by type, or text whose values are ISO dates) its span; a text
-    column its values; a column whose values are all too long, nothing."""
+    column its values when they are few and short; else nothing."""
     if _is_date(column):
         return _span(table, column, reads)
     found = [str(value) for value in reads.distinct(table.name, column.name, LISTED_WHOLE + 1) if value is not None]
     if found and all(_ISO_DATE.match(value) for value in found):
         return _span(table, column, reads)
     shown = [text for text in (_shown(value) for value in found) if text is not None]
-    if not shown:
-        return None
-    whole = len(found) <= LISTED_WHOLE and len(shown) == len(found) and sum(len(v) + 4 for v in shown) <= MAX_LINE_CHARS
-    values = tuple(sorted(shown)) if whole else tuple(shown[:EXAMPLES])
-    return ColumnSample(table.name, column.name, values=values, complete=whole)
+    whole = 0 < len(found) <= LISTED_WHOLE and len(shown) == len(found) and sum(len(v) + 4 for v in shown) <= MAX_LINE_CHARS
+    return ColumnSample(table.name, column.name, values=tuple(sorted(shown))) if whole else None
 
 
 def _span(table: Table, column: Column, reads: _Reads) -> ColumnSample | None:
