@@ -82,12 +82,10 @@ class _Reads:
         self.deadline = time.monotonic() + budget_s
 
     def distinct(self, table: str, column: str, limit: int) -> list[object]:
-        """Up to ``limit`` distinct non-null values, the most frequent first (then in order): the same few on every
-        dialect, and the ones a question most likely means."""
+        """Up to ``limit`` distinct non-null values (one more than a list may hold tells that there are too many)."""
         target = exp.column(column, quoted=True)
-        query = (exp.select(target.copy()).from_(exp.table_(table, quoted=True))
-                 .where(exp.Not(this=exp.Is(this=target.copy(), expression=exp.Null()))).group_by(target.copy())
-                 .order_by(exp.Ordered(this=exp.Count(this=exp.Star()), desc=True), target.copy()).limit(limit))
+        query = (exp.select(target.copy()).distinct().from_(exp.table_(table, quoted=True))
+                 .where(exp.Not(this=exp.Is(this=target.copy(), expression=exp.Null()))).limit(limit))
         return [row[0] for row in self._rows(("distinct", table, column, limit), query)]
 
     def span(self, table: str, column: str) -> tuple[object, object] | None:
