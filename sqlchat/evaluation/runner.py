@@ -88,6 +88,10 @@ class QuestionRecord:
     confidence: str | None = None  # high | medium | low as the user was told; None when failed or declined
     checked: bool = False  # the doubt check ran sampled candidates beside the answer
     retried: bool = False  # the first candidates gave nothing informative, so more were asked for
+    # what the confidence or the decline was decided from (sqlchat.answers.trust.Signals.to_json): lets a stored run
+    # re-score its confidence under other settings (the doubt check off: its candidates are in compared/agreeing)
+    signals: dict[str, Any] | None = None
+    stages: dict[str, float] = field(default_factory=dict)  # seconds by trace stage ("generate", "doubt", "retry", ...)
 
     @classmethod
     def from_json(cls, item: dict[str, Any]) -> "QuestionRecord":
@@ -572,7 +576,16 @@ def score_on_database(
         latency_s=latency, error=answer.error, db_id=db_id, tokens=backend.tokens, generation_s=backend.seconds,
         candidates=list(answer.candidates), tables=list(answer.tables), rules=list(answer.rules),
         confidence=answer.confidence, checked=answer.checked, retried=answer.retried,
+        signals=answer.signals.to_json() if answer.signals is not None else None, stages=stage_seconds(answer),
     )
+
+
+def stage_seconds(answer: Answer) -> dict[str, float]:
+    """Seconds by trace stage, summed over repeats: where one question's time went."""
+    found: dict[str, float] = {}
+    for step in answer.trace:
+        found[step.stage] = round(found.get(step.stage, 0.0) + step.seconds, 4)
+    return found
 
 
 def _gold_rows(conn: sqlite3.Connection, gold: str, settings: Settings) -> list[tuple] | None:

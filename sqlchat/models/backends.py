@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import math
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -89,9 +90,9 @@ class LlamaCppBackend:
         path = Path(path).expanduser()
         if not path.is_file():
             raise ConfigError(f"The model file {path.name} does not exist.", str(path))
-        options: dict[str, Any] = dict(n_ctx=context_tokens, n_batch=batch_tokens, verbose=False)
-        if threads:
-            options.update(n_threads=threads, n_threads_batch=threads)
+        threads = threads or usable_cores()
+        options: dict[str, Any] = dict(n_ctx=context_tokens, n_batch=batch_tokens, verbose=False,
+                                       n_threads=threads, n_threads_batch=threads)
         if lora:
             options["lora_path"] = str(lora)
         try:
@@ -185,6 +186,15 @@ class LlamaCppBackend:
         return Generation(text=decoded, sql=extract_sql(decoded), tokens=generated, seconds=time.perf_counter() - started,
                           logprob=logprob_sum / generated if generated else None,
                           least_logprob=least if generated else None)
+
+
+def usable_cores() -> int:
+    """The cores this process may run on. llama-cpp-python's own default writes tokens on half of them: on 2 cores
+    that is one, and a token took 126 ms instead of 73 ms (docs/benchmarks.md, "Threads")."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except (AttributeError, OSError):
+        return max(os.cpu_count() or 1, 1)
 
 
 class PrefixStates:
