@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from sqlchat.config import Settings
-from sqlchat.models.backends import LlamaCppBackend
+from sqlchat.models.backends import LlamaCppBackend, usable_cores
 from sqlchat.models.registry import DEFAULT_MODEL, MODELS
 from sqlchat.models.store import model_file
 from sqlchat.prompt import build_prompt, render
@@ -42,6 +42,14 @@ def test_the_default_backend_is_llama_cpp_with_the_chat_template(local_backend):
     text = local_backend.render(build_prompt("CREATE TABLE t (a INTEGER)", "Count a?"))
     assert text == render(build_prompt("CREATE TABLE t (a INTEGER)", "Count a?"), "chat")  # the model's template is ChatML
     assert text.startswith("<|im_start|>system\n") and text.endswith("<|im_start|>assistant\n```sql\n")
+
+
+def test_tokens_are_written_on_every_usable_core(local_backend):
+    # llama-cpp-python's own default writes on half the cores (one of two): SQLCHAT_THREADS unset means all of them
+    if os.environ.get("SQLCHAT_THREADS"):
+        pytest.skip("SQLCHAT_THREADS chooses the threads")
+    assert local_backend.llama.n_threads == usable_cores() == len(os.sched_getaffinity(0))
+    assert local_backend.llama.n_threads_batch == usable_cores()
 
 
 def test_consecutive_questions_reuse_the_cached_schema_prefix(local_backend, chinook_context):
