@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from sqlchat.answers.declining import model_decline
+from sqlchat.prompt import build_training_text
+from train.recipe.declines import SOURCE, add_declining_rows, declining_row, selected_columns
 from train.recipe.dialects import TEMPLATES, template_rows
 from train.recipe.distractors import (MAX_EXTRA, MIN_EXTRA, Databases, add_distractor_tables, database_groups,
                                       extra_table_count, parse_context, widen_context)
@@ -149,6 +152,45 @@ def test_the_written_recipe_is_know_sql_and_loads_for_training() -> None:
     report = json.loads(RECIPE.with_name("recipe-1.5b.report.json").read_text())
     assert report["one_table_share"]["recipe"] >= report["one_table_share"]["source"]
     assert report["rows"]["train_file"] == len(rows)
+
+
+# --------------------------------------------------------------------------- declining rows
+
+def test_a_declining_row_loses_the_asked_column_and_answers_with_the_marker() -> None:
+    row = _row("CREATE TABLE employee (name VARCHAR, salary INTEGER, dept VARCHAR)",
+               "SELECT AVG(salary) FROM employee WHERE dept = 'Sales'", "What is the average salary in Sales?")
+    declining = declining_row(row)
+    assert declining is not None and declining.source == SOURCE and declining.question == row.question
+    assert _columns(declining.context) == {"employee": {"name", "dept"}}
+    prompt, completion = build_training_text(declining.context, declining.question, declining.answer, style="chat")
+    assert model_decline(completion.split(";")[0]) == "the tables hold no salary"  # what the engine reads back
+
+
+def test_no_declining_row_where_the_question_does_not_name_the_column_or_another_could_hold_it() -> None:
+    unnamed = _row("CREATE TABLE head (age INTEGER, name VARCHAR)", "SELECT name FROM head WHERE age > 56",
+                   "Who is older than 56?")
+    assert declining_row(unnamed) is None  # "who" does not say `name`
+    shared_word = _row("CREATE TABLE person (name VARCHAR, first_name VARCHAR)", "SELECT name FROM person",
+                       "List every person's name.")
+    assert declining_row(shared_word) is None  # first_name could hold what was asked
+    two_tables = _row("CREATE TABLE a (name VARCHAR, x INT); CREATE TABLE b (name VARCHAR, y INT)",
+                      "SELECT a.name FROM a JOIN b ON a.x = b.y", "Give the name.")
+    assert declining_row(two_tables) is None  # which table lost it would be a guess
+    only_column = _row("CREATE TABLE t (salary INTEGER)", "SELECT salary FROM t", "Show each salary.")
+    assert declining_row(only_column) is None  # a table with no column is no schema
+    assert selected_columns("SELECT COUNT(*) FROM t") == [] and selected_columns("not sql at all") == []
+
+
+@needs_data
+def test_declining_rows_are_added_beside_their_originals_in_the_share_asked() -> None:
+    rows = load_training_rows()[:2000]
+    mixed = add_declining_rows(rows, 0.04, seed=7)
+    added = mixed[len(rows):]
+    assert mixed[: len(rows)] == rows and len(added) == 80
+    assert all(row.source == SOURCE and model_decline(row.answer) for row in added)
+    originals = {(row.question, row.answer) for row in rows}
+    assert all(any(q == row.question for q, _ in originals) for row in added)  # the answerable twin stays in
+    assert add_declining_rows(rows, 0.04, seed=7) == mixed and add_declining_rows(rows, 0.04, seed=8) != mixed
 
 
 # --------------------------------------------------------------------------- dialect rows

@@ -1,4 +1,4 @@
-"""The recipe put together: training rows, distractor tables, dialect rows, one-table proportion.
+"""The recipe put together: training rows, distractor tables, dialect rows, one-table proportion, declining rows.
 
 Deterministic for a seed (the dialect rows' check runs on today's date; the rows themselves do not
 depend on it). Two files: the training mix (every answer SQLite, the dialect of the training data and
@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .declines import DECLINE_SHARE, add_declining_rows
 from .dialects import template_rows
 from .distractors import add_distractor_tables, extra_table_count
 from .execute import CheckReport, checked_rows
@@ -48,7 +49,7 @@ def build_recipe(seed: int = 42, paths: Sequence[Path] = TRAIN_FILES, fraction: 
               for row in checked_rows(template_rows(dialect, seed), dialect, today, check)
               if normalized(row.question) not in excluded]
     mix = widened + sqlite_rows
-    balanced = keep_one_table_share(mix, source_share, seed)
+    balanced = add_declining_rows(keep_one_table_share(mix, source_share, seed), DECLINE_SHARE, seed)
     random.Random(seed).shuffle(balanced)
     extras = [extra_table_count(before.context, after.context) for before, after in zip(source, widened)]
     figures = {
@@ -57,8 +58,9 @@ def build_recipe(seed: int = 42, paths: Sequence[Path] = TRAIN_FILES, fraction: 
         "distractors": {"rows_widened": sum(1 for n in extras if n), "extra_tables_min": min((n for n in extras if n), default=0),
                         "extra_tables_max": max(extras, default=0),
                         "extra_tables_mean": round(sum(extras) / max(1, sum(1 for n in extras if n)), 2)},
-        "one_table_share": {"source": round(source_share, 4), "recipe": round(one_table_share(balanced), 4),
-                            "multi_table_rows_left_out": len(mix) - len(balanced)},
+        "one_table_share": {"source": round(source_share, 4),
+                            "recipe": round(one_table_share([row for row in balanced if row.source != "declining"]), 4),
+                            "multi_table_rows_left_out": len(mix) - sum(row.source != "declining" for row in balanced)},
         "dialect_rows": {"kept": check.kept, "dropped": {d: len(v) for d, v in check.dropped.items()},
                          "dropped_examples": {d: v[:5] for d, v in check.dropped.items() if v}},
         "rows": {"train_file": len(balanced), "other_dialects_file": len(others),
