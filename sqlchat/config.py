@@ -78,7 +78,7 @@ class ModelConfig:
     api_key: str | None = field(default=None, repr=False)
     openai_api: str = "completions"  # or "chat": /chat/completions with messages (Ollama, hosted services)
     prompt_style: str = "chat"  # for models the engine cannot ask: "chat" (ChatML) or "seed" (plain text)
-    threads: int | None = None  # llama.cpp threads; None: all cores
+    threads: int | None = None  # llama.cpp threads for reading and writing; None: every usable core
     context_tokens: int = 4096  # llama.cpp context window
     prefix_states: int = 8  # llama.cpp: cache states kept of the last schema prefixes (a few MB each; 0: none)
     num_candidates: int = 1
