@@ -29,11 +29,20 @@ def stem(word: str) -> str:
     return word
 
 
-def stemmed_words(text: str) -> list[str]:
-    """Lower-cased, stemmed words; snake_case and CamelCase are split (``InvoiceLine`` -> invoice, line)."""
+def split_words(text: str) -> list[str]:
+    """Lower-cased words, not stemmed; snake_case and CamelCase are split (``InvoiceLine`` -> invoice, line)."""
     text = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", text)
     text = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", text)
-    return [stem(w) for w in re.findall(r"[^\W_]+", text.lower())]
+    return re.findall(r"[^\W_]+", text.lower())
+
+
+def stemmed_words(text: str) -> list[str]:
+    """Lower-cased, stemmed words; snake_case and CamelCase are split (``InvoiceLine`` -> invoice, line)."""
+    return [stem(w) for w in split_words(text)]
+
+
+# Words of a key column's name that name nothing a question asks for (``CustomerId``: only "customer" names it).
+KEY_NAME_WORDS = frozenset({"id", "code", "key", "no", "num"})
 
 
 # English words that ask for something rather than name stored data: quantities, comparisons, order, time,

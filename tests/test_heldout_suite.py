@@ -147,6 +147,28 @@ def test_the_gold_scores_full_marks_as_shipped_and_sql_needing_missing_names_is_
     assert {r.db_id for r in report.records} == set(suite_databases(SUITE))
 
 
+def test_each_record_keeps_the_signals_and_the_seconds_by_stage_it_was_decided_from():
+    """A stored run must be re-scorable offline (the doubt check's calibration in docs/benchmarks.md) and say where
+    each question's time went: the signals and the stages survive the checkpoint's JSON."""
+    from dataclasses import asdict
+
+    from sqlchat.answers.trust import Signals, confidence
+    from sqlchat.evaluation.heldout import evaluate_heldout
+    from sqlchat.evaluation.runner import QuestionRecord
+
+    settings = Settings()
+    report = evaluate_heldout(SUITE, Oracle("sqlite"), settings, limit=12, progress=False)
+    for record in report.records:
+        again = QuestionRecord.from_json(json.loads(json.dumps(asdict(record))))
+        assert again.signals == record.signals and again.stages == record.stages
+        assert {"generate", "choose", "settle"} <= set(record.stages) and all(s >= 0 for s in record.stages.values())
+        signals = Signals.from_json(record.signals)
+        if record.declined:  # the oracle's SQL for an unanswerable question reads a column no table has
+            assert not record.answerable and "no_such_column" in signals.invented
+        else:
+            assert signals.ok and confidence(signals, settings.trust) == record.confidence
+
+
 def test_the_suite_scores_alike_on_its_postgresql_copies(postgres_copies):
     from sqlchat.evaluation.heldout import evaluate_heldout
 

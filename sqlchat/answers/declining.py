@@ -25,7 +25,7 @@ from sqlglot import exp
 from sqlglot.errors import OptimizeError, SqlglotError
 from sqlglot.optimizer.qualify import qualify
 
-from sqlchat.language import QUESTION_WORDS, STOPWORDS, content_words, same_word, stemmed_words
+from sqlchat.language import KEY_NAME_WORDS, QUESTION_WORDS, STOPWORDS, content_words, same_word, stemmed_words
 from sqlchat.schema.model import Table
 
 DECLINE_MARKER = "-- cannot answer:"
@@ -102,12 +102,10 @@ def decline_sentence(invented: Sequence[str] = (), model_reason: str | None = No
 
 # --------------------------------------------------------------------------- what the operator withheld
 
-_NOT_NAMING = frozenset({"id", "code", "key", "no", "num"})  # words of a key column's name that name nothing
-
 
 def _name_words(name: str) -> set[str]:
     """The words of a table or column name that could name it in a question (``SupportRepId`` -> support, rep)."""
-    return {w for w in stemmed_words(name) if len(w) >= 2 and w not in _NOT_NAMING and w not in STOPWORDS
+    return {w for w in stemmed_words(name) if len(w) >= 2 and w not in KEY_NAME_WORDS and w not in STOPWORDS
             and w not in QUESTION_WORDS}
 
 

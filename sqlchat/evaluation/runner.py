@@ -41,6 +41,7 @@ from sqlchat.evaluation.replay import ReplayBackend
 from sqlchat.evaluation.synthesize import DEFAULT_ATTEMPTS, Synthesis, run_query, synthesize
 from sqlchat.models.backends import Backend, Generation
 from sqlchat.answers.choice import candidate_tries, choose_candidate
+from sqlchat.answers.trace import seconds_by_stage
 from sqlchat.pipeline import Answer, ask, follow_up_start, needs_more_candidates, read_ahead
 from sqlchat.prompt import Prompt, Turn, build_prompt
 from sqlchat.safety import check_sql
@@ -576,16 +577,9 @@ def score_on_database(
         latency_s=latency, error=answer.error, db_id=db_id, tokens=backend.tokens, generation_s=backend.seconds,
         candidates=list(answer.candidates), tables=list(answer.tables), rules=list(answer.rules),
         confidence=answer.confidence, checked=answer.checked, retried=answer.retried,
-        signals=answer.signals.to_json() if answer.signals is not None else None, stages=stage_seconds(answer),
+        signals=answer.signals.to_json() if answer.signals is not None else None, stages=seconds_by_stage(answer.trace),
     )
 
-
-def stage_seconds(answer: Answer) -> dict[str, float]:
-    """Seconds by trace stage, summed over repeats: where one question's time went."""
-    found: dict[str, float] = {}
-    for step in answer.trace:
-        found[step.stage] = round(found.get(step.stage, 0.0) + step.seconds, 4)
-    return found
 
 
 def _gold_rows(conn: sqlite3.Connection, gold: str, settings: Settings) -> list[tuple] | None:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .declines import DECLINE_SHARE, add_declining_rows
+from .declines import DECLINE_SHARE, SOURCE as DECLINING, add_declining_rows
 from .dialects import template_rows
 from .distractors import add_distractor_tables, extra_table_count
 from .execute import CheckReport, checked_rows
@@ -59,8 +59,8 @@ def build_recipe(seed: int = 42, paths: Sequence[Path] = TRAIN_FILES, fraction: 
                         "extra_tables_max": max(extras, default=0),
                         "extra_tables_mean": round(sum(extras) / max(1, sum(1 for n in extras if n)), 2)},
         "one_table_share": {"source": round(source_share, 4),
-                            "recipe": round(one_table_share([row for row in balanced if row.source != "declining"]), 4),
-                            "multi_table_rows_left_out": len(mix) - sum(row.source != "declining" for row in balanced)},
+                            "recipe": round(one_table_share([row for row in balanced if row.source != DECLINING]), 4),
+                            "multi_table_rows_left_out": len(mix) - sum(row.source != DECLINING for row in balanced)},
         "dialect_rows": {"kept": check.kept, "dropped": {d: len(v) for d, v in check.dropped.items()},
                          "dropped_examples": {d: v[:5] for d, v in check.dropped.items() if v}},
         "rows": {"train_file": len(balanced), "other_dialects_file": len(others),

@@ -15,7 +15,6 @@ training files' own questions and columns.
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -24,13 +23,12 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from sqlchat.answers.declining import DECLINE_MARKER
-from sqlchat.language import content_words, same_word, stemmed_words
+from sqlchat.language import KEY_NAME_WORDS, content_words, same_word, split_words, stemmed_words
 
 from .distractors import Table, parse_context, render_tables
 from .rows import Row
 
 DECLINE_SHARE = 0.04  # declining rows added, as a share of the mix: enough to learn the marker, too few to lean on it
-_NOT_NAMING = frozenset({"id", "no", "num", "key", "code"})  # words of a key's name that name nothing a question asks
 SOURCE = "declining"
 
 
@@ -39,7 +37,7 @@ def _column_name(definition: str) -> str:
 
 
 def _name_words(name: str) -> list[str]:
-    return [word for word in stemmed_words(name) if len(word) >= 3 and word not in _NOT_NAMING]
+    return [word for word in stemmed_words(name) if len(word) >= 3 and word not in KEY_NAME_WORDS]
 
 
 def selected_columns(answer: str) -> list[str]:
@@ -82,7 +80,7 @@ def declining_row(row: Row) -> Row | None:
         if not kept:
             continue
         narrowed: list[Table] = [(table_name, kept) if i == holders[0] else table for i, table in enumerate(tables)]
-        missing = " ".join(re.findall(r"[^\W_]+", re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name))).lower()
+        missing = " ".join(split_words(name))
         return replace(row, context=render_tables(narrowed), answer=f"{DECLINE_MARKER} the tables hold no {missing}",
                        source=SOURCE)
     return None
