@@ -102,8 +102,10 @@ def test_decline_from_the_model_or_the_schema_and_only_when_on():
     assert decide(reached, replace(CONFIG, decline=False)).declined is None
     assert decide(reached, replace(CONFIG, decline_invented="never")).declined is None
     answered = Signals(ok=True, informative=True, compared=3, agreeing=3, invented=("Salary",))  # a retry ran
-    assert decide(answered, CONFIG).declined is None and decide(answered, CONFIG).confidence == LOW
-    assert decide(answered, replace(CONFIG, decline_invented="first")).declined is not None
+    assert decide(answered, CONFIG).declined is not None  # "first", the default: declined at once
+    waited = replace(CONFIG, decline_invented="failed")
+    assert decide(answered, waited).declined is None and decide(answered, waited).confidence == LOW
+    assert decide(reached, waited).declined is not None
 
 
 def test_results_compare_as_bags_of_values_whatever_the_order_or_names():
@@ -134,6 +136,10 @@ def test_the_model_marker_is_recognised_with_its_reason():
     ("WITH t AS (SELECT FirstName AS f FROM Employee) SELECT f FROM t", ()),
     ("SELECT Name FROM Artist WHERE Name != \"AC/DC\"", ()),  # SQLite reads an unknown double-quoted name as text
     ("SELECT FROM WHERE", ()),  # unreadable: no evidence either way
+    # A column some other table has is a join the SQL left out, not data the database lacks
+    ("SELECT c.FirstName, c.Total FROM Customer c", ()),
+    ("SELECT c.Total, c.Salary FROM Customer c", ("Salary",)),
+    ("SELECT e.LastName, SUM(e.Total) AS spent FROM Employee e GROUP BY e.LastName ORDER BY spent", ()),
 ])
 def test_invented_names_are_the_tables_and_columns_no_table_has(chinook, sql, invented):
     assert invented_names(sql, list(reflect_schema(chinook))) == invented
@@ -243,6 +249,30 @@ def test_sql_reaching_for_a_column_no_table_has_is_declined_with_what_it_needed(
     assert answer.error_kind == "unanswerable" and answer.frame is None and "“Salary”" in answer.error
     failed = ask("What is the average salary of employees?", chinook, Model([salary]), settings(decline=False))
     assert not failed.ok and failed.error_kind == "error"  # declining off: the database's own error, as before
+
+
+def test_sql_reaching_for_what_no_table_has_is_declined_at_once_without_a_retry(chinook):
+    model = Model(["SELECT AVG(Salary) FROM Employee", "SELECT AVG(Total) FROM Invoice"])
+    with_retry = Settings(model=ModelConfig(num_candidates=1, retry_candidates=2), trust=CONFIG)
+    answer = ask("What is the average salary of employees?", chinook, model, with_retry)
+    assert model.asked == [1] and answer.error_kind == "unanswerable" and "“Salary”" in answer.error
+    waited = Settings(model=with_retry.model, trust=replace(CONFIG, decline_invented="failed"))
+    model = Model(list(model.completions))
+    answer = ask("What is the average salary of employees?", chinook, model, waited)
+    assert model.asked == [1, 2] and answer.ok  # "failed": the retry's answer, marked low
+    assert answer.confidence == LOW and answer.signals.invented == ("Salary",)
+
+
+def test_a_column_of_a_table_the_sql_did_not_join_is_retried_not_declined(chinook):
+    """``Genre.Total`` is no column, but ``Invoice.Total`` is: the SQL left out joins (too many for a repair to add),
+    the data is there."""
+    model = Model(["SELECT g.Name, SUM(g.Total) FROM Genre g GROUP BY g.Name",
+                   "SELECT g.Name, SUM(l.UnitPrice * l.Quantity) FROM Genre g JOIN Track t ON t.GenreId = g.GenreId "
+                   "JOIN InvoiceLine l ON l.TrackId = t.TrackId GROUP BY g.Name"])
+    answer = ask("How much revenue did each genre bring in?", chinook, model,
+                 Settings(model=ModelConfig(num_candidates=1, retry_candidates=2), trust=CONFIG))
+    assert model.asked == [1, 2] and answer.ok and answer.error_kind is None and answer.signals.invented == ()
+    assert answer.rows and answer.retried
 
 
 def test_a_question_about_what_the_schema_holds_in_other_words_is_answered(chinook):

@@ -81,11 +81,29 @@ def invented_names(sql: str | None, tables: Sequence[Table], dialect: str = "sql
         found = _UNRESOLVED.match(str(error))
         if found is None:
             return ()
+        if found.group("name").lower() in names_anywhere(tables):  # a column of a table the SQL did not join
+            return _named_nowhere(tree, tables)
         name = found.group("name")  # the qualifier lower-cases it: the SQL's own spelling reads better
         return (next((column.name for column in tree.find_all(exp.Column) if column.name.lower() == name.lower()), name),)
     except Exception:  # noqa: BLE001 - sqlglot's qualifier on odd SQL: no evidence either way
         return ()
     return ()
+
+
+def names_anywhere(tables: Sequence[Table]) -> set[str]:
+    """Every column name of ``tables``, lower-cased."""
+    return {column.name.lower() for table in tables for column in table.columns}
+
+
+def _named_nowhere(tree: exp.Expression, tables: Sequence[Table]) -> tuple[str, ...]:
+    """The columns ``tree`` reads that no table has and the query does not name itself (an output alias, a CTE's or
+    a derived table's column). A column that some table has, read from a table that lacks it, is a join the SQL
+    left out, not data the database lacks: ``SELECT c.Total FROM Customer c`` asks for what ``Invoice`` holds."""
+    defined = {alias.alias.lower() for alias in tree.find_all(exp.Alias)}
+    defined |= {column.name.lower() for table_alias in tree.find_all(exp.TableAlias) for column in table_alias.columns}
+    known = names_anywhere(tables) | defined
+    return tuple(dict.fromkeys(column.name for column in tree.find_all(exp.Column)
+                               if column.name and column.name.lower() not in known))
 
 
 def decline_sentence(invented: Sequence[str] = (), model_reason: str | None = None) -> str:

@@ -94,7 +94,7 @@ def model_declines(declines: int, generated: int, config: TrustConfig) -> bool:
 
 def reaches_beyond(signals: Signals, config: TrustConfig) -> bool:
     """Whether the model's reach for names the schema lacks declines the question: its first answer read them in every
-    repaired form and, under ``decline_invented = "failed"``, no candidate ran either (so no answer is lost)."""
+    repaired form (at once under ``decline_invented = "first"``; under ``"failed"`` only when no candidate ran either)."""
     if not signals.invented or config.decline_invented == "never":
         return False
     return config.decline_invented == "first" or not signals.ok
