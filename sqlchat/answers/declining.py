@@ -81,7 +81,7 @@ def invented_names(sql: str | None, tables: Sequence[Table], dialect: str = "sql
         found = _UNRESOLVED.match(str(error))
         if found is None:
             return ()
-        if found.group("name").lower() in names_anywhere(tables):  # a column of a table the SQL did not join
+        if found.group("name").lower() in names_anywhere(tables):  # a column or table the SQL did not join
             return _named_nowhere(tree, tables)
         name = found.group("name")  # the qualifier lower-cases it: the SQL's own spelling reads better
         return (next((column.name for column in tree.find_all(exp.Column) if column.name.lower() == name.lower()), name),)
@@ -91,14 +91,16 @@ def invented_names(sql: str | None, tables: Sequence[Table], dialect: str = "sql
 
 
 def names_anywhere(tables: Sequence[Table]) -> set[str]:
-    """Every column name of ``tables``, lower-cased."""
-    return {column.name.lower() for table in tables for column in table.columns}
+    """Every table and column name of ``tables``, lower-cased: a column read by a table's name (``weather = 'rain'``
+    where a ``weather`` table exists) also asks for data the database has, through a join."""
+    return {table.name.lower() for table in tables} | {column.name.lower() for table in tables for column in table.columns}
 
 
 def _named_nowhere(tree: exp.Expression, tables: Sequence[Table]) -> tuple[str, ...]:
-    """The columns ``tree`` reads that no table has and the query does not name itself (an output alias, a CTE's or
-    a derived table's column). A column that some table has, read from a table that lacks it, is a join the SQL
-    left out, not data the database lacks: ``SELECT c.Total FROM Customer c`` asks for what ``Invoice`` holds."""
+    """The columns ``tree`` reads that no table has (by a column's or a table's name) and the query does not name
+    itself (an output alias, a CTE's or a derived table's column). A column that some table has, read from a table
+    that lacks it, is a join the SQL left out, not data the database lacks: ``SELECT g.Total FROM Genre g`` asks
+    for what ``Invoice`` holds."""
     defined = {alias.alias.lower() for alias in tree.find_all(exp.Alias)}
     defined |= {column.name.lower() for table_alias in tree.find_all(exp.TableAlias) for column in table_alias.columns}
     known = names_anywhere(tables) | defined
