@@ -141,6 +141,7 @@ def test_the_model_marker_is_recognised_with_its_reason():
     ("SELECT c.Total, c.Salary FROM Customer c", ("Salary",)),
     ("SELECT COUNT(*) FROM Track WHERE Genre = 'Rock'", ()),  # a table's name read as a column: a join left out
     ("SELECT e.LastName, SUM(e.Total) AS spent FROM Employee e GROUP BY e.LastName ORDER BY spent", ()),
+    ("WITH t(n) AS (SELECT COUNT(*) FROM Invoice) SELECT c.Total, t.n FROM Customer c, t", ()),  # a CTE's column
 ])
 def test_invented_names_are_the_tables_and_columns_no_table_has(chinook, sql, invented):
     assert invented_names(sql, list(reflect_schema(chinook))) == invented

@@ -63,15 +63,15 @@ def invented_names(sql: str | None, tables: Sequence[Table], dialect: str = "sql
     if tree is None:
         return ()
     known = {table.name.lower() for table in tables}
+    columns = {column.name.lower() for table in tables for column in table.columns}
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     missing = [table.name for table in tree.find_all(exp.Table)
                if table.name and not table.args.get("db") and table.name.lower() not in known | ctes]
     if missing:
         return tuple(dict.fromkeys(missing))
     if dialect == "sqlite":  # SQLite reads a double-quoted name no column has as a string ("Russia")
-        names = {column.name.lower() for table in tables for column in table.columns}
         for column in list(tree.find_all(exp.Column)):
-            if column.this.quoted and not column.table and column.name.lower() not in names:
+            if column.this.quoted and not column.table and column.name.lower() not in columns:
                 column.replace(exp.Literal.string(column.name))
     schema = {table.name: {column.name: "text" for column in table.columns} for table in tables}
     try:
@@ -81,8 +81,8 @@ def invented_names(sql: str | None, tables: Sequence[Table], dialect: str = "sql
         found = _UNRESOLVED.match(str(error))
         if found is None:
             return ()
-        if found.group("name").lower() in names_anywhere(tables):  # a column or table the SQL did not join
-            return _named_nowhere(tree, tables)
+        if found.group("name").lower() in known | columns:  # a column or table the SQL did not join
+            return _named_nowhere(tree, known | columns)
         name = found.group("name")  # the qualifier lower-cases it: the SQL's own spelling reads better
         return (next((column.name for column in tree.find_all(exp.Column) if column.name.lower() == name.lower()), name),)
     except Exception:  # noqa: BLE001 - sqlglot's qualifier on odd SQL: no evidence either way
@@ -90,20 +90,14 @@ def invented_names(sql: str | None, tables: Sequence[Table], dialect: str = "sql
     return ()
 
 
-def names_anywhere(tables: Sequence[Table]) -> set[str]:
-    """Every table and column name of ``tables``, lower-cased: a column read by a table's name (``weather = 'rain'``
-    where a ``weather`` table exists) also asks for data the database has, through a join."""
-    return {table.name.lower() for table in tables} | {column.name.lower() for table in tables for column in table.columns}
-
-
-def _named_nowhere(tree: exp.Expression, tables: Sequence[Table]) -> tuple[str, ...]:
-    """The columns ``tree`` reads that no table has (by a column's or a table's name) and the query does not name
-    itself (an output alias, a CTE's or a derived table's column). A column that some table has, read from a table
-    that lacks it, is a join the SQL left out, not data the database lacks: ``SELECT g.Total FROM Genre g`` asks
-    for what ``Invoice`` holds."""
+def _named_nowhere(tree: exp.Expression, names: set[str]) -> tuple[str, ...]:
+    """The columns ``tree`` reads that are none of the database's table and column ``names`` (lower-cased) and that
+    the query does not name itself (an output alias, a CTE's or a derived table's column). A column that some table
+    has, read from a table that lacks it, is a join the SQL left out, not data the database lacks: ``SELECT g.Total
+    FROM Genre g`` asks for what ``Invoice`` holds, and ``weather = 'rain'`` beside a ``weather`` table for its rows."""
     defined = {alias.alias.lower() for alias in tree.find_all(exp.Alias)}
     defined |= {column.name.lower() for table_alias in tree.find_all(exp.TableAlias) for column in table_alias.columns}
-    known = names_anywhere(tables) | defined
+    known = names | defined
     return tuple(dict.fromkeys(column.name for column in tree.find_all(exp.Column)
                                if column.name and column.name.lower() not in known))
 
