@@ -36,7 +36,8 @@ Environment variables (all optional):
                          default ``./.streamlit/secrets.toml`` (see :mod:`sqlchat.governance.deployment`)
 ``SQLCHAT_COMPARE_CANDIDATES`` most candidates run to compare results (confidence, "Did you mean")
 ``SQLCHAT_DECLINE``      ``1``: decline questions the schema cannot answer; ``0``: always answer
-``SQLCHAT_DOUBT_CANDIDATES`` sampled candidates compared with an answer the model was unsure of (0: never)
+``SQLCHAT_DOUBT_CANDIDATES`` candidates compared with an answer the model was unsure of (0: never)
+``SQLCHAT_DOUBT_BRANCHES`` ``1``: those candidates branch off the answer where it was least sure (llama.cpp); ``0``: sampled
 ``SQLCHAT_CONVERSATION_TURNS`` how many earlier turns of a conversation a follow-up shows the model (0: every
                          question stands alone)
 ``SQLCHAT_READ_AHEAD``   ``1``: after each answer, the model reads the start a follow-up's prompt would have (the
@@ -166,9 +167,12 @@ class TrustConfig:
     # held-out suite and checked on Spider and the business set (docs/benchmarks.md, "Declining").
     decline_invented: str = "first"
     # The doubt check: when the one answer's least likely token is below ``doubt_logprob`` (an unsure choice of a
-    # column, a table, a join), ``doubt_candidates`` sampled candidates are run beside it and their results compared.
+    # column, a table, a join), ``doubt_candidates`` more candidates are run beside it and their results compared.
     # The answer stays the same; only its confidence and the alternatives offered can change. 0: never.
     doubt_candidates: int = 2
+    # The doubt check's candidates branch off the answer where it was least sure (the runner-up token at its least
+    # likely tokens, finished greedily; llama.cpp), instead of being sampled whole: docs/benchmarks.md, "The doubt check".
+    doubt_branches: bool = True
     doubt_logprob: float = -1.1  # business set, Qwen2.5-Coder-1.5B: 15 of 79 answers checked (docs/benchmarks.md)
 
 
@@ -235,6 +239,7 @@ class Settings:
             compare_candidates=_number(env, "SQLCHAT_COMPARE_CANDIDATES", TrustConfig.compare_candidates),
             decline=_flag(env, "SQLCHAT_DECLINE", TrustConfig.decline),
             doubt_candidates=_number(env, "SQLCHAT_DOUBT_CANDIDATES", TrustConfig.doubt_candidates),
+            doubt_branches=_flag(env, "SQLCHAT_DOUBT_BRANCHES", TrustConfig.doubt_branches),
         )
         conversation = ConversationConfig(
             turns=_number(env, "SQLCHAT_CONVERSATION_TURNS", ConversationConfig.turns),

@@ -94,6 +94,33 @@ def test_a_schema_asked_about_before_is_restored_not_read_again(local_backend):
     assert again.sql == first.sql == "SELECT COUNT(*) FROM Customer WHERE Country = 'Brazil'"
 
 
+def test_a_new_table_set_starts_from_the_kept_state_it_shares_a_start_with(local_backend):
+    db = connect(CHINOOK)
+    try:
+        tables = {table.name: table for table in reflect_schema(db)}
+    finally:
+        db.close()
+    invoices = render_context([tables["Customer"], tables["Invoice"]])
+    lines = render_context([tables["Customer"], tables["Invoice"], tables["InvoiceLine"]])  # the same start, one more
+    tracks = render_context([tables["Genre"], tables["Track"]])
+    whole = len(local_backend.llama.tokenize(local_backend.render(build_prompt(lines, "x")).encode(), special=True))
+    evaluated: list[int] = []
+    llama = local_backend.llama
+    original = llama.eval
+    llama.eval = lambda tokens: (evaluated.append(len(tokens)), original(tokens))[1]
+    try:
+        local_backend.generate(build_prompt(invoices, "How many invoices are there?"))
+        local_backend.generate(build_prompt(tracks, "How many tracks are there?"))  # the cache now holds other tables
+        evaluated.clear()
+        started_from = local_backend.prefixes.started_from
+        answer = local_backend.generate(build_prompt(lines, "How many invoice lines are there?"))[0]
+    finally:
+        llama.eval = original
+    assert local_backend.prefixes.started_from == started_from + 1
+    assert sum(evaluated) < whole / 2  # InvoiceLine's lines and the question, not the customers' and invoices' again
+    assert "InvoiceLine" in answer.sql, answer.sql
+
+
 def test_a_follow_up_read_ahead_reads_only_its_own_question_and_is_answered_right(local_backend, chinook):
     from sqlchat.conversation import Conversation
     from sqlchat.pipeline import ask, follow_up_start, read_ahead
@@ -128,6 +155,23 @@ def test_candidates_after_the_first_are_sampled_and_carry_log_probabilities(loca
     assert all(g.logprob > -3 for g in generations), [g.logprob for g in generations]
     # the least likely token is at most the mean: the doubt a single unsure choice leaves is not averaged away
     assert all(g.least_logprob is not None and g.least_logprob <= g.logprob for g in generations)
+
+
+def test_doubt_branches_take_the_runner_up_where_the_greedy_answer_was_least_sure(local_backend, chinook_context):
+    prompt = build_prompt(chinook_context, "Which genre has the most tracks longer than five minutes?")
+    greedy = local_backend.generate(prompt)[0]
+    first, *others = local_backend.branches(prompt, n=3)
+    steps = local_backend._last_greedy[2]
+    assert first == greedy and len(others) == 2  # the greedy answer first, as `generate` gives it, then two branches
+    assert [step.logprob for step in steps] and min(step.logprob for step in steps) == pytest.approx(greedy.least_logprob)
+    prefix = local_backend.llama.detokenize([step.token for step in steps]).decode()
+    for other in others:  # each starts as the greedy answer did, and parts from it at one of its unsure tokens
+        assert other.text != greedy.text and other.sql.upper().startswith(("SELECT", "WITH")), other.text
+        shared = next(i for i, (a, b) in enumerate(zip(other.text, prefix)) if a != b)
+        assert shared > 0 or other.text[0] != prefix[0]
+        assert other.tokens < len(steps) + 40  # it wrote only what follows its branch point (the start came from the cache)
+        assert other.logprob is not None and other.least_logprob <= other.logprob
+    assert [g.text for g in local_backend.branches(prompt, n=3)] == [g.text for g in [first, *others]]  # deterministic
 
 
 def _free_port() -> int:

@@ -20,6 +20,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -48,7 +49,9 @@ class Generation:
 class Backend(Protocol):
     """What the engine asks of a model. A backend that keeps a cache of what it read may also offer
     ``read_ahead(prompt)``: read the start of ``prompt`` (everything before its question) now, so a later prompt
-    that begins the same way reads only its question (``sqlchat.pipeline.read_ahead``)."""
+    that begins the same way reads only its question (``sqlchat.pipeline.read_ahead``); and ``branches(prompt, n)``:
+    the greedy answer and ``n - 1`` others that differ from it where it was least sure (the doubt check's candidates,
+    :meth:`LlamaCppBackend.branches`)."""
 
     name: str
 
@@ -63,8 +66,9 @@ class Backend(Protocol):
 class LlamaCppBackend:
     """A GGUF model in llama.cpp, loaded once and shared between threads (Streamlit sessions).
 
-    The first candidate is greedy; further ones are sampled (llama.cpp has no beam search). Each
-    reuses the cached prefix, so extra candidates cost only their own tokens.
+    The first candidate is greedy; further ones are sampled (llama.cpp has no beam search), or branch off the greedy
+    answer where it was least sure (:meth:`branches`). Each reuses the cached prefix, so extra candidates cost only
+    their own tokens.
     """
 
     def __init__(self, llama, name: str, prompt_style: str = "chat", max_new_tokens: int = 160, prefix_states: int = 0):
@@ -76,7 +80,7 @@ class LlamaCppBackend:
         self.chat_template = llama.metadata.get("tokenizer.chat_template")
         self._stop_tokens = {llama.token_eos(), *_special_ids(llama, ("<|im_end|>", "<|endoftext|>", "<|eot_id|>"))}
         self._lock = threading.Lock()  # one generation at a time: on a CPU they would only contend
-        self._last_greedy: tuple[list[int], Generation] | None = None
+        self._last_greedy: tuple[list[int], Generation, tuple[Step, ...]] | None = None
 
     @classmethod
     def from_file(cls, path: str | Path, *, lora: str | Path | None = None, name: str | None = None,
@@ -115,15 +119,52 @@ class LlamaCppBackend:
         return render(prompt, self.prompt_style, self.chat_template)
 
     def generate(self, prompt: Prompt, n: int = 1) -> list[Generation]:
+        text, tokens = self._tokens(prompt)
+        with self._lock:
+            self.prefixes.prepare(tokens, self._schema_prefix(text, prompt, tokens))
+            return [self._greedy(tokens) if index == 0 else self._one(tokens, greedy=False, seed=index)[0]
+                    for index in range(max(1, n))]
+
+    def branches(self, prompt: Prompt, n: int = 1) -> list[Generation]:
+        """The greedy answer first, then up to ``n - 1`` answers that take the runner-up token where the greedy answer
+        was least sure (its least likely tokens, one branch each, formatting choices skipped), each finished greedily.
+
+        The doubt check's other candidates: they question exactly the choices the model hesitated over (a column, a
+        join key, a filter), and each writes only the tokens after its branch, the greedy answer's start being in
+        llama.cpp's cache. Deterministic, unlike samples, so a question's confidence is the same every time."""
+        text, tokens = self._tokens(prompt)
+        with self._lock:
+            self.prefixes.prepare(tokens, self._schema_prefix(text, prompt, tokens))
+            greedy = self._greedy(tokens)
+            steps = self._last_greedy[2]
+            points = sorted(self._doubt_points(steps, max(0, n - 1)))
+            return [greedy, *(self._one(tokens, greedy=True, seed=0, forced=(*steps[:at], steps[at].runner_up_step()))[0]
+                              for at in points)]
+
+    def _doubt_points(self, steps: Sequence[Step], count: int) -> list[int]:
+        """The positions of the ``count`` least likely tokens whose runner-up says something else: not the end of the
+        answer, and not the same word in other spacing or letter case (``\nFROM`` for `` FROM``)."""
+        def said(token: int) -> str:
+            return self.llama.detokenize([token]).decode("utf-8", errors="ignore").strip().lower()
+
+        points: list[int] = []
+        for at in sorted(range(len(steps)), key=lambda i: steps[i].logprob):
+            if len(points) >= count:
+                break
+            step = steps[at]
+            if step.runner_up is None or step.runner_up in self._stop_tokens or said(step.runner_up) == said(step.token):
+                continue
+            points.append(at)
+        return points
+
+    def _tokens(self, prompt: Prompt) -> tuple[str, list[int]]:
+        """The prompt's text and tokens, or the sentence that it is too long for the model."""
         text = self.render(prompt)
         tokens = self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
         if len(tokens) + self.max_new_tokens > self.llama.n_ctx():
             raise GenerationFailed(f"The question and its tables are too long for the model ({len(tokens)} tokens); "
                                    "ask about fewer tables or lower SQLCHAT_SCHEMA_TOKENS.")
-        with self._lock:
-            self.prefixes.prepare(tokens, self._schema_prefix(text, prompt, tokens))
-            return [self._greedy(tokens) if index == 0 else self._one(tokens, greedy=False, seed=index)
-                    for index in range(max(1, n))]
+        return text, tokens
 
     def read_ahead(self, prompt: Prompt) -> int:
         """Read the start of ``prompt`` (system text, schema, earlier turns: :func:`~sqlchat.prompt.render_start`)
@@ -152,10 +193,12 @@ class LlamaCppBackend:
         """The greedy answer, remembered for the last prompt: asking again for more candidates (a retry, a
         doubt check) starts with the same greedy text, which costs nothing the second time."""
         if self._last_greedy is None or self._last_greedy[0] != tokens:
-            self._last_greedy = (tokens, self._one(tokens, greedy=True, seed=0))
+            self._last_greedy = (tokens, *self._one(tokens, greedy=True, seed=0))
         return self._last_greedy[1]
 
-    def _one(self, tokens: list[int], greedy: bool, seed: int) -> Generation:
+    def _one(self, tokens: list[int], greedy: bool, seed: int, forced: Sequence[Step] = ()) -> tuple[Generation, tuple[Step, ...]]:
+        """One answer and its steps. ``forced``: the answer's first tokens, already chosen (a branch of the greedy
+        answer); they are read, not written, and the answer goes on from them."""
         import numpy as np
 
         started = time.perf_counter()
@@ -168,24 +211,54 @@ class LlamaCppBackend:
         if not greedy:
             self.llama.set_seed(seed)
         options = dict(temp=0.0) if greedy else dict(temp=SAMPLING["temperature"], top_k=SAMPLING["top_k"], top_p=SAMPLING["top_p"])
-        text, generated, logprob_sum, least = b"", 0, 0.0, 0.0
+        steps = list(forced)
+        text = self.llama.detokenize([step.token for step in forced]) if forced else b""
+        generated = 0
+        finished = any(stop in text.decode("utf-8", errors="ignore") for stop in STOP_STRINGS)  # a branch that ends it
         # reset=True: llama.cpp keeps the KV cache of the prefix this prompt shares with the last one
-        for token in self.llama.generate(tokens, reset=True, logits_processor=[keep_scores], **options):
+        for token in () if finished else self.llama.generate(tokens + [step.token for step in forced], reset=True,
+                                                             logits_processor=[keep_scores], **options):
             if token in self._stop_tokens:
                 break
-            logits = latest[0]
-            peak = logits.max()
-            logprob = float(logits[token] - peak - math.log(np.exp(logits - peak).sum()))
-            logprob_sum, least = logprob_sum + logprob, min(least, logprob)
+            steps.append(Step.scored(token, latest[0], with_runner_up=greedy))
             generated += 1
             text += self.llama.detokenize([token])
             decoded = text.decode("utf-8", errors="ignore")
-            if generated >= self.max_new_tokens or any(stop in decoded for stop in STOP_STRINGS):
+            if len(steps) >= self.max_new_tokens or any(stop in decoded for stop in STOP_STRINGS):
                 break
         decoded = text.decode("utf-8", errors="replace")
-        return Generation(text=decoded, sql=extract_sql(decoded), tokens=generated, seconds=time.perf_counter() - started,
-                          logprob=logprob_sum / generated if generated else None,
-                          least_logprob=least if generated else None)
+        logprobs = [step.logprob for step in steps]
+        generation = Generation(text=decoded, sql=extract_sql(decoded), tokens=generated,
+                                seconds=time.perf_counter() - started,
+                                logprob=sum(logprobs) / len(logprobs) if logprobs else None,
+                                least_logprob=min(logprobs) if logprobs else None)
+        return generation, tuple(steps)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One token of an answer: its log-probability and, for a greedy answer, the token the model ranked next."""
+
+    token: int
+    logprob: float
+    runner_up: int | None = None
+    runner_up_logprob: float | None = None
+
+    @classmethod
+    def scored(cls, token: int, logits, with_runner_up: bool) -> "Step":
+        import numpy as np
+
+        peak = logits.max()
+        normal = peak + math.log(np.exp(logits - peak).sum())
+        if not with_runner_up:
+            return cls(token, float(logits[token] - normal))
+        top = np.argpartition(logits, -2)[-2:]
+        runner_up = int(top[0] if top[1] == token else top[1] if top[0] == token else top[np.argmax(logits[top])])
+        return cls(token, float(logits[token] - normal), runner_up, float(logits[runner_up] - normal))
+
+    def runner_up_step(self) -> "Step":
+        """This step with the runner-up chosen instead."""
+        return Step(self.runner_up, self.runner_up_logprob)
 
 
 def usable_cores() -> int:
@@ -207,29 +280,37 @@ class PrefixStates:
     ``capacity`` prefixes (a few MB each: the keys and values of their tokens) lets such a question start
     from the state, in milliseconds (docs/benchmarks.md measures it). ``capacity`` 0 keeps none.
 
-    A new prefix is read after the part it shares with the last prompt (a follow-up keeps the last turn's tables
-    first, so only its new table is read). Like llama.cpp's own cache reuse, that makes the model's numbers
-    depend slightly on what was read before: reading every prefix whole made the greedy SQL independent of
-    history but follow-ups slower than first questions (docs/benchmarks.md).
+    A new prefix is read after the longest start it shares with the last prompt or with a kept state (tables come
+    in the schema's order, so a question on tables A, C and D starts as one on A and C did, and reads only D's
+    lines; a follow-up keeps the last turn's tables first, so only its new table is read). Like llama.cpp's own
+    cache reuse, that makes the model's numbers depend slightly on what was read before: reading every prefix
+    whole made the greedy SQL independent of history but follow-ups slower than first questions
+    (docs/benchmarks.md).
     """
 
     def __init__(self, llama, capacity: int):
         self.llama = llama
         self.capacity = capacity
         self.states: OrderedDict[tuple[int, ...], Any] = OrderedDict()
-        self.restored = 0  # how often a kept state saved reading a prefix (for tests and benchmarks)
+        self.restored = 0  # how often a kept state saved reading a whole prefix (for tests and benchmarks)
+        self.started_from = 0  # how often a kept state saved reading the start of a new prefix
 
     def prepare(self, tokens: list[int], prefix: list[int]) -> None:
         """Make ``prefix`` (the start of ``tokens``) the start of llama.cpp's cache: already there, restored from
-        a kept state, or read now and kept. ``Llama.generate`` then reads only the rest of ``tokens``."""
+        a kept state, or read now (after the longest start a kept state shares with it) and kept. ``Llama.generate``
+        then reads only the rest of ``tokens``."""
         if self.capacity <= 0 or not prefix:
             return
         key = tuple(prefix)
-        if cached_length(self.llama, prefix) == len(prefix):
+        held = cached_length(self.llama, prefix)
+        if held == len(prefix):
             return
         if key in self.states:
             self._restore(key)
             return
+        nearest = max(self.states, key=lambda kept: shared_length(kept, key), default=None)
+        if nearest is not None and shared_length(nearest, key) > held + MIN_SHARED_TOKENS:
+            self._restore(nearest, shared_length(nearest, key))
         read_into_cache(self.llama, prefix)
         self._keep(key)
 
@@ -246,7 +327,8 @@ class PrefixStates:
         while len(self.states) > self.capacity:
             self.states.popitem(last=False)
 
-    def _restore(self, key: tuple[int, ...]) -> None:
+    def _restore(self, key: tuple[int, ...], length: int | None = None) -> None:
+        """Restore the kept state of ``key``, or only its first ``length`` tokens (the start a new prefix shares)."""
         import llama_cpp
 
         buffer, written = self.states[key]
@@ -256,16 +338,30 @@ class PrefixStates:
             llama.n_tokens = 0  # could not be restored: Llama.generate reads the whole prompt
             del self.states[key]
             return
-        llama.input_ids[: len(key)] = key
-        llama.n_tokens = len(key)
+        length = len(key) if length is None else length
+        if length < len(key):
+            llama._ctx.kv_cache_seq_rm(0, length, -1)
+        llama.input_ids[:length] = key[:length]
+        llama.n_tokens = length
         self.states.move_to_end(key)
-        self.restored += 1
+        if length == len(key):
+            self.restored += 1
+        else:
+            self.started_from += 1
+
+
+MIN_SHARED_TOKENS = 16  # a kept state is restored for a new prefix's start only when it saves reading more than this
 
 
 def cached_length(llama, tokens: list[int]) -> int:
     """How many of ``tokens``, from the first, llama.cpp's cache already holds."""
+    return shared_length(llama._input_ids, tokens)
+
+
+def shared_length(these: Sequence[int], those: Sequence[int]) -> int:
+    """How many tokens the two sequences share from the first."""
     held = 0
-    for have, want in zip(llama._input_ids, tokens):
+    for have, want in zip(these, those):
         if have != want:
             break
         held += 1
