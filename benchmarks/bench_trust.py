@@ -11,7 +11,9 @@ when the gold orders). The pipeline runs with declining off, so every answer kee
 be scored; its :class:`~sqlchat.answers.trust.Signals` are stored, and :func:`sqlchat.answers.trust.decide` then
 gives the confidence or the decline that a user would have seen under the configured thresholds.
 Since that rule reads only the signals, ``--signals`` re-scores a stored run under other thresholds
-(``--set name=value``, any :class:`~sqlchat.config.TrustConfig` field) in a second, without the model.
+(``--set name=value``, any :class:`~sqlchat.config.TrustConfig` field) in a second, without the model; it also
+reads a ``sqlchat eval --json`` run (the held-out suite as shipped, with its unanswerable questions), and
+``--set doubt_candidates=0`` scores it as if the doubt check had not run.
 
 Printed: accuracy per confidence level, the share of wrong answers marked low or declined (target
 ≥ 80 %), the share of right answers marked low (target ≤ 10 %), the share of unanswerable questions
@@ -157,7 +159,29 @@ def report(records: list[Record], config: TrustConfig) -> str:
             by_source["reach" if signals.invented else "model"] += 1
     lines.append(f"- unanswerable declined for names the schema lacks: {by_source['reach']}, "
                  f"by the model alone: {by_source['model']}")
+    lines.append(f"- ranking (AUROC): a right answer is rated above a wrong one {ranking(answerable):.3f} of the time "
+                 "(high > medium > low > declined; ties count half)")
     return "\n".join(lines)
+
+
+def ranking(answerable: list[tuple[Record, str]]) -> float:
+    """How often a right answer's outcome ranks above a wrong one's: the confidence's power to tell them apart,
+    whatever its thresholds (0.5: none; 1: complete)."""
+    rank = {level: len(LEVELS) - i for i, level in enumerate(LEVELS)} | {DECLINED: 0}
+    right = [rank[o] for r, o in answerable if r.right]
+    wrong = [rank[o] for r, o in answerable if not r.right]
+    wins = sum((a > b) + 0.5 * (a == b) for a in right for b in wrong)
+    return wins / (len(right) * len(wrong)) if right and wrong else float("nan")
+
+
+def from_eval(record: dict[str, Any]) -> Record:
+    """A ``sqlchat eval --json`` record as this benchmark's (its answer accuracy as ``right``), so the confidence of a
+    run as shipped can be re-scored here too."""
+    answerable = record.get("answerable") is not False
+    return Record(kind="answerable" if answerable else "unanswerable", db=record.get("db_id") or "",
+                  question=record["question"], right=bool(record.get("answer")) if answerable else None,
+                  signals=record.get("signals") or {"ok": False}, sql=record.get("predicted"),
+                  seconds=record.get("latency_s") or 0.0)
 
 
 def tuned(config: TrustConfig, assignments: list[str]) -> TrustConfig:
@@ -184,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--unanswerable", help="questions the data cannot answer (JSONL: db, question)")
     parser.add_argument("--limit", type=int, help="at most this many of each file")
     parser.add_argument("--json", help="store every question's signals here (re-score with --signals)")
-    parser.add_argument("--signals", help="a stored run: re-score it without the model")
+    parser.add_argument("--signals", help="a stored run (this benchmark's --json, or `sqlchat eval --json`): re-score it "
+                                          "without the model")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="a TrustConfig threshold, for the run and its scoring (e.g. doubt_logprob=-0.25)")
     _add_model(parser)
@@ -193,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     config = tuned(settings.trust, args.set)
     if args.signals:
         stored = json.loads(Path(args.signals).read_text(encoding="utf-8"))
-        records = [Record(**record) for record in stored["records"]]
+        records = [from_eval(record) if "predicted" in record else Record(**record) for record in stored["records"]]
     else:
         if not args.questions or not args.unanswerable:
             parser.error("give --questions and --unanswerable, or --signals")

@@ -36,8 +36,7 @@ Environment variables (all optional):
                          default ``./.streamlit/secrets.toml`` (see :mod:`sqlchat.governance.deployment`)
 ``SQLCHAT_COMPARE_CANDIDATES`` most candidates run to compare results (confidence, "Did you mean")
 ``SQLCHAT_DECLINE``      ``1``: decline questions the schema cannot answer; ``0``: always answer
-``SQLCHAT_DOUBT_CANDIDATES`` candidates compared with an answer the model was unsure of (0: never)
-``SQLCHAT_DOUBT_BRANCHES`` ``1``: those candidates branch off the answer where it was least sure (llama.cpp); ``0``: sampled
+``SQLCHAT_DOUBT_CANDIDATES`` sampled candidates compared with an answer the model was unsure of (0: never)
 ``SQLCHAT_CONVERSATION_TURNS`` how many earlier turns of a conversation a follow-up shows the model (0: every
                          question stands alone)
 ``SQLCHAT_READ_AHEAD``   ``1``: after each answer, the model reads the start a follow-up's prompt would have (the
@@ -81,7 +80,9 @@ class ModelConfig:
     prompt_style: str = "chat"  # for models the engine cannot ask: "chat" (ChatML) or "seed" (plain text)
     threads: int | None = None  # llama.cpp threads for reading and writing; None: every usable core
     context_tokens: int = 4096  # llama.cpp context window
-    prefix_states: int = 8  # llama.cpp: cache states kept of the last schema prefixes (a few MB each; 0: none)
+    # llama.cpp: cache states kept of the last schema prefixes (about 11 MB for 400 tokens of the 1.5B; 0: none). 16, not
+    # 8: the held-out suite reads 39 % fewer prompt tokens with 16 and partial starts (docs/benchmarks.md, "Speed").
+    prefix_states: int = 16
     num_candidates: int = 1
     # When no candidate gives an informative answer (all fail, or come back empty / 0 / NULL), ask once
     # more for this many by beam search; the extra latency is paid only by such questions. 0: never.
@@ -167,12 +168,9 @@ class TrustConfig:
     # held-out suite and checked on Spider and the business set (docs/benchmarks.md, "Declining").
     decline_invented: str = "first"
     # The doubt check: when the one answer's least likely token is below ``doubt_logprob`` (an unsure choice of a
-    # column, a table, a join), ``doubt_candidates`` more candidates are run beside it and their results compared.
+    # column, a table, a join), ``doubt_candidates`` sampled candidates are run beside it and their results compared.
     # The answer stays the same; only its confidence and the alternatives offered can change. 0: never.
     doubt_candidates: int = 2
-    # The doubt check's candidates branch off the answer where it was least sure (the runner-up token at its least
-    # likely tokens, finished greedily; llama.cpp), instead of being sampled whole: docs/benchmarks.md, "The doubt check".
-    doubt_branches: bool = True
     doubt_logprob: float = -1.1  # business set, Qwen2.5-Coder-1.5B: 15 of 79 answers checked (docs/benchmarks.md)
 
 
@@ -239,7 +237,6 @@ class Settings:
             compare_candidates=_number(env, "SQLCHAT_COMPARE_CANDIDATES", TrustConfig.compare_candidates),
             decline=_flag(env, "SQLCHAT_DECLINE", TrustConfig.decline),
             doubt_candidates=_number(env, "SQLCHAT_DOUBT_CANDIDATES", TrustConfig.doubt_candidates),
-            doubt_branches=_flag(env, "SQLCHAT_DOUBT_BRANCHES", TrustConfig.doubt_branches),
         )
         conversation = ConversationConfig(
             turns=_number(env, "SQLCHAT_CONVERSATION_TURNS", ConversationConfig.turns),

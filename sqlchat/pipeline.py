@@ -435,19 +435,16 @@ def doubtful(answer: Answer, settings: Settings) -> bool:
 
 def _another_round(draft: Draft, backend: Backend, prompt: Prompt, db: Database, settings: Settings, n: int,
                    stage: str) -> None:
-    """Choose again among the draft's candidates and the new ones the model gives (greedy first): a :data:`RETRY` when
-    the first gave nothing informative (the rest sampled: ``backend.generate``), a :data:`DOUBT` check beside an unsure
-    answer (the rest branch off it where it was least sure, ``backend.branches``, where the backend can; else sampled).
-    The first candidates stay first, so the choice can only move to a later candidate whose result is informative; the
-    first choice stands when the model offers nothing new or fails."""
+    """Choose again among the draft's candidates and the new ones of ``backend.generate(prompt, n)`` (greedy first,
+    the rest sampled): a :data:`RETRY` when the first gave nothing informative, a :data:`DOUBT` check beside an
+    unsure answer. The first candidates stay first, so the choice can only move to a later candidate whose result
+    is informative; the first choice stands when the model offers nothing new or fails."""
     first = draft.round
     retried = stage == RETRY
-    branching = stage == DOUBT and settings.trust.doubt_branches
-    ask_model = (getattr(backend, "branches", None) if branching else None) or backend.generate
     with draft.step(stage, f"{n} more candidate(s) asked for") as step:
         try:
             with draft.timed("generate"):
-                generations = ask_model(prompt, n=n)
+                generations = backend.generate(prompt, n=n)
         except SqlchatError as error:
             step.output = f"the model failed ({error.message}): the first answer stands"
             return

@@ -80,6 +80,7 @@ def test_the_reliability_table_and_declining_figures(bench, tmp_path: Path, caps
     assert "unanswerable questions declined: 2/2 = 100.0 %" in printed
     assert "answerable questions wrongly declined: 0/5 = 0.0 %" in printed
     assert "declined for names the schema lacks: 1, by the model alone: 1" in printed
+    assert "ranking (AUROC): a right answer is rated above a wrong one 1.000 of the time" in printed
 
     records = json.loads(stored.read_text())["records"]
     assert [r["right"] for r in records] == [True, False, True, True, True, None, None]
@@ -116,3 +117,30 @@ def test_a_threshold_that_is_not_a_number_is_a_clear_error(bench, tmp_path: Path
     stored.write_text(json.dumps({"records": []}))
     with pytest.raises(SystemExit, match="doubt_logprob=abc: not a float"):
         bench.main(["--signals", str(stored), "--set", "doubt_logprob=abc"])
+
+
+def test_an_eval_run_as_shipped_is_re_scored_with_and_without_its_doubt_check(bench, tmp_path: Path, capsys) -> None:
+    def record(question, answer, signals, answerable=True, declined=False):
+        return {"question": question, "predicted": "SELECT 1", "answer": answer, "answerable": answerable,
+                "declined": declined, "signals": signals, "db_id": "db", "latency_s": 1.0}
+
+    sure = {"informative": True, "compared": 1, "agreeing": 1, "logprob": -0.05, "least_logprob": -0.3}
+    # an unsure answer the doubt check found disagreeing, and one it found agreeing
+    doubted_wrong = {**sure, "checked": True, "compared": 3, "agreeing": 1, "least_logprob": -2.0}
+    doubted_right = {**sure, "checked": True, "compared": 3, "agreeing": 3, "least_logprob": -2.0}
+    stored = tmp_path / "eval.json"
+    stored.write_text(json.dumps({"records": [
+        record("a", True, sure), record("b", True, doubted_right), record("c", False, doubted_wrong),
+        record("d", False, None),  # it failed: no signals, rated low
+        record("e", None, {"ok": True, "invented": ["weather"], "generated": 1}, answerable=False, declined=True),
+    ]}))
+    assert bench.main(["--signals", str(stored)]) == 0
+    shipped = capsys.readouterr().out
+    assert "right (rows equal the gold's): 2/4 = 50.0 %" in shipped
+    assert "wrong answers marked low or declined: 2/2 = 100.0 %" in shipped
+    assert "unanswerable questions declined: 1/1 = 100.0 %" in shipped
+    assert "one 1.000 of the time" in shipped
+    assert bench.main(["--signals", str(stored), "--set", "doubt_candidates=0"]) == 0
+    unchecked = capsys.readouterr().out  # without the check the unsure wrong answer stands alone, as sure as the right
+    assert "wrong answers marked low or declined: 1/2 = 50.0 %" in unchecked
+    assert "one 0.750 of the time" in unchecked

@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -36,6 +38,28 @@ def chinook_context() -> str:
         db.close()
 
 
+@pytest.fixture(scope="module")
+def chinook_tables() -> dict:
+    db = connect(CHINOOK)
+    try:
+        return {table.name: table for table in reflect_schema(db)}
+    finally:
+        db.close()
+
+
+@contextmanager
+def tokens_read(backend: LlamaCppBackend) -> Iterator[list[int]]:
+    """The size of each batch llama.cpp reads while the block runs (a prompt's unread part, then each written token)."""
+    evaluated: list[int] = []
+    llama = backend.llama
+    original = llama.eval
+    llama.eval = lambda tokens: (evaluated.append(len(tokens)), original(tokens))[1]
+    try:
+        yield evaluated
+    finally:
+        llama.eval = original
+
+
 def test_the_default_backend_is_llama_cpp_with_the_chat_template(local_backend):
     assert isinstance(local_backend, LlamaCppBackend)
     assert local_backend.name.startswith(DEFAULT_MODEL)
@@ -53,69 +77,42 @@ def test_tokens_are_written_on_every_usable_core(local_backend):
 
 
 def test_consecutive_questions_reuse_the_cached_schema_prefix(local_backend, chinook_context):
-    evaluated: list[int] = []
-    llama = local_backend.llama
-    original = llama.eval
-    llama.eval = lambda tokens: (evaluated.append(len(tokens)), original(tokens))[1]
-    try:
+    with tokens_read(local_backend) as evaluated:
         local_backend.generate(build_prompt(chinook_context, "How many artists are there?"))
         first_prompt = evaluated[0]
         evaluated.clear()
         local_backend.generate(build_prompt(chinook_context, "How many albums are there?"))
-    finally:
-        llama.eval = original
     second_prompt = evaluated[0]
     assert first_prompt > 300  # the whole schema was read the first time...
     assert second_prompt < 30  # ...and only the new question the second time
 
 
-def test_a_schema_asked_about_before_is_restored_not_read_again(local_backend):
-    db = connect(CHINOOK)
-    try:
-        tables = {table.name: table for table in reflect_schema(db)}
-    finally:
-        db.close()
-    customers = render_context([tables["Customer"], tables["Invoice"]])
-    tracks = render_context([tables["Genre"], tables["Track"]])
-    evaluated: list[int] = []
-    llama = local_backend.llama
-    original = llama.eval
-    llama.eval = lambda tokens: (evaluated.append(len(tokens)), original(tokens))[1]
-    try:
+def test_a_schema_asked_about_before_is_restored_not_read_again(local_backend, chinook_tables):
+    customers = render_context([chinook_tables["Customer"], chinook_tables["Invoice"]])
+    tracks = render_context([chinook_tables["Genre"], chinook_tables["Track"]])
+    with tokens_read(local_backend) as evaluated:
         first = local_backend.generate(build_prompt(customers, "How many customers are in Brazil?"))[0]
         local_backend.generate(build_prompt(tracks, "How many tracks are there?"))  # other tables: another prefix
         evaluated.clear()
         restored = local_backend.prefixes.restored
         again = local_backend.generate(build_prompt(customers, "How many customers are in Brazil?"))[0]
-    finally:
-        llama.eval = original
     assert local_backend.prefixes.restored == restored + 1
     assert sum(evaluated) < 30  # the question alone was read: the customers' schema came back from its kept state
     assert again.sql == first.sql == "SELECT COUNT(*) FROM Customer WHERE Country = 'Brazil'"
 
 
-def test_a_new_table_set_starts_from_the_kept_state_it_shares_a_start_with(local_backend):
-    db = connect(CHINOOK)
-    try:
-        tables = {table.name: table for table in reflect_schema(db)}
-    finally:
-        db.close()
+def test_a_new_table_set_starts_from_the_kept_state_it_shares_a_start_with(local_backend, chinook_tables):
+    tables = chinook_tables
     invoices = render_context([tables["Customer"], tables["Invoice"]])
     lines = render_context([tables["Customer"], tables["Invoice"], tables["InvoiceLine"]])  # the same start, one more
     tracks = render_context([tables["Genre"], tables["Track"]])
     whole = len(local_backend.llama.tokenize(local_backend.render(build_prompt(lines, "x")).encode(), special=True))
-    evaluated: list[int] = []
-    llama = local_backend.llama
-    original = llama.eval
-    llama.eval = lambda tokens: (evaluated.append(len(tokens)), original(tokens))[1]
-    try:
+    with tokens_read(local_backend) as evaluated:
         local_backend.generate(build_prompt(invoices, "How many invoices are there?"))
         local_backend.generate(build_prompt(tracks, "How many tracks are there?"))  # the cache now holds other tables
         evaluated.clear()
         started_from = local_backend.prefixes.started_from
         answer = local_backend.generate(build_prompt(lines, "How many invoice lines are there?"))[0]
-    finally:
-        llama.eval = original
     assert local_backend.prefixes.started_from == started_from + 1
     assert sum(evaluated) < whole / 2  # InvoiceLine's lines and the question, not the customers' and invoices' again
     assert "InvoiceLine" in answer.sql, answer.sql
@@ -130,17 +127,11 @@ def test_a_follow_up_read_ahead_reads_only_its_own_question_and_is_answered_righ
     first = ask("How many invoices went to Germany?", chinook, local_backend, settings)
     conversation.add("How many invoices went to Germany?", first)
     assert first.rows == [[28]], first.sql
-    evaluated: list[int] = []
-    llama = local_backend.llama
-    original = llama.eval
-    llama.eval = lambda tokens: (evaluated.append(len(tokens)), original(tokens))[1]
-    try:
+    with tokens_read(local_backend) as evaluated:
         read_ahead(local_backend, follow_up_start(chinook, settings, conversation.turns))
         ahead = sum(evaluated)
         evaluated.clear()
         second = ask("And to France?", chinook, local_backend, settings, earlier=conversation.turns)
-    finally:
-        llama.eval = original
     assert ahead > 30  # the earlier question and its SQL were read before the follow-up came...
     assert sum(evaluated) < 30  # ...so the follow-up read about its own question alone
     assert second.ok and second.rows == [[35]] and "France" in second.sql, second.sql
@@ -155,23 +146,6 @@ def test_candidates_after_the_first_are_sampled_and_carry_log_probabilities(loca
     assert all(g.logprob > -3 for g in generations), [g.logprob for g in generations]
     # the least likely token is at most the mean: the doubt a single unsure choice leaves is not averaged away
     assert all(g.least_logprob is not None and g.least_logprob <= g.logprob for g in generations)
-
-
-def test_doubt_branches_take_the_runner_up_where_the_greedy_answer_was_least_sure(local_backend, chinook_context):
-    prompt = build_prompt(chinook_context, "Which genre has the most tracks longer than five minutes?")
-    greedy = local_backend.generate(prompt)[0]
-    first, *others = local_backend.branches(prompt, n=3)
-    steps = local_backend._last_greedy[2]
-    assert first == greedy and len(others) == 2  # the greedy answer first, as `generate` gives it, then two branches
-    assert [step.logprob for step in steps] and min(step.logprob for step in steps) == pytest.approx(greedy.least_logprob)
-    prefix = local_backend.llama.detokenize([step.token for step in steps]).decode()
-    for other in others:  # each starts as the greedy answer did, and parts from it at one of its unsure tokens
-        assert other.text != greedy.text and other.sql.upper().startswith(("SELECT", "WITH")), other.text
-        shared = next(i for i, (a, b) in enumerate(zip(other.text, prefix)) if a != b)
-        assert shared > 0 or other.text[0] != prefix[0]
-        assert other.tokens < len(steps) + 40  # it wrote only what follows its branch point (the start came from the cache)
-        assert other.logprob is not None and other.least_logprob <= other.logprob
-    assert [g.text for g in local_backend.branches(prompt, n=3)] == [g.text for g in [first, *others]]  # deterministic
 
 
 def _free_port() -> int:

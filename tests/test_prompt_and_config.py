@@ -100,7 +100,7 @@ def test_model_settings_from_the_environment():
     assert (model.openai_api, model.prompt_style, model.threads) == ("chat", "seed", 2)
     assert Settings.from_env({}).model.threads is None
     assert Settings.from_env({"SQLCHAT_PREFIX_STATES": "0"}).model.prefix_states == 0
-    assert Settings.from_env({}).model.prefix_states == 8
+    assert Settings.from_env({}).model.prefix_states == 16
     assert Settings.from_env({"SQLCHAT_MENTIONS": "0"}).schema.mentions is False
 
 

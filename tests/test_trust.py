@@ -216,36 +216,6 @@ def test_samples_repeating_an_unsure_answer_word_for_word_make_it_sure(chinook):
 
 
 @dataclass
-class Brancher(Model):
-    """A model that can also branch off its greedy answer (``Backend.branches``): each call is recorded by kind."""
-
-    branched: list[int] = field(default_factory=list)
-
-    def branches(self, prompt: str, n: int = 1) -> list[Generation]:
-        self.branched.append(n)
-        return Model.generate(self, prompt, n)
-
-
-def test_the_doubt_check_branches_off_the_answer_where_the_backend_can(chinook):
-    model = Brancher([COUNT_CUSTOMERS, COUNT_EMPLOYEES, COUNT_CUSTOMERS_TOO], logprob=-0.05, least_logprob=-2.5)
-    answer = ask("How many customers are there?", chinook, model, settings(doubt_candidates=2))
-    assert model.branched == [3] and model.asked == [1, 3]  # the greedy answer, then its two branches
-    assert answer.checked and answer.chosen == COUNT_CUSTOMERS and answer.signals.compared == 3
-    assert answer.signals.agreeing == 2 and [a.sql for a in answer.alternatives] == [COUNT_EMPLOYEES]
-
-
-def test_doubt_branches_off_samples_and_a_retry_never_branches(chinook):
-    unsure = Brancher([COUNT_CUSTOMERS, COUNT_EMPLOYEES], logprob=-0.05, least_logprob=-2.5)
-    ask("How many customers are there?", chinook, unsure, settings(doubt_candidates=2, doubt_branches=False))
-    assert unsure.branched == [] and unsure.asked == [1, 3]  # sampled, as a backend without branches does
-    nothing = "SELECT COUNT(*) FROM Customer WHERE Country = 'Atlantis'"
-    failing = Brancher([nothing, COUNT_CUSTOMERS], logprob=-0.05, least_logprob=-2.5)
-    answer = ask("How many customers are there?", chinook, failing,
-                 Settings(model=ModelConfig(num_candidates=1, retry_candidates=2), trust=replace(CONFIG, doubt_candidates=2)))
-    assert answer.retried and failing.branched == [] and failing.asked == [1, 2]  # a retry samples afresh
-
-
-@dataclass
 class Rounds:
     """A server that samples every candidate (no greedy one first): each call answers with the next round."""
 

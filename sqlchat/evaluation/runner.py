@@ -229,17 +229,11 @@ class MeteredBackend:
         self.seconds = 0.0
 
     def generate(self, prompt: Prompt, n: int = 1) -> list[Generation]:
-        return self._counted(self.inner.generate(prompt, n=n))
-
-    def _counted(self, generations: list[Generation]) -> list[Generation]:
+        generations = self.inner.generate(prompt, n=n)
         self.tokens += sum(g.tokens for g in generations)
         # every candidate of one call reports that call's time: count it once
         self.seconds += max((g.seconds for g in generations), default=0.0)
         return generations
-
-    def branches(self, prompt: Prompt, n: int = 1) -> list[Generation]:
-        """The wrapped backend's branches where it has them (``Backend.branches``), else its samples: counted alike."""
-        return self._counted(getattr(self.inner, "branches", self.inner.generate)(prompt, n=n))
 
     def reset(self) -> None:
         """A new question starts: zero the counts (and tell a replay, which serves stored runs per question)."""

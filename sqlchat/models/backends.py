@@ -49,9 +49,7 @@ class Generation:
 class Backend(Protocol):
     """What the engine asks of a model. A backend that keeps a cache of what it read may also offer
     ``read_ahead(prompt)``: read the start of ``prompt`` (everything before its question) now, so a later prompt
-    that begins the same way reads only its question (``sqlchat.pipeline.read_ahead``); and ``branches(prompt, n)``:
-    the greedy answer and ``n - 1`` others that differ from it where it was least sure (the doubt check's candidates,
-    :meth:`LlamaCppBackend.branches`)."""
+    that begins the same way reads only its question (``sqlchat.pipeline.read_ahead``)."""
 
     name: str
 
@@ -66,9 +64,8 @@ class Backend(Protocol):
 class LlamaCppBackend:
     """A GGUF model in llama.cpp, loaded once and shared between threads (Streamlit sessions).
 
-    The first candidate is greedy; further ones are sampled (llama.cpp has no beam search), or branch off the greedy
-    answer where it was least sure (:meth:`branches`). Each reuses the cached prefix, so extra candidates cost only
-    their own tokens.
+    The first candidate is greedy; further ones are sampled (llama.cpp has no beam search). Each
+    reuses the cached prefix, so extra candidates cost only their own tokens.
     """
 
     def __init__(self, llama, name: str, prompt_style: str = "chat", max_new_tokens: int = 160, prefix_states: int = 0):
@@ -80,7 +77,7 @@ class LlamaCppBackend:
         self.chat_template = llama.metadata.get("tokenizer.chat_template")
         self._stop_tokens = {llama.token_eos(), *_special_ids(llama, ("<|im_end|>", "<|endoftext|>", "<|eot_id|>"))}
         self._lock = threading.Lock()  # one generation at a time: on a CPU they would only contend
-        self._last_greedy: tuple[list[int], Generation, tuple[Step, ...]] | None = None
+        self._last_greedy: tuple[list[int], Generation] | None = None
 
     @classmethod
     def from_file(cls, path: str | Path, *, lora: str | Path | None = None, name: str | None = None,
@@ -119,52 +116,15 @@ class LlamaCppBackend:
         return render(prompt, self.prompt_style, self.chat_template)
 
     def generate(self, prompt: Prompt, n: int = 1) -> list[Generation]:
-        text, tokens = self._tokens(prompt)
-        with self._lock:
-            self.prefixes.prepare(tokens, self._schema_prefix(text, prompt, tokens))
-            return [self._greedy(tokens) if index == 0 else self._one(tokens, greedy=False, seed=index)[0]
-                    for index in range(max(1, n))]
-
-    def branches(self, prompt: Prompt, n: int = 1) -> list[Generation]:
-        """The greedy answer first, then up to ``n - 1`` answers that take the runner-up token where the greedy answer
-        was least sure (its least likely tokens, one branch each, formatting choices skipped), each finished greedily.
-
-        The doubt check's other candidates: they question exactly the choices the model hesitated over (a column, a
-        join key, a filter), and each writes only the tokens after its branch, the greedy answer's start being in
-        llama.cpp's cache. Deterministic, unlike samples, so a question's confidence is the same every time."""
-        text, tokens = self._tokens(prompt)
-        with self._lock:
-            self.prefixes.prepare(tokens, self._schema_prefix(text, prompt, tokens))
-            greedy = self._greedy(tokens)
-            steps = self._last_greedy[2]
-            points = sorted(self._doubt_points(steps, max(0, n - 1)))
-            return [greedy, *(self._one(tokens, greedy=True, seed=0, forced=(*steps[:at], steps[at].runner_up_step()))[0]
-                              for at in points)]
-
-    def _doubt_points(self, steps: Sequence[Step], count: int) -> list[int]:
-        """The positions of the ``count`` least likely tokens whose runner-up says something else: not the end of the
-        answer, and not the same word in other spacing or letter case (``\nFROM`` for `` FROM``)."""
-        def said(token: int) -> str:
-            return self.llama.detokenize([token]).decode("utf-8", errors="ignore").strip().lower()
-
-        points: list[int] = []
-        for at in sorted(range(len(steps)), key=lambda i: steps[i].logprob):
-            if len(points) >= count:
-                break
-            step = steps[at]
-            if step.runner_up is None or step.runner_up in self._stop_tokens or said(step.runner_up) == said(step.token):
-                continue
-            points.append(at)
-        return points
-
-    def _tokens(self, prompt: Prompt) -> tuple[str, list[int]]:
-        """The prompt's text and tokens, or the sentence that it is too long for the model."""
         text = self.render(prompt)
         tokens = self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
         if len(tokens) + self.max_new_tokens > self.llama.n_ctx():
             raise GenerationFailed(f"The question and its tables are too long for the model ({len(tokens)} tokens); "
                                    "ask about fewer tables or lower SQLCHAT_SCHEMA_TOKENS.")
-        return text, tokens
+        with self._lock:
+            self.prefixes.prepare(tokens, self._schema_prefix(text, prompt, tokens))
+            return [self._greedy(tokens) if index == 0 else self._one(tokens, greedy=False, seed=index)
+                    for index in range(max(1, n))]
 
     def read_ahead(self, prompt: Prompt) -> int:
         """Read the start of ``prompt`` (system text, schema, earlier turns: :func:`~sqlchat.prompt.render_start`)
@@ -193,12 +153,10 @@ class LlamaCppBackend:
         """The greedy answer, remembered for the last prompt: asking again for more candidates (a retry, a
         doubt check) starts with the same greedy text, which costs nothing the second time."""
         if self._last_greedy is None or self._last_greedy[0] != tokens:
-            self._last_greedy = (tokens, *self._one(tokens, greedy=True, seed=0))
+            self._last_greedy = (tokens, self._one(tokens, greedy=True, seed=0))
         return self._last_greedy[1]
 
-    def _one(self, tokens: list[int], greedy: bool, seed: int, forced: Sequence[Step] = ()) -> tuple[Generation, tuple[Step, ...]]:
-        """One answer and its steps. ``forced``: the answer's first tokens, already chosen (a branch of the greedy
-        answer); they are read, not written, and the answer goes on from them."""
+    def _one(self, tokens: list[int], greedy: bool, seed: int) -> Generation:
         import numpy as np
 
         started = time.perf_counter()
@@ -211,54 +169,24 @@ class LlamaCppBackend:
         if not greedy:
             self.llama.set_seed(seed)
         options = dict(temp=0.0) if greedy else dict(temp=SAMPLING["temperature"], top_k=SAMPLING["top_k"], top_p=SAMPLING["top_p"])
-        steps = list(forced)
-        text = self.llama.detokenize([step.token for step in forced]) if forced else b""
-        generated = 0
-        finished = any(stop in text.decode("utf-8", errors="ignore") for stop in STOP_STRINGS)  # a branch that ends it
+        text, generated, logprob_sum, least = b"", 0, 0.0, 0.0
         # reset=True: llama.cpp keeps the KV cache of the prefix this prompt shares with the last one
-        for token in () if finished else self.llama.generate(tokens + [step.token for step in forced], reset=True,
-                                                             logits_processor=[keep_scores], **options):
+        for token in self.llama.generate(tokens, reset=True, logits_processor=[keep_scores], **options):
             if token in self._stop_tokens:
                 break
-            steps.append(Step.scored(token, latest[0], with_runner_up=greedy))
+            logits = latest[0]
+            peak = logits.max()
+            logprob = float(logits[token] - peak - math.log(np.exp(logits - peak).sum()))
+            logprob_sum, least = logprob_sum + logprob, min(least, logprob)
             generated += 1
             text += self.llama.detokenize([token])
             decoded = text.decode("utf-8", errors="ignore")
-            if len(steps) >= self.max_new_tokens or any(stop in decoded for stop in STOP_STRINGS):
+            if generated >= self.max_new_tokens or any(stop in decoded for stop in STOP_STRINGS):
                 break
         decoded = text.decode("utf-8", errors="replace")
-        logprobs = [step.logprob for step in steps]
-        generation = Generation(text=decoded, sql=extract_sql(decoded), tokens=generated,
-                                seconds=time.perf_counter() - started,
-                                logprob=sum(logprobs) / len(logprobs) if logprobs else None,
-                                least_logprob=min(logprobs) if logprobs else None)
-        return generation, tuple(steps)
-
-
-@dataclass(frozen=True)
-class Step:
-    """One token of an answer: its log-probability and, for a greedy answer, the token the model ranked next."""
-
-    token: int
-    logprob: float
-    runner_up: int | None = None
-    runner_up_logprob: float | None = None
-
-    @classmethod
-    def scored(cls, token: int, logits, with_runner_up: bool) -> "Step":
-        import numpy as np
-
-        peak = logits.max()
-        normal = peak + math.log(np.exp(logits - peak).sum())
-        if not with_runner_up:
-            return cls(token, float(logits[token] - normal))
-        top = np.argpartition(logits, -2)[-2:]
-        runner_up = int(top[0] if top[1] == token else top[1] if top[0] == token else top[np.argmax(logits[top])])
-        return cls(token, float(logits[token] - normal), runner_up, float(logits[runner_up] - normal))
-
-    def runner_up_step(self) -> "Step":
-        """This step with the runner-up chosen instead."""
-        return Step(self.runner_up, self.runner_up_logprob)
+        return Generation(text=decoded, sql=extract_sql(decoded), tokens=generated, seconds=time.perf_counter() - started,
+                          logprob=logprob_sum / generated if generated else None,
+                          least_logprob=least if generated else None)
 
 
 def usable_cores() -> int:
