@@ -236,9 +236,10 @@ class PrefixStates:
         if key in self.states:
             self._restore(key)
             return
-        nearest = max(self.states, key=lambda kept: shared_length(kept, key), default=None)
-        if nearest is not None and shared_length(nearest, key) > held + MIN_SHARED_TOKENS:
-            self._restore(nearest, shared_length(nearest, key))
+        shared = {kept: shared_length(kept, key) for kept in self.states}
+        nearest = max(shared, key=shared.__getitem__, default=None)
+        if nearest is not None and shared[nearest] > held + MIN_SHARED_TOKENS:
+            self._restore(nearest, shared[nearest])
         read_into_cache(self.llama, prefix)
         self._keep(key)
 
