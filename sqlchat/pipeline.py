@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -66,7 +66,7 @@ from sqlchat.schema.samples import ColumnSample, sample_columns
 from sqlchat.sources.connection import Database
 from sqlchat.value_reader import DatabaseReader
 
-__all__ = ["Answer", "Draft", "ask", "run_sql", "prompt_for", "needs_more_candidates", "doubtful", "settle",
+__all__ = ["Answer", "Draft", "ask", "answers", "run_sql", "prompt_for", "needs_more_candidates", "doubtful", "settle",
            "follow_up_start", "read_ahead", "read_ahead_in_background"]
 
 log = logging.getLogger(__name__)
@@ -283,17 +283,39 @@ def ask(
     few-shot guidance; the caller retrieves them (``sqlchat.history``), so data flows one way.
     ``earlier`` are the conversation's previous turns (:class:`sqlchat.conversation.Conversation`), oldest
     first; the model is shown those from the last answered one on (:func:`sqlchat.conversation.recent`).
+    The settled answer: the last of :func:`answers`.
     """
-    with user_text(question):  # a message echoing the question does not mask a secret guessed in it
-        return _ask(question, db, backend, settings, examples, earlier)
+    answer: Answer | None = None
+    for answer in answers(question, db, backend, settings, examples, earlier):
+        pass
+    assert answer is not None  # answers() always ends with the settled answer
+    return answer
 
 
-def _ask(question: str, db: Database, backend: Backend, settings: Settings, examples: list[tuple[str, str]] | None,
-         earlier: Sequence[Turn] | None) -> Answer:
+def answers(
+    question: str, db: Database, backend: Backend, settings: Settings, examples: list[tuple[str, str]] | None = None,
+    earlier: Sequence[Turn] | None = None,
+) -> Iterator[Answer]:
+    """:func:`ask`, answer by answer as the user may see them: when the model was unsure of its one answer, first
+    that answer with its rows while the doubt check runs (``checking``: no confidence yet), then the settled one.
+    The check rates the rows (and offers the other results it found); it does not hold them back."""
+    steps = _answers(question, db, backend, settings, examples, earlier)
+    while True:
+        with user_text(question):  # a message echoing the question does not mask a secret guessed in it
+            answer = next(steps, None)
+        if answer is None:
+            return
+        yield answer
+
+
+def _answers(question: str, db: Database, backend: Backend, settings: Settings,
+             examples: list[tuple[str, str]] | None, earlier: Sequence[Turn] | None) -> Iterator[Answer]:
     if not question or not question.strip():
-        return Answer(question=question, error="Please type a question.", error_kind="error")
+        yield Answer(question=question, error="Please type a question.", error_kind="error")
+        return
     draft = Draft(question=question)
     answer: Answer | None = None
+    shown: Answer | None = None  # the rows shown while the doubt check ran
     started = time.perf_counter()
     try:
         context = recent(list(earlier or ()), settings.conversation.turns)
@@ -315,18 +337,42 @@ def _ask(question: str, db: Database, backend: Backend, settings: Settings, exam
         if not declined and needs_more_candidates(first.ok, informative, settings):
             _another_round(draft, backend, prompt, db, settings, settings.model.retry_candidates, RETRY)
         elif not declined and doubtful(first, settings):
+            shown = _shown_while_checking(draft, db, settings, withheld, started)
+            if shown.ok:
+                yield shown
             _another_round(draft, backend, prompt, db, settings, settings.trust.doubt_candidates + 1, DOUBT)
             draft.checked = True
-        with draft.step("settle") as step:
-            answer = settle(draft.answer(), db, settings)
-            step.output = answer.confidence or answer.error or ""
-        if withheld:
-            with draft.step("withheld", ", ".join(column for _, column in withheld)) as step:
-                answer = _unless_withheld(answer, withheld, db.dialect)
-                step.output = answer.error or "answered"
+        answer = _settled(draft, db, settings, withheld)
     except Exception as error:  # noqa: BLE001 - the user sees a sentence, never a traceback
         answer = _failed(answer if answer is not None else draft.answer(), error)
-    return draft.finished(answer, started)
+    answer = draft.finished(answer, started)
+    same_rows = shown is not None and shown.ok and answer.ok and shown.sql == answer.sql
+    yield replace(answer, shown_seconds=shown.seconds if same_rows else answer.seconds)
+
+
+def _settled(draft: Draft, db: Database, settings: Settings, withheld: Sequence[tuple[str, str]]) -> Answer:
+    """The draft's answer with its confidence (or declined), unless the connection withholds what it asks for."""
+    with draft.step("settle") as step:
+        answer = settle(draft.answer(), db, settings)
+        step.output = answer.confidence or answer.error or ""
+    if withheld:
+        with draft.step("withheld", ", ".join(column for _, column in withheld)) as step:
+            answer = _unless_withheld(answer, withheld, db.dialect)
+            step.output = answer.error or "answered"
+    return answer
+
+
+def _shown_while_checking(draft: Draft, db: Database, settings: Settings, withheld: Sequence[tuple[str, str]],
+                          started: float) -> Answer:
+    """The first round's answer as the user sees it while the doubt check runs: its rows and what its SQL does, no
+    confidence or other answers yet (``checking``); the time it took is the question's time to rows."""
+    with draft.step("shown", "the rows, while the doubt check runs") as step:
+        answer = _unless_withheld(settle(draft.answer(), db, settings), withheld, db.dialect)
+        if answer.ok:
+            answer = replace(answer, confidence=None, alternatives=(), checking=True)
+        step.output = "rows shown" if answer.ok else answer.error or ""
+    answer = draft.finished(answer, started)
+    return replace(answer, shown_seconds=answer.seconds)
 
 
 def _withheld(question: str, db: Database, earlier: Sequence[Turn]) -> list[tuple[str, str]]:

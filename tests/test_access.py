@@ -770,6 +770,15 @@ def test_issue29_a_question_about_a_hidden_column_says_so_and_offers_no_substitu
         assert not _leaks(out) and not any(e in out for e in STAFF_EMAILS), question
 
 
+def test_issue29_rows_shown_before_the_doubt_check_never_hold_a_substitute(support_shop: Database) -> None:
+    for question, model_sql, column in WITHHELD_QUESTIONS:
+        shown = list(pipeline.answers(question, support_shop, ScriptedBackend([model_sql] * 3, least_logprob=-3.0), settings()))
+        assert [answer.error_kind for answer in shown] == ["unanswerable"], (question, [a.rows for a in shown])
+        assert not any(a.checking for a in shown)
+        out = json.dumps([answer.to_json() for answer in shown], default=str)
+        assert not _leaks(out) and not any(e in out for e in STAFF_EMAILS), question
+
+
 def test_issue29_questions_about_visible_columns_of_the_same_name_still_get_answers(support_shop: Database) -> None:
     for question, model_sql, expected in [
         ("List the email addresses of the employees", 'SELECT Email FROM Employee ORDER BY 1', [[e] for e in STAFF_EMAILS]),

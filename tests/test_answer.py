@@ -24,7 +24,7 @@ EARLIER = [Turn(question="How many employees are there?", sql="SELECT COUNT(*) F
 ROUND_FIELDS = {"sql", "frame", "candidates", "tokens", "chosen", "repaired", "columns_added", "retried", "executed",
                 "explanation", "confidence", "alternatives", "signals", "evidence", "rules", "rule_notes",
                 "rule_failures", "error", "error_detail", "error_kind", "capped", "cap_note", "limit_added", "trace",
-                "seconds"}
+                "seconds", "shown_seconds"}
 
 
 def test_an_answer_is_frozen_and_its_timings_are_a_copy(chinook):

@@ -68,6 +68,18 @@ def test_when_unsure_the_other_answers_are_offered_and_choosing_one_saves_it(
     assert app.button(key="alt:0:1").disabled
 
 
+def test_an_unsure_answer_is_shown_then_settled_by_the_doubt_check(app: AppTest, scripted_model: ScriptedBackend) -> None:
+    connect_demo(app)
+    scripted_model.candidates = [COUNT_CUSTOMERS, COUNT_EMPLOYEES, COUNT_EMPLOYEES]
+    scripted_model.least_logprob = -3.0  # unsure: its rows come first, then two sampled candidates are compared
+    ask(app, "How many customers are there?")
+    assert not app.exception and len(scripted_model.prompts) == 2
+    reply = last_reply(app)
+    assert any("Confidence: low" in text for text in markdown_texts(reply))
+    assert [frame.value.iloc[0, 0] for frame in reply.dataframe] == [59, 8]  # the answer once, then the other result
+    assert len(reply.code) == 1 and not any("comparing other attempts" in c.value for c in reply.caption)
+
+
 def test_a_question_the_data_cannot_answer_is_declined_plainly(
     app: AppTest, scripted_model: ScriptedBackend, history_file: Path
 ) -> None:

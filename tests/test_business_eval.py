@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ import pytest
 from sqlchat.config import DEMO_DIR, Settings
 from sqlchat.evaluation.cli import add_eval_arguments, eval_backend, run_eval_command
 from sqlchat.evaluation.metrics import answer_match, results_match
-from sqlchat.evaluation.runner import DemoDatabases, engine_only, evaluate_business, load_business
+from sqlchat.evaluation.runner import DemoDatabases, QuestionRecord, engine_only, evaluate_business, load_business
 from sqlchat.errors import ConfigError
 from tests.test_evaluation import FakeBackend
 
@@ -132,6 +133,26 @@ def test_a_business_run_scores_both_accuracies_and_each_level(tmp_path):
     record = summary["records"][1]
     assert record["level"] == "everyday" and record["tags"] == rows[1]["tags"] and record["db_id"] == "chinook"
     json.dumps(summary)
+
+
+class UnsureBackend(FakeBackend):
+    """The scripted SQL with an unsure token in it, so the product runs its doubt check after showing the rows."""
+
+    def generate(self, prompt, n: int = 1):
+        return [replace(generation, least_logprob=-3.0) for generation in super().generate(prompt, n)]
+
+
+def test_a_run_times_the_rows_apart_from_the_doubt_check_that_follows_them(tmp_path):
+    rows = _rows("ch-002")
+    backend = UnsureBackend({rows[0]["question"]: [SCRIPTED["ch-002"]] * 3})
+    report = evaluate_business(_file(tmp_path, rows), backend, Settings(), progress=False)
+    (record,) = report.records
+    assert record.checked and record.answer and 0 < record.shown_latency_s < record.latency_s
+    assert record.shown_latency_s + record.stages["doubt check"] <= record.latency_s
+    summary = report.to_json()
+    assert summary["shown_p50_s"] == round(record.shown_latency_s, 4) < summary["latency_p50_s"]
+    older = {key: value for key, value in summary["records"][0].items() if key != "shown_latency_s"}
+    assert QuestionRecord.from_json(older).shown_s == pytest.approx(record.latency_s - record.stages["doubt check"], abs=1e-3)
 
 
 def test_a_business_run_never_touches_the_bundled_files(tmp_path):

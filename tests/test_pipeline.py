@@ -22,10 +22,12 @@ class ScriptedBackend:
     name: str = "scripted"
     prompts: list[str] = field(default_factory=list)  # as the default model reads them (chat rendering)
     read: list[str] = field(default_factory=list)  # what it was asked to read ahead, rendered the same way
+    least_logprob: float | None = None  # below TrustConfig.doubt_logprob: the model is unsure, the doubt check runs
 
     def generate(self, prompt: Prompt, n: int = 1) -> list[Generation]:
         self.prompts.append(render(prompt))
-        return [Generation(text=sql, sql=sql, tokens=5, seconds=0.01) for sql in self.candidates[:n]]
+        return [Generation(text=sql, sql=sql, tokens=5, seconds=0.01, least_logprob=self.least_logprob)
+                for sql in self.candidates[:n]]
 
     def read_ahead(self, prompt: Prompt) -> None:
         self.read.append(render_start(prompt))

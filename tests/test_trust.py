@@ -19,7 +19,7 @@ from sqlchat.answers.declining import DECLINE_MARKER, invented_names, model_decl
 from sqlchat.answers.trust import HIGH, LOW, MEDIUM, Signals, confidence, decide, result_key
 from sqlchat.config import ModelConfig, Settings, TrustConfig
 from sqlchat.models.backends import Generation
-from sqlchat.pipeline import ask
+from sqlchat.pipeline import answers, ask
 from sqlchat.schema.reflection import reflect_schema
 from sqlchat.sources.connection import connect
 
@@ -194,6 +194,28 @@ def test_an_unsure_token_has_sampled_candidates_compared_and_their_other_answer_
     assert answer.signals.compared == 3 and answer.signals.agreeing == 1 and not answer.retried
     assert answer.confidence == LOW
     assert [(a.sql, a.candidates) for a in answer.alternatives] == [(COUNT_EMPLOYEES, 2)]  # two samples wrote it
+
+
+def test_an_unsure_answer_shows_its_rows_before_the_doubt_check_rates_them(chinook):
+    model = Model([COUNT_CUSTOMERS, COUNT_EMPLOYEES, COUNT_EMPLOYEES], logprob=-0.05, least_logprob=-2.5)
+    seen = [(answer, list(model.asked))
+            for answer in answers("How many customers are there?", chinook, model, settings(doubt_candidates=2))]
+    (shown, asked_before), (settled, asked_after) = seen
+    assert (asked_before, asked_after) == ([1], [1, 3])  # the rows came before the sampled candidates were asked for
+    assert shown.checking and shown.rows == [[59]] and shown.explanation == "Counts customers."
+    assert shown.confidence is None and shown.alternatives == () and not shown.checked
+    assert not settled.checking and settled.checked and settled.confidence == LOW and settled.rows == shown.rows
+    assert settled.shown_seconds == shown.seconds < settled.seconds
+    assert settled.timings["rows shown"] == shown.seconds and "shown" in [step.stage for step in settled.trace]
+    assert ask("How many customers are there?", chinook, Model(model.completions, logprob=-0.05, least_logprob=-2.5),
+               settings(doubt_candidates=2)).confidence == settled.confidence  # ask() is the last of answers()
+
+
+def test_a_sure_answer_comes_once_with_its_confidence(chinook):
+    model = Model([COUNT_CUSTOMERS], logprob=-0.05, least_logprob=-0.3)
+    (answer,) = answers("How many customers are there?", chinook, model, settings(doubt_candidates=2))
+    assert answer.confidence == HIGH and not answer.checking and answer.shown_seconds == answer.seconds
+    assert "rows shown" not in answer.timings
 
 
 def test_a_sure_answer_costs_no_extra_candidates(chinook):

@@ -52,6 +52,11 @@ class Answer:
     rule_failures: tuple[str, ...] = ()  # rules that raised and were skipped: name and one line
     trace: tuple[Step, ...] = ()  # the stages it went through, in order (sqlchat.answers.trace)
     seconds: float | None = None  # the whole question's time ("total" in timings); None when nothing was run
+    # the rows are shown while the doubt check runs: its confidence and other answers follow (pipeline.answers)
+    checking: bool = False
+    # the time until the user saw these rows (or the sentence saying why there are none): less than ``seconds`` when
+    # they were shown while the doubt check ran ("rows shown" in timings); None when nothing was run
+    shown_seconds: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -59,9 +64,12 @@ class Answer:
 
     @property
     def timings(self) -> dict[str, float]:
-        """Seconds by step ("schema", "mentions", "generate", "check", "execute", then "total"), read from the trace:
-        a new dict each time, so changing it changes no answer."""
+        """Seconds by step ("schema", "mentions", "generate", "check", "execute"; "rows shown" when the rows came
+        before the doubt check ended; then "total"), read from the trace: a new dict each time, so changing it
+        changes no answer."""
         found = timings_of(self.trace)
+        if self.shown_seconds is not None and self.seconds is not None and self.shown_seconds < self.seconds:
+            found["rows shown"] = self.shown_seconds
         if self.seconds is not None:
             found["total"] = self.seconds
         return found

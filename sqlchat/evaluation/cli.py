@@ -130,7 +130,8 @@ def format_report(report: EvalReport) -> str:
                                                      f"latency p50 {_seconds(figures['latency_p50_s'])}"))
     lines += [
         ("valid SQL", _percent(report.valid_sql)),
-        ("latency p50 / p95", f"{_seconds(report.latency_p50_s)} / {_seconds(report.latency_p95_s)}"),
+        ("latency p50 / p95", f"{_seconds(report.latency_p50_s)} / {_seconds(report.latency_p95_s)} (every candidate)"),
+        ("rows shown p50 / p95", f"{_seconds(report.shown_p50_s)} / {_seconds(report.shown_p95_s)}"),
         ("tokens per second", "-" if report.tokens_per_s is None else f"{report.tokens_per_s:.1f}"),
         ("peak memory", "-" if report.peak_memory_mb is None else f"{report.peak_memory_mb:.0f} MB"),
         ("wall time", _seconds(report.seconds)),

@@ -93,6 +93,15 @@ class QuestionRecord:
     # re-score its confidence under other settings (the doubt check off: its candidates are in compared/agreeing)
     signals: dict[str, Any] | None = None
     stages: dict[str, float] = field(default_factory=dict)  # seconds by trace stage ("generate", "doubt", "retry", ...)
+    # the time until the user saw the rows (Answer.shown_seconds): before the doubt check when it ran after them
+    shown_latency_s: float | None = None
+
+    @property
+    def shown_s(self) -> float:
+        """``shown_latency_s``; in a run stored before it was recorded, the latency less the doubt check's stage."""
+        if self.shown_latency_s is not None:
+            return self.shown_latency_s
+        return self.latency_s - self.stages.get("doubt check", 0.0)
 
     @classmethod
     def from_json(cls, item: dict[str, Any]) -> "QuestionRecord":
@@ -170,6 +179,15 @@ class EvalReport:
         return percentile([r.latency_s for r in self.records], 0.95)
 
     @property
+    def shown_p50_s(self) -> float | None:
+        """The median time until the user saw the rows (or the sentence saying why there are none)."""
+        return percentile([r.shown_s for r in self.records], 0.50)
+
+    @property
+    def shown_p95_s(self) -> float | None:
+        return percentile([r.shown_s for r in self.records], 0.95)
+
+    @property
     def tokens_per_s(self) -> float | None:
         seconds = sum(r.generation_s for r in self.records)
         return sum(r.tokens for r in self.records) / seconds if seconds > 0 else None
@@ -190,6 +208,8 @@ class EvalReport:
             "declined_unanswerable": _rounded(self.declined_unanswerable),
             "latency_p50_s": _rounded(self.latency_p50_s),
             "latency_p95_s": _rounded(self.latency_p95_s),
+            "shown_p50_s": _rounded(self.shown_p50_s),
+            "shown_p95_s": _rounded(self.shown_p95_s),
             "tokens_per_s": _rounded(self.tokens_per_s, 2),
             "peak_memory_mb": _rounded(self.peak_memory_mb, 1),
             "seconds": _rounded(self.seconds, 2),
@@ -198,7 +218,8 @@ class EvalReport:
     def to_json(self, include_records: bool = True) -> dict[str, Any]:
         report = self.summary()
         if include_records:
-            report["records"] = [asdict(r) | {"latency_s": _rounded(r.latency_s)} for r in self.records]
+            report["records"] = [asdict(r) | {"latency_s": _rounded(r.latency_s),
+                                              "shown_latency_s": _rounded(r.shown_latency_s)} for r in self.records]
         return report
 
 
@@ -578,6 +599,7 @@ def score_on_database(
         candidates=list(answer.candidates), tables=list(answer.tables), rules=list(answer.rules),
         confidence=answer.confidence, checked=answer.checked, retried=answer.retried,
         signals=answer.signals.to_json() if answer.signals is not None else None, stages=seconds_by_stage(answer.trace),
+        shown_latency_s=answer.shown_seconds if answer.shown_seconds is not None else latency,
     )
 
 

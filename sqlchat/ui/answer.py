@@ -159,6 +159,19 @@ def render_answer(turn: Turn, key: str, settings: Settings) -> None:
     render_footer(turn, key, settings)
 
 
+def render_rows_while_checking(answer: Answer) -> None:
+    """An unsure answer's SQL, what it does and its rows, shown while the doubt check runs (no buttons: the settled
+    answer replaces them)."""
+    if answer.sql:
+        st.code(answer.sql, language="sql", wrap_lines=True)
+    if answer.explanation:
+        st.markdown(f":material/info: {plain(answer.explanation)}")
+    st.caption(":material/hourglass_top: The model was unsure of a step: comparing other attempts to say how sure "
+               "this answer is.")
+    if answer.frame is not None:
+        st.dataframe(answer.frame, hide_index=True)
+
+
 def render_user(turn: Turn) -> None:
     with st.chat_message("user"):
         if turn.question:

@@ -3,6 +3,8 @@ so "And to France?" follows "How many invoices went to Germany?"; "New conversat
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import streamlit as st
 
 from sqlchat import pipeline
@@ -11,7 +13,8 @@ from sqlchat.conversation import Conversation
 from sqlchat.governance.policy import permitted_examples
 from sqlchat.prompt import Turn as Said
 from sqlchat.sources.connection import Database
-from sqlchat.ui.answer import render_reply, render_user
+from sqlchat.pipeline import Answer
+from sqlchat.ui.answer import render_reply, render_rows_while_checking, render_user
 from sqlchat.ui.common import CONVERSATION, TURNS, Turn, new_conversation, problem_from
 from sqlchat.ui.editor import load_editor
 from sqlchat.ui.sidebar import shared_backend
@@ -29,7 +32,10 @@ def ask_question(question: str, db: Database, settings: Settings) -> Turn:
         with st.spinner("Loading the model (the first time takes a little while)…"):
             backend = shared_backend(settings.model)
         with st.spinner("Writing the SQL and running it…"):
-            turn.answer = pipeline.ask(question, db, backend, settings, examples=turn.examples or None, earlier=earlier)
+            answers = pipeline.answers(question, db, backend, settings, examples=turn.examples or None, earlier=earlier)
+            turn.answer = next(answers)
+        if turn.answer.checking:
+            turn.answer = settled_after_showing(turn.answer, answers)
     except Exception as error:  # noqa: BLE001
         turn.problem = problem_from(error, "answering your question")
     if turn.answer is not None:
@@ -40,6 +46,20 @@ def ask_question(question: str, db: Database, settings: Settings) -> Turn:
     log_turn(turn, settings)
     audit_turn(turn, db, settings)
     return turn
+
+
+def settled_after_showing(shown: Answer, later: Iterator[Answer]) -> Answer:
+    """Show an unsure answer's rows at once, and check how sure it is under a spinner: the settled answer (its
+    confidence, the other results found) then takes the rows' place."""
+    early = st.empty()
+    with early.container():
+        render_rows_while_checking(shown)
+    answer = shown
+    with st.spinner("Checking how sure this answer is…"):
+        for answer in later:
+            pass
+    early.empty()
+    return answer
 
 
 def follows(settings: Settings) -> str | None:
