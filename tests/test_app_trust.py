@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from streamlit.testing.v1 import AppTest
 
 from tests.test_app import (  # noqa: F401 - fixtures used by name
@@ -78,6 +80,30 @@ def test_an_unsure_answer_is_shown_then_settled_by_the_doubt_check(app: AppTest,
     assert any("Confidence: low" in text for text in markdown_texts(reply))
     assert [frame.value.iloc[0, 0] for frame in reply.dataframe] == [59, 8]  # the answer once, then the other result
     assert len(reply.code) == 1 and not any("comparing other attempts" in c.value for c in reply.caption)
+
+
+def test_a_new_question_during_the_check_keeps_the_rows_shown(
+    app: AppTest, scripted_model: ScriptedBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streamlit.runtime.scriptrunner_utils.exceptions import StopException
+
+    from sqlchat.ui import conversation
+
+    def stopped(answer) -> None:  # what Streamlit does at the next page call when a new question comes in
+        raise StopException()
+
+    connect_demo(app)
+    scripted_model.candidates = [COUNT_CUSTOMERS, COUNT_EMPLOYEES, COUNT_EMPLOYEES]
+    scripted_model.least_logprob = -3.0
+    with monkeypatch.context() as patch:
+        patch.setattr(conversation, "render_rows_while_checking", stopped)
+        app.chat_input(key="question").set_value("How many customers are there?").run()
+    app.run()  # the page as the next run draws it
+    assert not app.exception
+    reply = last_reply(app)
+    assert reply.dataframe[0].value.iloc[0, 0] == 59 and len(scripted_model.prompts) == 1
+    assert any("Not rated" in caption.value for caption in reply.caption)
+    assert not any("Confidence:" in text for text in markdown_texts(reply))
 
 
 def test_a_question_the_data_cannot_answer_is_declined_plainly(

@@ -20,6 +20,8 @@ CONFIDENCE_BADGES = {"high": ("green", ":material/verified:"), "medium": ("orang
                      "low": ("red", ":material/warning:")}
 LOW_NOTE = ("Not sure: the model's attempts disagreed or found little, so this may not answer your question. "
             "Read what the SQL does above, or pick one of the other answers it found.")
+UNCHECKED_NOTE = (":material/hourglass_disabled: Not rated: the model was unsure of a step, and a new question came "
+                  "before other attempts could be compared with this answer.")
 ALTERNATIVE_SAVED = "Saved as your verified answer: similar questions will use it as an example."
 
 
@@ -121,6 +123,8 @@ def render_trust(turn: Turn, key: str, settings: Settings) -> None:
         st.badge(f"Confidence: {answer.confidence}", color=color, icon=icon)
     if answer.confidence == "low":
         st.warning(LOW_NOTE, icon=":material/warning:")
+    if answer.checking:  # a new question came before the check of these rows ended
+        st.caption(UNCHECKED_NOTE)
 
 
 def render_alternatives(turn: Turn, key: str, settings: Settings) -> None:

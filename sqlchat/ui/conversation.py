@@ -23,10 +23,12 @@ from sqlchat.ui.store import audit_turn, fingerprint_of, log_turn, similar_examp
 
 def ask_question(question: str, db: Database, settings: Settings) -> Turn:
     """Load the model (first time only) and answer after the conversation so far; failures become a Problem,
-    never a traceback. The answer (or the failure) becomes the conversation's latest turn."""
+    never a traceback. The answer (or the failure) becomes the conversation's latest turn and the chat's, even
+    when a new question stops this run while the rows are being checked: the turn keeps the rows shown."""
     conversation: Conversation = st.session_state[CONVERSATION]
     earlier = list(conversation.turns)
     turn = Turn(question, fingerprint=fingerprint_of(db), database=db.identity, follows=follows(settings))
+    answers: Iterator[Answer] = iter(())
     try:
         turn.examples = permitted_examples(similar_examples(question, turn.fingerprint, db, settings), db) or []
         with st.spinner("Loading the model (the first time takes a little while)…"):
@@ -34,32 +36,39 @@ def ask_question(question: str, db: Database, settings: Settings) -> Turn:
         with st.spinner("Writing the SQL and running it…"):
             answers = pipeline.answers(question, db, backend, settings, examples=turn.examples or None, earlier=earlier)
             turn.answer = next(answers)
-        if turn.answer.checking:
-            turn.answer = settled_after_showing(turn.answer, answers)
     except Exception as error:  # noqa: BLE001
         turn.problem = problem_from(error, "answering your question")
-    if turn.answer is not None:
-        conversation.add(question, turn.answer)
-    else:
-        conversation.turns.append(Said(question, None, ok=False, error=turn.problem.message))
-    turn.position = len(conversation) - 1
-    log_turn(turn, settings)
-    audit_turn(turn, db, settings)
+    try:
+        if turn.answer is not None and turn.answer.checking:
+            settle_after_showing(turn, answers)
+    finally:
+        _record(turn, conversation, db, settings)
     return turn
 
 
-def settled_after_showing(shown: Answer, later: Iterator[Answer]) -> Answer:
-    """Show an unsure answer's rows at once, and check how sure it is under a spinner: the settled answer (its
-    confidence, the other results found) then takes the rows' place."""
+def settle_after_showing(turn: Turn, later: Iterator[Answer]) -> None:
+    """Show an unsure answer's rows at once and check how sure it is under a spinner: the settled answer (its
+    confidence, the other results found) then takes the rows' place. The turn holds each answer before the page
+    is touched again, so a run stopped by a new question keeps the latest."""
     early = st.empty()
     with early.container():
-        render_rows_while_checking(shown)
-    answer = shown
+        render_rows_while_checking(turn.answer)
     with st.spinner("Checking how sure this answer is…"):
-        for answer in later:
+        for turn.answer in later:
             pass
     early.empty()
-    return answer
+
+
+def _record(turn: Turn, conversation: Conversation, db: Database, settings: Settings) -> None:
+    """The turn joins the conversation (what a follow-up is asked after) and the chat, and is logged and audited."""
+    if turn.answer is not None:
+        conversation.add(turn.question, turn.answer)
+    else:
+        conversation.turns.append(Said(turn.question, None, ok=False, error=turn.problem.message))
+    turn.position = len(conversation) - 1
+    st.session_state[TURNS].append(turn)
+    log_turn(turn, settings)
+    audit_turn(turn, db, settings)
 
 
 def follows(settings: Settings) -> str | None:
@@ -73,8 +82,7 @@ def handle_question(question: str, db: Database, settings: Settings) -> None:
     render_user(turn)
     with st.chat_message("assistant"):
         turn = ask_question(question, db, settings)
-        render_reply(turn, str(len(st.session_state[TURNS])), settings)
-    st.session_state[TURNS].append(turn)
+        render_reply(turn, str(len(st.session_state[TURNS]) - 1), settings)
     if turn.answer is not None and turn.answer.sql:
         load_editor(turn)
     if turn.answer is not None:  # the model loaded: while the user reads, it reads what a follow-up begins with
