@@ -32,10 +32,6 @@ DECLINE_MARKER = "-- cannot answer:"
 """What the model may answer instead of SQL, followed by what is missing:
 ``-- cannot answer: the database stores no salaries``."""
 
-DECLINE_INSTRUCTION = (f"If these tables cannot answer the question, write only {DECLINE_MARKER} "
-                       "followed by what the tables do not hold.")
-"""The sentence the prompt carries so the model can decline (``sqlchat.prompt`` puts it in the system text)."""
-
 _MARKER = re.compile(r"--\s*cannot\s+answer\s*:?(?P<reason>[^\n]*)", re.IGNORECASE)
 _UNRESOLVED = re.compile(r"^(?:Unknown column: |Column ')(?P<name>[^']+)")
 
