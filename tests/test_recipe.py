@@ -249,3 +249,30 @@ def test_mariadb_template_rows_execute(mysql_url: str) -> None:
     kept, _ = _check("mariadb", mariadb_url=mysql_url)
     assert {r.question for r in kept} == {r.question for r in _check("sqlite")[0]}
     assert any("DATE_FORMAT" in r.answer for r in kept) and any("DATEDIFF" in r.answer for r in kept)
+
+
+# --------------------------------------------------------------------------- the CPU-sized slice
+
+def test_the_cpu_slice_keeps_each_declining_row_beside_its_original() -> None:
+    from train.recipe.subset import cpu_subset, is_declining
+
+    rows = [{"question": f"q{i}?", "context": "CREATE TABLE t (a INTEGER, b INTEGER)", "answer": "SELECT a FROM t",
+             "dialect": "sqlite"} for i in range(200)]
+    rows += [{**rows[i], "context": "CREATE TABLE t (b INTEGER)", "answer": "-- cannot answer: the tables hold no a"}
+             for i in range(0, 100, 2)]
+    chosen = cpu_subset(rows, size=60, declining_share=0.1, seed=7)
+    declining = [row for row in chosen if is_declining(row)]
+    assert len(chosen) == 60 and len(declining) == 6
+    answered = {row["question"] for row in chosen if not is_declining(row)}
+    assert all(row["question"] in answered for row in declining)
+    assert len({json.dumps(row, sort_keys=True) for row in chosen}) == 60  # no row twice
+    assert chosen == cpu_subset(rows, size=60, declining_share=0.1, seed=7)
+    assert chosen != cpu_subset(rows, size=60, declining_share=0.1, seed=8)
+
+
+def test_the_written_cpu_slice_comes_from_the_recipe() -> None:
+    slice_file = ROOT / "data" / "recipe-1.5b-cpu.jsonl"
+    if not (RECIPE.exists() and slice_file.exists()):
+        pytest.skip("the recipe or its CPU slice is not written")
+    recipe = {json.dumps(row, sort_keys=True) for row in read_jsonl(RECIPE)}
+    assert all(json.dumps(row, sort_keys=True) in recipe for row in read_jsonl(slice_file))
