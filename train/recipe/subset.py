@@ -17,12 +17,12 @@ import random
 from collections.abc import Sequence
 from pathlib import Path
 
-DECLINE_MARKER = "-- cannot answer"
+from sqlchat.answers.declining import model_decline
 
 
 def is_declining(row: dict) -> bool:
-    """Whether ``row`` teaches declining (its answer is the marker, not SQL)."""
-    return row["answer"].lstrip().lower().startswith(DECLINE_MARKER)
+    """Whether ``row`` teaches declining: its answer is the engine's decline marker, not SQL."""
+    return model_decline(row["answer"]) is not None
 
 
 def cpu_subset(rows: Sequence[dict], size: int, declining_share: float, seed: int) -> list[dict]:
@@ -30,11 +30,11 @@ def cpu_subset(rows: Sequence[dict], size: int, declining_share: float, seed: in
     seeded sample of the other rows; shuffled. Deterministic for ``seed``."""
     rng = random.Random(seed)
     declining = [row for row in rows if is_declining(row)]
-    answered: dict[str, list[dict]] = {}
+    answered: dict[str, dict] = {}
     for row in rows:
         if not is_declining(row):
-            answered.setdefault(row["question"], []).append(row)
-    pairs = [(row, answered[row["question"]][0]) for row in declining if row["question"] in answered]
+            answered.setdefault(row["question"], row)
+    pairs = [(row, answered[row["question"]]) for row in declining if row["question"] in answered]
     rng.shuffle(pairs)
     wanted_pairs = min(len(pairs), round(size * declining_share), size // 2)
     chosen = [row for pair in pairs[:wanted_pairs] for row in pair]
@@ -54,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--declining", type=float, default=0.1, help="share of the rows that decline (each with its original)")
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
+    if not args.source.is_file():
+        parser.error(f"{args.source} does not exist: write the recipe first (python -m train.recipe)")
+    if args.rows < 1 or not 0 <= args.declining <= 0.5:
+        parser.error("--rows must be at least 1 and --declining between 0 and 0.5 (each declining row brings its original)")
     rows = [json.loads(line) for line in args.source.read_text(encoding="utf-8").splitlines() if line.strip()]
     chosen = cpu_subset(rows, args.rows, args.declining, args.seed)
     args.out.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in chosen), encoding="utf-8")
