@@ -15,8 +15,8 @@ from sqlchat.schema.reflection import reflect_schema
 from sqlchat.sources.connection import connect
 
 EXPECTED_ORDER = [
-    "spaced_names", "dotted_names", "clause_order", "dialect_functions", "join_keys", "missing_table",
-    "invented_names", "stored_spelling", "moved_value", "unused_joins",
+    "spaced_names", "dotted_names", "clause_order", "dialect_functions", "join_keys", "exact_division", "whole_days",
+    "missing_table", "invented_names", "stored_spelling", "moved_value", "unused_joins",
 ]
 
 
@@ -75,8 +75,9 @@ def test_a_rule_gets_a_copy_and_runs_only_on_its_dialects():
 
 def test_rules_for_keeps_the_registry_order():
     assert [r.name for r in rules_for("sqlite")] == EXPECTED_ORDER
-    assert [r.name for r in rules_for("sqlite", "reading")] == EXPECTED_ORDER[8:]
+    assert [r.name for r in rules_for("sqlite", "reading")] == EXPECTED_ORDER[-2:]
     assert "dialect_functions" not in [r.name for r in rules_for("duckdb")]
+    assert "exact_division" not in [r.name for r in rules_for("mysql")]  # MySQL divides with decimals already
 
 
 def test_the_fired_rules_and_their_words_are_on_the_form(chinook_path):

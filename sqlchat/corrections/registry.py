@@ -7,7 +7,7 @@ returns a tree; the three that mend text the parser cannot read yet (names with 
 written after ``WHERE``, another dialect's functions) read and return the text. Each rule declares
 
 - its ``kind``: a ``repair`` keeps the query's meaning (quoting, clause order, names as the database spells
-  them, invented names mapped to real ones, join keys along the declared foreign keys, a missing table joined
+  them, invented names mapped to real ones, division with decimals as in arithmetic, a date range's last day whole, join keys along the declared foreign keys, a missing table joined
   in, dialect functions, a string spelled as stored); a ``reinterpretation`` changes what the query asks
   (a join nothing reads dropped, a value moved to the column that holds it). A reinterpretation stays only
   while it pays on databases it was not written for (the held-out suite and Spider, docs/benchmarks.md): the
@@ -39,7 +39,9 @@ import sqlglot
 from sqlglot import exp
 
 from sqlchat.corrections.clauses import joins_before_where
+from sqlchat.corrections.days import whole_last_days
 from sqlchat.corrections.dialects import in_dialect
+from sqlchat.corrections.division import DIVIDES_WHOLE_NUMBERS, exact_division
 from sqlchat.corrections.joins import correct_joins, join_missing_tables
 from sqlchat.corrections.repair import repair_sql
 from sqlchat.corrections.spaces import quote_spaced_names, split_dotted_names
@@ -162,6 +164,10 @@ RULES: tuple[Rule, ...] = (
     # always: the repaired form goes first, the form as written after it
     _rule("join_keys", REPAIR, "always", _tree_rule(lambda s, c: correct_joins(s, c.tables, c.dialect)),
           "joined the tables along their declared foreign keys"),
+    _rule("exact_division", REPAIR, "always", lambda tree, c: exact_division(tree, c.dialect),
+          "divided with decimals, not in whole numbers", dialects=DIVIDES_WHOLE_NUMBERS),
+    _rule("whole_days", REPAIR, "always", lambda tree, c: whole_last_days(tree),
+          "counted the last day of the date range whole"),
     # fallback: tried after those forms (which fail when a name is invented)
     _rule("missing_table", REPAIR, "fallback", _tree_rule(lambda s, c: join_missing_tables(s, c.tables, c.dialect)),
           "joined in {tables}, which has the column the query reads"),
