@@ -416,6 +416,19 @@ def test_a_replay_scores_the_stored_candidates_without_the_model(tmp_path, capsy
     assert retried["execution_accuracy"] == 1.0 and retried["records"][0]["candidates"] == answers["first wrong?"]
 
 
+def test_a_replays_later_round_is_the_greedy_answer_again_and_n_minus_one_new_candidates(tmp_path):
+    """As the live backend answers a retry (its cached greedy answer first), so fewer retry candidates replay
+    as a live run with that setting would, not as the same stored samples."""
+    run = tmp_path / "run.json"
+    run.write_text(json.dumps({"records": [{"question": "q?", "candidates": ["g", "s1", "s2", "s3"]}]}), encoding="utf-8")
+    replay = ReplayBackend(run)
+    prompt = Prompt(context="", question="q?")
+    assert [g.sql for g in replay.generate(prompt, 1)] == ["g"]
+    assert [g.sql for g in replay.generate(prompt, 2)] == ["g", "s1"]  # a one-sample retry: s2 is not served
+    assert [g.sql for g in replay.generate(prompt, 3)] == ["g", "s2", "s3"]  # a later round: the rest
+    assert [g.sql for g in replay.generate(prompt, 3)] == ["g"]
+
+
 def test_a_replay_of_another_file_fails_per_question_not_the_run(tmp_path):
     run = _stored_run(tmp_path, [("q?", PLAYERS, "SELECT name FROM players")], {"q?": ["SELECT name FROM players"]}, 1)
     other = _know_sql_file(tmp_path, [("another question?", PLAYERS, "SELECT name FROM players")])

@@ -24,10 +24,11 @@ from sqlchat.prompt import Prompt
 class ReplayBackend:
     """A :class:`~sqlchat.models.backends.Backend` that answers each question with a stored run's candidates.
 
-    A question's first call gets the first ``n`` stored candidates (the best first); a second call
-    for the same question (the engine's retry) gets the next ones, or none. :meth:`next_question`
-    marks where one question ends, so a question asked twice in the file is served its two stored
-    records in order.
+    A question's first call gets the first ``n`` stored candidates (the best first). A later call for the same
+    question (the engine's retry or doubt check) gets what the live backend gives: the greedy candidate again (its
+    cached first answer) and ``n - 1`` of the stored candidates not served yet, or none. So a replay with fewer
+    retry candidates scores what a live run with that setting would. :meth:`next_question` marks where one question
+    ends, so a question asked twice in the file is served its two stored records in order.
     """
 
     def __init__(self, path: str | Path):
@@ -54,7 +55,7 @@ class ReplayBackend:
         self._records: dict[str, deque[list[str]]] = defaultdict(deque)
         for record in records:
             self._records[_key(record["question"])].append(list(record.get("candidates") or []))
-        self._current: tuple[str, list[str]] | None = None  # (question, candidates not served yet)
+        self._current: tuple[str, list[str], list[str]] | None = None  # (question, first served, not served yet)
 
     def next_question(self) -> None:
         """The next call starts another question (its own stored record)."""
@@ -65,9 +66,12 @@ class ReplayBackend:
         if self._current is None or self._current[0] != key:
             if not self._records.get(key):
                 raise GenerationFailed("This question is not in the stored run.", detail=prompt.question[:200])
-            self._current = (key, self._records[key].popleft())
-        _, remaining = self._current
-        served, self._current = remaining[:n], (key, remaining[n:])
+            stored = self._records[key].popleft()
+            served, self._current = stored[:n], (key, stored[:1], stored[n:])
+        else:  # a later round: the greedy answer again (the live backend's cached one) and n - 1 new candidates
+            _, greedy, remaining = self._current
+            new = max(0, n - len(greedy))
+            served, self._current = greedy + remaining[:new], (key, greedy, remaining[new:])
         return [Generation(text=sql, sql=sql, tokens=0, seconds=0.0) for sql in served]
 
 
