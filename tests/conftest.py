@@ -116,3 +116,12 @@ def local_backend():
     from sqlchat.models.backends import load_backend
 
     return load_backend(Settings.from_env({}).model)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres),
+                        pytest.param("mariadb", marks=pytest.mark.mariadb)])
+def server_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """URL of an empty database on each engine a rule must hold on: a SQLite file, PostgreSQL, MariaDB."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'empty.sqlite'}"
+    return request.getfixturevalue("pg_url" if request.param == "postgres" else "mysql_url")

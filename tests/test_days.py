@@ -9,6 +9,7 @@ from dataclasses import replace
 import pytest
 import sqlalchemy as sa
 import sqlglot
+from helpers.tables import fill_table
 from test_pipeline import ScriptedBackend
 
 from sqlchat.config import ModelConfig, Settings
@@ -28,25 +29,11 @@ WRITTEN = [
 ]
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres),
-                        pytest.param("mariadb", marks=pytest.mark.mariadb)])
-def payments_url(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'payments.sqlite'}"
-    else:
-        url = request.getfixturevalue("pg_url" if request.param == "postgres" else "mysql_url")
-    metadata = sa.MetaData()
-    payment = sa.Table("Payment", metadata, sa.Column("PaymentId", sa.Integer, primary_key=True),
-                       sa.Column("PaidAt", sa.DateTime), sa.Column("PaidOn", sa.Date), sa.Column("Amount", sa.Integer))
-    engine = sa.create_engine(url)
-    try:
-        with engine.begin() as conn:
-            metadata.create_all(conn)
-            conn.execute(payment.insert(), [dict(PaymentId=i, PaidAt=at, PaidOn=at.date(), Amount=amount)
-                                            for i, at, amount in PAYMENTS])
-    finally:
-        engine.dispose()
-    return url
+@pytest.fixture
+def payments_url(server_url) -> str:
+    columns = [sa.Column("PaymentId", sa.Integer, primary_key=True), sa.Column("PaidAt", sa.DateTime),
+               sa.Column("PaidOn", sa.Date), sa.Column("Amount", sa.Integer)]
+    return fill_table(server_url, "Payment", columns, [(i, at, at.date(), amount) for i, at, amount in PAYMENTS])
 
 
 def test_the_last_day_of_a_range_counts_whole_on_every_server(payments_url):

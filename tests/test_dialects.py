@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import pytest
 import sqlalchemy as sa
+from helpers.tables import fill_table
 from test_pipeline import ScriptedBackend
 
 from sqlchat.config import ModelConfig, Settings
@@ -44,29 +45,11 @@ INVENTED = [  # an invented column: fails as written, answered by the name repai
 ]
 
 
-def _build(url: str) -> None:
-    metadata = sa.MetaData()
-    sale = sa.Table("Sale", metadata, sa.Column("SaleId", sa.Integer, primary_key=True),
-                    sa.Column("FirstName", sa.String(40)), sa.Column("LastName", sa.String(40)),
-                    sa.Column("SoldAt", sa.Date), sa.Column("Amount", sa.Numeric(10, 2)))
-    engine = sa.create_engine(url)
-    try:
-        with engine.begin() as conn:
-            metadata.create_all(conn)
-            conn.execute(sale.insert(), [dict(zip(sale.columns.keys(), row)) for row in SALES])
-    finally:
-        engine.dispose()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres),
-                        pytest.param("mariadb", marks=pytest.mark.mariadb)])
-def sales_url(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'sales.sqlite'}"
-    else:
-        url = request.getfixturevalue("pg_url" if request.param == "postgres" else "mysql_url")
-    _build(url)
-    return url
+@pytest.fixture
+def sales_url(server_url) -> str:
+    columns = [sa.Column("SaleId", sa.Integer, primary_key=True), sa.Column("FirstName", sa.String(40)),
+               sa.Column("LastName", sa.String(40)), sa.Column("SoldAt", sa.Date), sa.Column("Amount", sa.Numeric(10, 2))]
+    return fill_table(server_url, "Sale", columns, SALES)
 
 
 def _rows(answer) -> list[list]:

@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 import sqlalchemy as sa
 import sqlglot
+from helpers.tables import fill_table
 from test_pipeline import ScriptedBackend
 
 from sqlchat.config import ModelConfig, Settings
@@ -29,24 +30,10 @@ WRITTEN = [  # (what the model wrote, the rows it means)
 ]
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres),
-                        pytest.param("mariadb", marks=pytest.mark.mariadb)])
-def orders_url(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'orders.sqlite'}"
-    else:
-        url = request.getfixturevalue("pg_url" if request.param == "postgres" else "mysql_url")
-    metadata = sa.MetaData()
-    orders = sa.Table("Orders", metadata, sa.Column("OrderId", sa.Integer, primary_key=True),
-                      sa.Column("Qty", sa.Integer), sa.Column("Day", sa.Integer))
-    engine = sa.create_engine(url)
-    try:
-        with engine.begin() as conn:
-            metadata.create_all(conn)
-            conn.execute(orders.insert(), [dict(zip(orders.columns.keys(), row)) for row in ORDERS])
-    finally:
-        engine.dispose()
-    return url
+@pytest.fixture
+def orders_url(server_url) -> str:
+    return fill_table(server_url, "Orders", [sa.Column("OrderId", sa.Integer, primary_key=True),
+                                             sa.Column("Qty", sa.Integer), sa.Column("Day", sa.Integer)], ORDERS)
 
 
 def _rounded(answer) -> list[list]:
