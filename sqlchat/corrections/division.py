@@ -20,7 +20,7 @@ from sqlglot import exp
 DIVIDES_WHOLE_NUMBERS = frozenset({"sqlite", "postgres"})
 """The dialects whose ``/`` gives a whole number for two whole numbers (MySQL's and DuckDB's do not)."""
 
-_WHOLE = (exp.Mod, exp.IntDiv, exp.Floor, exp.Ceil, exp.Group)
+_WHOLE = (exp.Mod, exp.IntDiv, exp.Floor, exp.Ceil)
 _SCOPE = (exp.Select, exp.Subquery)
 
 
@@ -52,8 +52,8 @@ def _of_aggregates(division: exp.Div) -> bool:
 
 
 def _kept_whole(division: exp.Div) -> bool:
-    """Whether the query wants ``division``'s whole-number result: under ``%``, ``FLOOR``, ``CEIL``, a cast to a
-    whole number, or in ``GROUP BY``."""
+    """Whether the query wants ``division``'s whole-number result: under ``%``, ``FLOOR``, ``CEIL`` or a cast to a
+    whole number. (A division in ``GROUP BY`` reads no aggregate, so :func:`_of_aggregates` leaves it alone.)"""
     node = division.parent
     while node is not None and not isinstance(node, _SCOPE):
         if isinstance(node, _WHOLE):

@@ -7,8 +7,9 @@ returns a tree; the three that mend text the parser cannot read yet (names with 
 written after ``WHERE``, another dialect's functions) read and return the text. Each rule declares
 
 - its ``kind``: a ``repair`` keeps the query's meaning (quoting, clause order, names as the database spells
-  them, invented names mapped to real ones, division with decimals as in arithmetic, a date range's last day whole, join keys along the declared foreign keys, a missing table joined
-  in, dialect functions, a string spelled as stored); a ``reinterpretation`` changes what the query asks
+  them, invented names mapped to real ones, division with decimals as in arithmetic, a date range's last day
+  whole, join keys along the declared foreign keys, a missing table joined in, dialect functions, a string
+  spelled as stored); a ``reinterpretation`` changes what the query asks
   (a join nothing reads dropped, a value moved to the column that holds it). A reinterpretation stays only
   while it pays on databases it was not written for (the held-out suite and Spider, docs/benchmarks.md): the
   borrowed-column, summed-key, asked-subject and carried-condition readings went when they did not;
