@@ -276,3 +276,17 @@ def test_the_written_cpu_slice_comes_from_the_recipe() -> None:
         pytest.skip("the recipe or its CPU slice is not written")
     recipe = {json.dumps(row, sort_keys=True) for row in read_jsonl(RECIPE)}
     assert all(json.dumps(row, sort_keys=True) in recipe for row in read_jsonl(slice_file))
+
+
+def test_the_cpu_slice_says_what_is_wrong_with_its_input(tmp_path, capsys) -> None:
+    from train.recipe.subset import main
+
+    broken = tmp_path / "recipe.jsonl"
+    broken.write_text('{"question": "q", "answer": "SELECT 1"}\nnot json\n', encoding="utf-8")
+    for argv, said in ([["--from", str(tmp_path / "none.jsonl")], "does not exist"],
+                       [["--from", str(broken)], "is not a recipe"],
+                       [["--from", str(broken), "--declining", "0.9"], "between 0 and 0.5"]):
+        with pytest.raises(SystemExit) as stopped:
+            main([*argv, "--out", str(tmp_path / "out.jsonl")])
+        assert stopped.value.code == 2 and said in capsys.readouterr().err
+    assert not (tmp_path / "out.jsonl").exists()  # nothing half-written

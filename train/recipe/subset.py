@@ -58,8 +58,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{args.source} does not exist: write the recipe first (python -m train.recipe)")
     if args.rows < 1 or not 0 <= args.declining <= 0.5:
         parser.error("--rows must be at least 1 and --declining between 0 and 0.5 (each declining row brings its original)")
-    rows = [json.loads(line) for line in args.source.read_text(encoding="utf-8").splitlines() if line.strip()]
-    chosen = cpu_subset(rows, args.rows, args.declining, args.seed)
+    try:
+        rows = [json.loads(line) for line in args.source.read_text(encoding="utf-8").splitlines() if line.strip()]
+        chosen = cpu_subset(rows, args.rows, args.declining, args.seed)
+    except (ValueError, KeyError, TypeError) as error:
+        parser.error(f"{args.source} is not a recipe (one JSON row a line, each with a question and an answer): {error}")
     args.out.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in chosen), encoding="utf-8")
     print(json.dumps({"out": str(args.out), "rows": len(chosen), "declining": sum(map(is_declining, chosen))}))
     return 0
