@@ -15,8 +15,8 @@ from sqlchat.schema.reflection import reflect_schema
 from sqlchat.sources.connection import connect
 
 EXPECTED_ORDER = [
-    "spaced_names", "dotted_names", "clause_order", "dialect_functions", "join_keys", "exact_division", "whole_days",
-    "missing_table", "invented_names", "stored_spelling", "moved_value", "unused_joins",
+    "apostrophes", "spaced_names", "dotted_names", "clause_order", "dialect_functions", "join_keys", "exact_division",
+    "whole_days", "missing_table", "invented_names", "stored_spelling", "moved_value", "unused_joins",
 ]
 
 

@@ -3,10 +3,10 @@
 A rule is a function of the model's query and a small immutable :class:`Context` (the schema's tables, the
 connection's dialect, the question, the SQL a follow-up follows) that returns the corrected query, or None
 when it does not apply (it did not *fire*). A rule reads a sqlglot tree (a copy: it may change it) and
-returns a tree; the three that mend text the parser cannot read yet (names with spaces written bare, joins
-written after ``WHERE``, another dialect's functions) read and return the text. Each rule declares
+returns a tree; the ones that mend text the parser cannot read yet (apostrophes inside strings, names with spaces written
+bare, joins written after ``WHERE``, another dialect's functions) read and return the text. Each rule declares
 
-- its ``kind``: a ``repair`` keeps the query's meaning (quoting, clause order, names as the database spells
+- its ``kind``: a ``repair`` keeps the query's meaning (quoting, apostrophes in strings, clause order, names as the database spells
   them, invented names mapped to real ones, division with decimals as in arithmetic, a date range's last day
   whole, join keys along the declared foreign keys, a missing table joined in, dialect functions, a string
   spelled as stored); a ``reinterpretation`` changes what the query asks
@@ -39,6 +39,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from sqlchat.corrections.apostrophes import escape_apostrophes
 from sqlchat.corrections.clauses import joins_before_where
 from sqlchat.corrections.days import whole_last_days
 from sqlchat.corrections.dialects import in_dialect
@@ -154,6 +155,8 @@ def _rule(name: str, kind: str, stage: str, apply: Callable, says: str, reads: s
 
 RULES: tuple[Rule, ...] = (
     # text: the query may not parse until these apply
+    _rule("apostrophes", REPAIR, "text", _text_rule(lambda s, c: escape_apostrophes(s, c.dialect)),
+          "wrote the apostrophes inside a string as SQL reads them", "text"),
     _rule("spaced_names", REPAIR, "text", _text_rule(_spaced), "quoted the names with spaces", "text"),
     _rule("dotted_names", REPAIR, "text", _text_rule(lambda s, c: split_dotted_names(s, c.names, c.dialect)),
           "split a quoted \"table.column\" name in two", "text"),
