@@ -15,7 +15,8 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -44,15 +45,11 @@ def parse_sql(sql: str | None, known_columns: Iterable[str] = ()) -> exp.Express
     """
     if not sql or not sql.strip():
         return None
-    logger = logging.getLogger("sqlglot")
-    level = logger.level
-    logger.setLevel(logging.ERROR)  # sqlglot warns on half-understood text; we judge it ourselves
     try:
-        statements = [s for s in sqlglot.parse(sql, read=DIALECT) if s is not None]
+        with _quiet_sqlglot():
+            statements = [s for s in sqlglot.parse(sql, read=DIALECT) if s is not None]
     except _PARSE_ERRORS:
         return None
-    finally:
-        logger.setLevel(level)
     if len(statements) != 1:
         return None
     tree = statements[0]
@@ -68,9 +65,22 @@ def normalize_sql(sql: str | None, known_columns: Iterable[str] = ()) -> str | N
     for identifier in tree.find_all(exp.Identifier):
         identifier.set("quoted", False)
     try:
-        return tree.sql(dialect=DIALECT, comments=False)
+        with _quiet_sqlglot():  # another dialect's functions written as SQLite's: sqlglot warns, the match judges
+            return tree.sql(dialect=DIALECT, comments=False)
     except _PARSE_ERRORS:
         return None
+
+
+@contextmanager
+def _quiet_sqlglot() -> Iterator[None]:
+    """sqlglot's warnings held back: it warns on half-understood text, which the caller judges itself."""
+    logger = logging.getLogger("sqlglot")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def exact_match(predicted: str | None, gold: str, known_columns: Iterable[str] = ()) -> bool:
