@@ -63,6 +63,11 @@ def test_a_query_that_reads_or_cannot_be_mended_is_left_alone(sql, dialect):
     assert escape_apostrophes(sql, dialect) == sql
 
 
+def test_an_apostrophe_in_a_comment_is_not_a_string():
+    sql = "SELECT n -- the customer's name\nFROM t /* it's */ WHERE n = 'O'Brien'"
+    assert escape_apostrophes(sql, "sqlite") == sql.replace("'O'Brien'", "'O''Brien'")
+
+
 def test_mysql_keeps_its_own_backslash_escapes():
     sql = "SELECT 1 FROM t WHERE a = 'Girl\\'s' AND b = 'O'Brien'"
     assert escape_apostrophes(sql, "mysql") == "SELECT 1 FROM t WHERE a = 'Girl\\'s' AND b = 'O''Brien'"

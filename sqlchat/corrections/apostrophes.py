@@ -20,6 +20,7 @@ from sqlglot.errors import SqlglotError
 
 _ERRORS = (SqlglotError, ValueError, TypeError, AttributeError, KeyError, RecursionError)
 _NAME_QUOTES = {'"': '"', "`": "`", "[": "]"}
+_COMMENTS = {"--": "\n", "/*": "*/"}
 
 
 def escape_apostrophes(sql: str, dialect: str = "sqlite") -> str:
@@ -32,16 +33,18 @@ def escape_apostrophes(sql: str, dialect: str = "sqlite") -> str:
 
 def _doubled(sql: str, backslash_escapes: bool) -> str:
     """``sql`` with ``\\'`` (unless the dialect's ``backslash_escapes``, as MySQL's does) and a quote between two
-    letters, inside a string, written ``''``. Quoted names (``"..."``, backticks, brackets) are copied as they are."""
+    letters, inside a string, written ``''``. Quoted names (``"..."``, backticks, brackets) and comments are copied
+    as they are."""
     out: list[str] = []
     index, length = 0, len(sql)
     while index < length:
         char = sql[index]
-        if char in _NAME_QUOTES:
-            end = sql.find(_NAME_QUOTES[char], index + 1)
-            end = length - 1 if end < 0 else end
-            out.append(sql[index:end + 1])
-            index = end + 1
+        closing = _NAME_QUOTES.get(char) or _COMMENTS.get(sql[index:index + 2])
+        if closing:
+            end = sql.find(closing, index + 1 if char in _NAME_QUOTES else index + 2)
+            end = length if end < 0 else end + len(closing)
+            out.append(sql[index:end])
+            index = end
             continue
         if char != "'":
             out.append(char)
