@@ -15,17 +15,20 @@ that reads. On MySQL a backslash escapes the quote already, so only unescaped ap
 
 from __future__ import annotations
 
+import re
+
 import sqlglot
 from sqlglot.errors import SqlglotError
 
 _ERRORS = (SqlglotError, ValueError, TypeError, AttributeError, KeyError, RecursionError)
 _NAME_QUOTES = {'"': '"', "`": "`", "[": "]"}
 _COMMENTS = {"--": "\n", "/*": "*/"}
+_SUSPECT = re.compile(r"\\'|[^\W\d_]'[^\W\d_]")  # what the mending would change: no parse is spent on other SQL
 
 
 def escape_apostrophes(sql: str, dialect: str = "sqlite") -> str:
     """``sql`` with the apostrophes inside its strings doubled; unchanged unless that makes it readable."""
-    if not sql or "'" not in sql or _reads(sql, dialect):
+    if not sql or not _SUSPECT.search(sql) or _reads(sql, dialect):
         return sql
     mended = _doubled(sql, backslash_escapes=dialect == "mysql")
     return mended if mended != sql and _reads(mended, dialect) else sql
