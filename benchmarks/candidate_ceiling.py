@@ -24,7 +24,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from sqlchat.config import ModelConfig, Settings
+from sqlchat.config import Settings
+from sqlchat.errors import SqlchatError
 from sqlchat.evaluation.heldout import PostgresCopies, SuiteFiles, load_heldout
 from sqlchat.evaluation.metrics import answer_match, has_order_by
 from sqlchat.models.backends import Generation
@@ -59,14 +60,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", dest="json_out", help="write each question's per-candidate results here")
     args = parser.parse_args(argv)
 
-    records = json.loads(Path(args.run).read_text(encoding="utf-8"))["records"]
-    gold_of = {row.id: row for row in load_heldout(args.heldout, unanswerable=False)}
+    try:
+        records = json.loads(Path(args.run).read_text(encoding="utf-8"))["records"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        parser.error(f"{args.run} is not the JSON of a `sqlchat eval --heldout ... --json` run ({error})")
+    try:
+        gold_of = {row.id: row for row in load_heldout(args.heldout, unanswerable=False)}
+    except SqlchatError as error:
+        parser.error(error.message)
+    asked = [r for r in records if isinstance(r, dict) and r.get("answerable") and r.get("id") in gold_of]
+    if not asked:
+        parser.error(f"{args.run} holds no answerable question of the suite in {args.heldout}")
     settings = alone(Settings.from_env())
     databases = PostgresCopies(args.postgres, settings) if args.postgres else SuiteFiles(Path(args.heldout), settings)
     dialect = "postgres" if args.postgres else "sqlite"
     rows_out, right, reach, several, several_reach = [], 0, 0, 0, 0
     try:
-        for record in tqdm([r for r in records if r.get("answerable") and r.get("id") in gold_of], desc="questions"):
+        for record in tqdm(asked, desc="questions"):
             row = gold_of[record["id"]]
             gold = row.gold(dialect)
             gold_rows = databases.gold_rows(row.db, gold, settings)
@@ -75,17 +85,22 @@ def main(argv: list[str] | None = None) -> int:
             results = []
             for sql in dict.fromkeys(record.get("candidates") or []):
                 answer = ask(row.question, databases.database(row.db), OneCandidate(sql), settings)
-                results.append(bool(answer.ok and answer_match(gold_rows, frame_rows(answer.frame), has_order_by(gold))))
+                rows = frame_rows(answer.frame)
+                results.append(bool(answer.ok and answer_match(gold_rows, rows, has_order_by(gold))))
             right += bool(record.get("answer"))
             reach += any(results)
             if len(results) > 1:
                 several += 1
                 several_reach += any(results)
             rows_out.append({"id": record["id"], "answer": record.get("answer"), "candidates_right": results})
+    except SqlchatError as error:  # a PostgreSQL copy missing, or its server unreachable
+        parser.error(error.message)
     finally:
         databases.close()
 
     scored = len(rows_out)
+    if not scored:
+        parser.error("no question could be scored: the gold SQL of each failed on its database")
     print(f"answerable questions scored: {scored}")
     print(f"right as the run chose:       {right} ({right / scored:.1%})")
     print(f"some candidate right (reach): {reach} ({reach / scored:.1%})")

@@ -8,6 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 HELDOUT = ROOT / "tests" / "data" / "heldout"
 RUN = {"records": [
@@ -43,3 +45,28 @@ def test_each_candidate_is_scored_alone_and_any_right_one_counts(tmp_path, monke
     assert "questions with several candidates: 1; some candidate right in 1" in printed  # twin texts are one
     results = {row["id"]: row["candidates_right"] for row in json.loads(out.read_text(encoding="utf-8"))}
     assert results == {"sakila-001": [False, True], "sakila-002": [True], "sakila-003": [False]}
+
+
+@pytest.mark.parametrize("run_text, says", [
+    (None, "is not the JSON of a `sqlchat eval --heldout"),  # no such file
+    ("not json", "is not the JSON of a `sqlchat eval --heldout"),
+    (json.dumps({"records": [{"id": "nowhere-001", "answerable": True, "candidates": []}]}),
+     "holds no answerable question"),
+])
+def test_a_run_it_cannot_read_gets_a_sentence(tmp_path, monkeypatch, capsys, run_text, says):
+    ceiling = load_ceiling(monkeypatch)
+    run = tmp_path / "run.json"
+    if run_text is not None:
+        run.write_text(run_text, encoding="utf-8")
+    with pytest.raises(SystemExit) as exited:
+        ceiling.main(["--run", str(run), "--heldout", str(HELDOUT)])
+    assert exited.value.code == 2 and says in capsys.readouterr().err
+
+
+def test_a_folder_without_the_suite_gets_a_sentence(tmp_path, monkeypatch, capsys):
+    ceiling = load_ceiling(monkeypatch)
+    run = tmp_path / "run.json"
+    run.write_text(json.dumps(RUN), encoding="utf-8")
+    with pytest.raises(SystemExit):
+        ceiling.main(["--run", str(run), "--heldout", str(tmp_path)])
+    assert "holds no held-out databases" in capsys.readouterr().err
